@@ -1,0 +1,3 @@
+"""sequencer: follow-up sequences for sales teams."""
+
+__version__ = "0.1.0"

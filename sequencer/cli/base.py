@@ -1,0 +1,171 @@
+"""The click group, the per-invocation App context and shared output helpers.
+
+Commands live in ``sequencer/cli/*_cmd.py`` (one module per command group) and
+are discovered by ``sequencer.cli``; each is a few lines: parse, call a
+service, print. Errors from the library become one line on stderr: exit 2 for
+a user mistake, 1 for an operational failure, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from sequencer.clock import Clock, ManualClock, SystemClock
+from sequencer.config import Config, find_config_path, load_config
+from sequencer.errors import OperationalError, SequencerError, UserError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class App:
+    """What every command needs, created lazily so `--help` and `init` need no config."""
+
+    def __init__(self, config_path: str | None, at: datetime | None = None) -> None:
+        self.config_path = find_config_path(config_path)
+        self._config: Config | None = None
+        self._db: Any = None
+        self.clock: Clock = ManualClock(at) if at else SystemClock()
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    @property
+    def db(self) -> Any:
+        if self._db is None:
+            from sequencer.db.session import Database
+
+            self._db = Database(self.config.database_url)
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
+
+
+class SequencerGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            _fail(exc, 2)
+        except OperationalError as exc:
+            _fail(exc, 1)
+        except SequencerError as exc:
+            _fail(exc, 1)
+
+
+def _fail(exc: Exception, code: int) -> None:
+    message = str(exc)
+    click.echo(f"error: {message}" if "\n" not in message else f"error:\n{message}", err=True)
+    sys.exit(code)
+
+
+def parse_when(value: str | None, param: str = "--at") -> datetime | None:
+    """ISO date/time from the command line; naive values are taken as UTC."""
+    if value is None:
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO date/time like 2026-03-02T09:00", param_hint=param) from None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+@click.group(cls=SequencerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    envvar=None,
+    help="Config file (default: ./sequencer.yaml, then $SEQUENCER_CONFIG).",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option(
+    "--at",
+    "at",
+    metavar="DATETIME",
+    hidden=True,
+    help="Pretend the current time is DATETIME (for testing and demos).",
+)
+@click.version_option(package_name="sequencer")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, verbose: int, at: str | None) -> None:
+    """Follow-up sequences for sales teams.
+
+    Sends each touch of a sequence from the rep's own mailbox, threaded like a
+    human follow-up, and stops when the prospect replies.
+    """
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = App(config_path, parse_when(at))
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def json_option(f: F) -> F:
+    """`--json` on every listing command, one spelling everywhere."""
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(f)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, default=_default, indent=2, ensure_ascii=False))
+
+
+def print_table(
+    rows: Iterable[Sequence[Any]], columns: Sequence[str], title: str | None = None
+) -> None:
+    """A rich table on a terminal; plain aligned text when piped."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200).print(table)
+
+
+def with_errors(f: F) -> F:
+    """For commands not run through the group (tests invoking a command object directly)."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except UserError as exc:
+            _fail(exc, 2)
+        except SequencerError as exc:
+            _fail(exc, 1)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,376 @@
+"""config.yaml -> a typed, validated ``Config``.
+
+Every problem in the file is reported at once, each with file:line, because a
+rep fixing a config one error per run gives up. Secrets are never stored in the
+file: a mailbox names an environment variable (``password_env``) or a command
+(``password_cmd``) and the secret is fetched only when a connection needs it,
+so it never ends up in a log, a traceback or ``--json`` output.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sequencer.errors import ConfigError, Problem, SecretError
+from sequencer.yamlsrc import Located, load_yaml_file_recovering, pydantic_problems
+
+DEFAULT_CONFIG_NAME = "sequencer.yaml"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_tz(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)") from None
+    return value
+
+
+def _check_days(value: list[str] | str) -> list[str]:
+    if value == "business":
+        return ["business"]
+    if isinstance(value, str):
+        value = [value]
+    out = []
+    for day in value:
+        d = str(day).strip().lower()[:3]
+        if d not in WEEKDAYS:
+            raise ValueError(f"unknown weekday {day!r} (use mon, tue, wed, thu, fri, sat, sun)")
+        out.append(d)
+    return out
+
+
+def _parse_hhmm(value: str | int) -> time:
+    if isinstance(value, int):  # YAML 1.1 reads 08:00 unquoted as sexagesimal minutes
+        return time(value // 60, value % 60)
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", str(value).strip())
+    if not m or int(m[1]) > 24 or int(m[2]) > 59:
+        raise ValueError(f"{value!r} is not a time of day like 08:30")
+    if int(m[1]) == 24:
+        return time(23, 59, 59)
+    return time(int(m[1]), int(m[2]))
+
+
+class SendWindowConfig(_Strict):
+    """Hours in the prospect's local time when touches may go out."""
+
+    days: list[str] | str = "business"
+    start: time = time(8, 0)
+    end: time = time(17, 30)
+
+    _days = field_validator("days")(classmethod(lambda cls, v: _check_days(v)))
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _hhmm(cls, v: str | int | time) -> time:
+        return v if isinstance(v, time) else _parse_hhmm(v)
+
+    @model_validator(mode="after")
+    def _order(self) -> SendWindowConfig:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class Secret(_Strict):
+    """Where a password comes from. Holds the *name* of the secret, never the secret."""
+
+    username: str | None = None
+    password_env: str | None = None
+    password_cmd: str | None = None
+
+    def password(self, where: str) -> str:
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise SecretError(f"{where}: environment variable {self.password_env} is not set")
+            return value
+        if self.password_cmd:
+            try:
+                out = subprocess.run(
+                    shlex.split(self.password_cmd), capture_output=True, text=True, timeout=30, check=False
+                )
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise SecretError(f"{where}: password_cmd failed to run ({type(exc).__name__})") from None
+            if out.returncode != 0:
+                raise SecretError(f"{where}: password_cmd exited with status {out.returncode}")
+            return out.stdout.rstrip("\n")
+        raise SecretError(f"{where}: no password_env or password_cmd configured")
+
+
+class ServerConfig(_Strict):
+    host: str
+    port: int | None = None
+    security: Literal["tls", "starttls", "none"] = "tls"
+    username: str | None = None
+    password_env: str | None = None
+    password_cmd: str | None = None
+    ca_file: str | None = None
+    timeout: float = 30.0
+
+
+class ImapFolders(_Strict):
+    inbox: str = "INBOX"
+    sent: str | None = None  # None: discover by SPECIAL-USE \Sent
+    extra: list[str] = Field(default_factory=list)
+
+
+class ImapConfig(ServerConfig):
+    folders: ImapFolders = Field(default_factory=ImapFolders)
+    mark_seen: bool = False
+
+
+class MailboxConfig(_Strict):
+    """A rep's sending identity: their own address, servers, limits and window."""
+
+    name: str
+    address: str
+    display_name: str = ""
+    owner: str | None = None
+    signature: str = ""
+    timezone: str | None = None
+    username: str | None = None
+    password_env: str | None = None
+    password_cmd: str | None = None
+    smtp: ServerConfig
+    imap: ImapConfig | None = None
+    daily_limit: Annotated[int, Field(ge=1)] = 150
+    per_minute: Annotated[float, Field(gt=0)] = 2.0
+    min_spacing_seconds: Annotated[float, Field(ge=0)] = 45.0
+    max_spacing_seconds: Annotated[float, Field(ge=0)] = 180.0
+    send_window: SendWindowConfig = Field(default_factory=SendWindowConfig)
+    server_saves_sent: bool = False
+    concurrency: Annotated[int, Field(ge=1, le=20)] = 2
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str | None) -> str | None:
+        return None if v is None else _check_tz(v)
+
+    @field_validator("address")
+    @classmethod
+    def _addr(cls, v: str) -> str:
+        if "@" not in v or v.strip() != v or " " in v:
+            raise ValueError(f"{v!r} is not an email address")
+        return v.lower()
+
+    @property
+    def rep(self) -> str:
+        return self.owner or self.name
+
+    def secret(self, proto: Literal["smtp", "imap"]) -> Secret:
+        server = self.smtp if proto == "smtp" else self.imap
+        assert server is not None
+        return Secret(
+            username=server.username or self.username or self.address,
+            password_env=server.password_env or (None if server.password_cmd else self.password_env),
+            password_cmd=server.password_cmd or (None if server.password_env else self.password_cmd),
+        )
+
+
+class ReportingConfig(_Strict):
+    managers: list[str] = Field(default_factory=list)
+    reply_sla_hours: Annotated[float, Field(gt=0)] = 4.0
+    stalled_after_days: Annotated[float, Field(gt=0)] = 2.0
+    digest_time: time = time(8, 0)
+    notify_from: str | None = None  # mailbox name used for notifications; default the first
+
+    @field_validator("digest_time", mode="before")
+    @classmethod
+    def _hhmm(cls, v: str | int | time) -> time:
+        return v if isinstance(v, time) else _parse_hhmm(v)
+
+
+class SendingConfig(_Strict):
+    lease_seconds: Annotated[int, Field(ge=30)] = 300
+    max_retries: Annotated[int, Field(ge=0)] = 8
+    retry_base_seconds: Annotated[int, Field(ge=1)] = 300
+    batch_size: Annotated[int, Field(ge=1)] = 200
+    require_poll_before_followup: bool = True
+
+
+class UnsubscribeConfig(_Strict):
+    mailto: str | None = None  # e.g. unsubscribe@example.com (tokens added as +TOKEN)
+    url: str | None = None  # https one-click endpoint; {token} is replaced
+
+
+class Config(_Strict):
+    database: str = "sqlite:///sequencer.db"
+    timezone: str = "UTC"
+    business_days: list[str] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    holidays: str | None = None
+    holiday_subdivision: str | None = None
+    sequences_dir: str = "sequences"
+    templates_dir: str = "templates"
+    mailboxes: list[MailboxConfig] = Field(default_factory=list)
+    reporting: ReportingConfig = Field(default_factory=ReportingConfig)
+    sending: SendingConfig = Field(default_factory=SendingConfig)
+    unsubscribe: UnsubscribeConfig = Field(default_factory=UnsubscribeConfig)
+    # Where the file was read from; relative paths resolve against it.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+    source: str = Field(default="<defaults>", exclude=True)
+
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: _check_tz(v)))
+
+    @field_validator("business_days")
+    @classmethod
+    def _bdays(cls, v: list[str]) -> list[str]:
+        days = _check_days(v)
+        if days == ["business"]:
+            raise ValueError("list the weekdays, e.g. [mon, tue, wed, thu, fri]")
+        return days
+
+    @field_validator("holidays")
+    @classmethod
+    def _country(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        import holidays as hol
+
+        if v.upper() not in hol.list_supported_countries():
+            raise ValueError(f"unknown holiday calendar {v!r} (use a country code like US, DE, GB)")
+        return v.upper()
+
+    @model_validator(mode="after")
+    def _unique_mailboxes(self) -> Config:
+        names = [m.name for m in self.mailboxes]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"mailbox names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    # -- resolved paths and lookups -------------------------------------------------
+    @property
+    def database_url(self) -> str:
+        """SQLite paths are relative to the config file, not the working directory."""
+        url = self.database
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
+            return prefix + str((self.base_dir / url[len(prefix) :]).resolve())
+        return url
+
+    @property
+    def sequences_path(self) -> Path:
+        return (self.base_dir / self.sequences_dir).resolve()
+
+    @property
+    def templates_path(self) -> Path:
+        return (self.base_dir / self.templates_dir).resolve()
+
+    def mailbox(self, name: str) -> MailboxConfig:
+        for m in self.mailboxes:
+            if m.name == name:
+                return m
+        known = ", ".join(m.name for m in self.mailboxes) or "none configured"
+        from sequencer.errors import NotFound
+
+        raise NotFound(f"no mailbox named {name!r} in {self.source} (known: {known})")
+
+    def mailbox_for_owner(self, owner: str | None) -> MailboxConfig:
+        """The mailbox a prospect's owner sends from (falls back to the first mailbox)."""
+        for m in self.mailboxes:
+            if owner and owner in (m.rep, m.name, m.address):
+                return m
+        if not self.mailboxes:
+            from sequencer.errors import NotFound
+
+            raise NotFound(f"no mailboxes configured in {self.source}")
+        return self.mailboxes[0]
+
+
+def parse_config(located: Located, base_dir: Path, extra: list[Problem] | None = None) -> Config:
+    """Validate parsed YAML; raise ConfigError with *every* problem at file:line."""
+    problems: list[Problem] = [*(extra or []), *located.duplicates]
+    data = located.data
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError.at(located.path, 1, "the config must be a mapping of keys to values")
+    problems.extend(_missing_secrets(data, located))
+    config = None
+    try:
+        config = Config.model_validate({**data, "base_dir": base_dir, "source": located.path})
+    except ValidationError as exc:
+        problems.extend(pydantic_problems(located, exc))
+    if problems or config is None:
+        raise ConfigError(sorted(problems, key=lambda p: p.line))
+    return config
+
+
+def _missing_secrets(data: dict, located: Located) -> list[Problem]:
+    """An unset password env var is reported up front, even when other keys are wrong.
+
+    Works on the raw mapping so it runs even when the model does not validate.
+    """
+    out = []
+    mailboxes = data.get("mailboxes")
+    if not isinstance(mailboxes, list):
+        return out
+    seen: set[str] = set()
+    for i, mb in enumerate(mailboxes):
+        if not isinstance(mb, dict):
+            continue
+        name = mb.get("name", f"#{i + 1}")
+        for proto in ("smtp", "imap"):
+            server = mb.get(proto)
+            if not isinstance(server, dict):
+                continue
+            env = server.get("password_env") or (None if server.get("password_cmd") else mb.get("password_env"))
+            cmd = server.get("password_cmd") or mb.get("password_cmd")
+            key = ("mailboxes", i, proto, "password_env") if server.get("password_env") else ("mailboxes", i, "password_env")
+            if env and env not in os.environ:
+                if (str(i) + env) in seen:
+                    continue
+                seen.add(str(i) + env)
+                out.append(
+                    Problem(
+                        located.path,
+                        located.line_of(key),
+                        f"mailbox {name!r} {proto}: environment variable {env} is not set",
+                    )
+                )
+            elif not env and not cmd and server.get("security", "tls") != "none":
+                out.append(
+                    Problem(
+                        located.path,
+                        located.line_of(("mailboxes", i, proto)),
+                        f"mailbox {name!r} {proto}: set password_env or password_cmd",
+                    )
+                )
+    return out
+
+
+def find_config_path(explicit: str | None) -> Path:
+    """--config, then ./sequencer.yaml, then $SEQUENCER_CONFIG."""
+    if explicit:
+        return Path(explicit)
+    local = Path(DEFAULT_CONFIG_NAME)
+    if local.exists():
+        return local
+    env = os.environ.get("SEQUENCER_CONFIG")
+    if env:
+        return Path(env)
+    return local
+
+
+def load_config(path: str | Path) -> Config:
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError.at(
+            p, 0, "config file not found (create one with `sequencer init`, or pass --config)"
+        )
+    located, syntax = load_yaml_file_recovering(p)
+    return parse_config(located, p.parent.resolve(), syntax)

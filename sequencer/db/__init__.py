@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2 models, sessions, migrations and every named query."""

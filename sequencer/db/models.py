@@ -1,0 +1,258 @@
+"""The tables. Times are stored as UTC (naive on SQLite, timestamptz on PostgreSQL).
+
+``UtcDateTime`` makes both databases hand back aware UTC datetimes, so no code
+above this layer ever sees a naive time.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC in, aware UTC out, on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, Decimal: Numeric(14, 2)}
+
+
+class Prospect(Base):
+    __tablename__ = "prospects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # lowercased
+    display_email: Mapped[str] = mapped_column(String(320))  # as the rep typed it
+    name: Mapped[str | None] = mapped_column(String(200))
+    company: Mapped[str | None] = mapped_column(String(200))
+    owner: Mapped[str | None] = mapped_column(String(100), index=True)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    deal_value: Mapped[Decimal | None]
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    enrollments: Mapped[list[Enrollment]] = relationship(back_populates="prospect")
+
+
+class SequenceRecord(Base):
+    """A sequence as it was loaded, so reports can name steps after the file changes."""
+
+    __tablename__ = "sequences"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    total_steps: Mapped[int]
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    digest: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[datetime]
+
+
+class Enrollment(Base):
+    __tablename__ = "enrollments"
+    __table_args__ = (
+        # The scheduler's due scan reads only this index: O(due), not O(stored).
+        Index("ix_enrollments_due", "status", "next_send_at"),
+        Index("ix_enrollments_prospect_status", "prospect_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prospect_id: Mapped[int] = mapped_column(ForeignKey("prospects.id"))
+    sequence_id: Mapped[str] = mapped_column(String(100), index=True)
+    mailbox: Mapped[str] = mapped_column(String(100))
+    owner: Mapped[str | None] = mapped_column(String(100), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_changed_at: Mapped[datetime]
+    paused_until: Mapped[datetime | None]
+    # The number of touches (steps) already done; the next one is steps_done + 1.
+    steps_done: Mapped[int] = mapped_column(Integer, default=0)
+    total_steps: Mapped[int]
+    next_send_at: Mapped[datetime | None]
+    # Why the next touch waits past next_send_at (window, limit, retry, error); for `list`/`status`.
+    wait_reason: Mapped[str | None] = mapped_column(Text)
+    retry_count: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None]
+    token: Mapped[str] = mapped_column(String(40), unique=True)
+    thread_subject: Mapped[str | None] = mapped_column(Text)
+    thread_root_id: Mapped[str | None] = mapped_column(String(500))  # first Message-ID of the thread
+    last_message_id: Mapped[str | None] = mapped_column(String(500))
+    thread_refs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    enrolled_at: Mapped[datetime]
+    last_touch_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    replied_at: Mapped[datetime | None]
+    replied_step: Mapped[int | None]
+    answered_at: Mapped[datetime | None]  # the rep's answer to the prospect's reply
+    escalated_at: Mapped[datetime | None]
+    source: Mapped[str | None] = mapped_column(String(50))  # cli, import, filing, inbound
+
+    prospect: Mapped[Prospect] = relationship(back_populates="enrollments")
+
+
+class Message(Base):
+    """One outbound touch. UNIQUE(enrollment, step): a touch can never be sent twice."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("enrollment_id", "step", name="uq_messages_enrollment_step"),
+        Index("ix_messages_mailbox_sent", "mailbox", "sent_at"),
+        Index("ix_messages_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"))
+    step: Mapped[int]
+    message_id: Mapped[str] = mapped_column(String(500), unique=True)
+    mailbox: Mapped[str] = mapped_column(String(100))
+    to_addr: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text)
+    variant: Mapped[str | None] = mapped_column(String(200))
+    # sending -> sent | failed | held ; held = crashed mid-send, not confirmable
+    status: Mapped[str] = mapped_column(String(20))
+    claimed_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str | None] = mapped_column(String(100))
+
+
+class InboundMessage(Base):
+    """A classified inbound (or Sent-folder) message; keyed so re-polling is harmless."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (
+        UniqueConstraint("mailbox", "folder", "uidvalidity", "uid", name="uq_inbound_uid"),
+        Index("ix_inbound_message_id", "message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(100))
+    folder: Mapped[str] = mapped_column(String(200))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    uid: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[str | None] = mapped_column(String(500))
+    from_addr: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[str | None] = mapped_column(String(10))
+    reason: Mapped[str | None] = mapped_column(Text)
+    refs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    snippet: Mapped[str | None] = mapped_column(Text)
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"), index=True)
+    received_at: Mapped[datetime]
+    applied: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Event(Base):
+    """The audit trail: every state change and inbound classification, timestamped."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_enrollment_at", "enrollment_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"))
+    prospect_id: Mapped[int | None] = mapped_column(ForeignKey("prospects.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text)
+    step: Mapped[int | None]
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Suppression(Base):
+    """An address or a whole domain that must never be emailed again."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[str] = mapped_column(String(320), unique=True)  # lowercased address or domain
+    kind: Mapped[str] = mapped_column(String(10))  # address | domain
+    reason: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+
+class MailboxState(Base):
+    """Per mailbox: pause-on-error, send pacing and poll bookkeeping shared by all workers."""
+
+    __tablename__ = "mailbox_state"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    paused_at: Mapped[datetime | None]
+    next_send_allowed_at: Mapped[datetime | None]
+    last_poll_at: Mapped[datetime | None]
+    last_poll_error: Mapped[str | None] = mapped_column(Text)
+
+
+class FolderState(Base):
+    """Incremental IMAP sync: UIDVALIDITY and the last UID seen, per mailbox and folder."""
+
+    __tablename__ = "folder_state"
+
+    mailbox: Mapped[str] = mapped_column(String(100), primary_key=True)
+    folder: Mapped[str] = mapped_column(String(200), primary_key=True)
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    highestmodseq: Mapped[int | None] = mapped_column(BigInteger)
+    last_poll_at: Mapped[datetime | None]
+
+
+class JobRun(Base):
+    """Once-per-day jobs (digest, reminders): the unique key makes 'exactly once' hold across workers."""
+
+    __tablename__ = "job_runs"
+
+    job: Mapped[str] = mapped_column(String(100), primary_key=True)
+    period: Mapped[str] = mapped_column(String(40), primary_key=True)
+    at: Mapped[datetime]
+    worker: Mapped[str | None] = mapped_column(String(100))

@@ -1,0 +1,141 @@
+"""YAML loading that remembers where every value came from.
+
+PyYAML's ``safe_load`` forgets positions, so validation errors could only say
+"somewhere in the file". We compose the node tree once and build both the
+plain Python data and a map from each key path to its 1-based line, so a
+pydantic error at ``("mailboxes", 0, "smtp", "port")`` becomes ``file:17``.
+Duplicate keys, which PyYAML silently accepts, are reported too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sequencer.errors import ConfigError, Problem
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass
+class Located:
+    """Parsed YAML plus a line lookup for any key path inside it."""
+
+    path: str
+    data: Any
+    lines: dict[PathKey, int] = field(default_factory=dict)
+    duplicates: list[Problem] = field(default_factory=list)
+
+    def line_of(self, loc: Sequence[str | int]) -> int:
+        """Line of the deepest known prefix of ``loc`` (pydantic locs may go deeper)."""
+        key = tuple(loc)
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            key = key[:-1]
+        return self.lines.get((), 1)
+
+
+def _walk(node: yaml.Node, loader: yaml.SafeLoader, prefix: PathKey, out: Located) -> Any:
+    out.lines.setdefault(prefix, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if isinstance(key, (list, dict)):
+                raise ConfigError.at(out.path, key_node.start_mark.line + 1, "a key must be a plain value")
+            if key in result:
+                out.duplicates.append(
+                    Problem(out.path, key_node.start_mark.line + 1, f"duplicate key {key!r}")
+                )
+            key_path = (*prefix, str(key) if not isinstance(key, int) else key)
+            out.lines[key_path] = key_node.start_mark.line + 1
+            result[key] = _walk(value_node, loader, key_path, out)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_walk(item, loader, (*prefix, i), out) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def load_yaml(text: str, path: str | Path) -> Located:
+    """Parse ``text`` (the contents of ``path``); syntax errors become ConfigError with file:line."""
+    out = Located(path=str(path), data=None)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        out.data = {} if node is None else _walk(node, loader, (), out)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        msg = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        raise ConfigError.at(path, line, f"invalid YAML: {msg}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError.at(path, 0, f"invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    return out
+
+
+def load_yaml_file(path: str | Path) -> Located:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError.at(p, 0, "file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError.at(p, 0, f"not UTF-8 text ({exc.reason})") from None
+    return load_yaml(text, p)
+
+
+def pydantic_problems(located: Located, exc: Exception, prefix: PathKey = ()) -> list[Problem]:
+    """Turn a pydantic ValidationError into file:line problems, one per error."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        return [Problem(located.path, 0, str(exc))]
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = (*prefix, *err["loc"])
+        dotted = ".".join(str(p) for p in loc) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown key {str(loc[-1])!r}"
+            dotted = ".".join(str(p) for p in loc[:-1]) or "(top level)"
+        elif err["type"] == "missing":
+            msg = f"missing required key {str(loc[-1])!r}"
+            dotted = ".".join(str(p) for p in loc[:-1]) or "(top level)"
+        line = located.line_of(loc)
+        problems.append(Problem(located.path, line, f"{dotted}: {msg}"))
+    return problems
+
+
+def load_yaml_file_recovering(path: str | Path, max_errors: int = 10) -> tuple[Located, list[Problem]]:
+    """Like load_yaml_file, but keeps going past syntax errors.
+
+    Each syntax error is recorded, its line blanked out, and the text parsed
+    again, so one bad indentation does not hide the unknown key further down.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError.at(p, 0, "file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError.at(p, 0, f"not UTF-8 text ({exc.reason})") from None
+    lines = text.splitlines()
+    syntax: list[Problem] = []
+    for _ in range(max_errors):
+        try:
+            return load_yaml("\n".join(lines) + "\n", p), syntax
+        except ConfigError as exc:
+            problem = exc.problems[0]
+            syntax.append(problem)
+            if not (1 <= problem.line <= len(lines)) or not lines[problem.line - 1].strip():
+                break
+            lines[problem.line - 1] = ""
+    return Located(path=str(p), data={}), syntax
