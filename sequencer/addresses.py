@@ -1,0 +1,40 @@
+"""Email addresses: validated once, compared case-insensitively, display kept."""
+
+from __future__ import annotations
+
+from email.utils import getaddresses, parseaddr
+
+from email_validator import EmailNotValidError, validate_email
+
+from sequencer.errors import InvalidAddress
+
+
+def normalize(address: str) -> str:
+    """The comparison key of an address: validated and lowercased.
+
+    Raises InvalidAddress with the validator's own explanation.
+    """
+    raw = parseaddr(address.strip())[1] or address.strip()
+    try:
+        info = validate_email(raw, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as exc:
+        raise InvalidAddress(f"{address!r} is not a valid email address: {exc}") from None
+    return info.normalized.lower()
+
+
+def domain_of(address: str) -> str:
+    return address.rsplit("@", 1)[-1].lower()
+
+
+def plain(address: str | None) -> str | None:
+    """The bare lowercased address from a header value like 'Dana <Dana@X.com>' (no validation)."""
+    if not address:
+        return None
+    addr = parseaddr(address)[1]
+    return addr.lower() if addr and "@" in addr else None
+
+
+def all_addresses(*header_values: str | None) -> list[str]:
+    """Every bare lowercased address in To/Cc-style header values."""
+    values = [v for v in header_values if v]
+    return [a.lower() for _, a in getaddresses(values) if a and "@" in a]
