@@ -215,6 +215,9 @@ class SendWindow:
         if unknown:
             raise ValueError(f"unknown key {sorted(unknown)[0]!r} in send_window (allowed: days, start, end)")
         days_value = value.get("days", "business")
+        if isinstance(days_value, list) and len(days_value) == 1 and isinstance(days_value[0], str) \
+                and days_value[0].strip().lower() in ("business", "all"):
+            days_value = days_value[0]  # config.py normalises "business" to ["business"]
         if isinstance(days_value, str) and days_value.strip().lower() in ("business", "weekdays"):
             days, business = BUSINESS_WEEKDAYS, days_value.strip().lower() == "business"
         elif isinstance(days_value, str) and days_value.strip().lower() in ("all", "every day", "daily"):
