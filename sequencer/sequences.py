@@ -466,6 +466,24 @@ def render_step(
     return render_touch(store, variant.template, context, include_subject=False)
 
 
+def sequence_required_variables(store: TemplateStore, sequence: Sequence) -> set[str]:
+    """Prospect fields some touch of the sequence cannot render without (for CSV import).
+
+    Covers every variant's template and the step/variant subjects that are actually
+    used (an in-thread step's template subject is never rendered, so it does not count).
+    """
+    from sequencer.templates import CONTEXT_VARIABLES, required_variables, unguarded_variables
+
+    needed: set[str] = set()
+    for step in sequence.steps:
+        for variant in step.variants:
+            needed |= required_variables(store, variant.template, include_subject=step.starts_thread)
+            own = variant.subject or step.subject
+            if step.starts_thread and own:
+                needed |= unguarded_variables(store.env.parse(own))
+    return needed - CONTEXT_VARIABLES
+
+
 SAMPLE_MAILBOX: Mapping[str, Any] = {
     "name": "sample", "display_name": "Sam Rivera", "address": "sam@example.com",
     "signature": "Sam Rivera\nAccount Executive",

@@ -267,11 +267,12 @@ class TemplateStore:
             self._strings[key] = template
         return template
 
-    def parsed(self, name: str) -> tuple[nodes.Template, ...]:
-        """Jinja ASTs of every part of a template (for variable analysis)."""
+    def parsed(self, name: str) -> list[tuple[str, nodes.Template]]:
+        """Jinja ASTs of every part of a template, as (subject|text|html, ast)."""
         compiled = self._load(name)
-        parts = (compiled.parts.subject, compiled.parts.text, compiled.parts.html)
-        return tuple(self.env.parse(_pad(p)) for p in parts if p is not None)
+        parts = (("subject", compiled.parts.subject), ("text", compiled.parts.text),
+                 ("html", compiled.parts.html))
+        return [(kind, self.env.parse(_pad(p))) for kind, p in parts if p is not None]
 
     def has_subject(self, name: str) -> bool:
         return self._load(name).subject is not None
@@ -472,18 +473,26 @@ def _unguarded(node: nodes.Node, guarded: frozenset[str], out: set[str]) -> None
         _unguarded(child, guarded, out)
 
 
-def required_variables(store: TemplateStore, template_name: str) -> set[str]:
+def unguarded_variables(ast: nodes.Template) -> set[str]:
+    """Undeclared variables of one parsed template that no default/defined guard protects."""
+    from jinja2 import meta
+
+    found: set[str] = set()
+    _unguarded(ast, frozenset(), found)
+    return found & meta.find_undeclared_variables(ast)
+
+
+def required_variables(store: TemplateStore, template_name: str, *, include_subject: bool = True) -> set[str]:
     """Prospect variables a template cannot render without.
 
     Names guarded by ``| default(...)`` or ``{% if x is defined %}`` are optional and left
     out, as are CONTEXT_VARIABLES (supplied by the mailbox/sequence, not the prospect).
     ``first_name``/``last_name`` may appear: a row satisfies them with a ``name`` column.
+    For a whole sequence (step subjects included) use ``sequences.sequence_required_variables``.
     """
-    from jinja2 import meta
-
     needed: set[str] = set()
-    for ast in store.parsed(template_name):
-        found: set[str] = set()
-        _unguarded(ast, frozenset(), found)
-        needed |= found & meta.find_undeclared_variables(ast)
+    for kind, ast in store.parsed(template_name):
+        if kind == "subject" and not include_subject:
+            continue
+        needed |= unguarded_variables(ast)
     return needed - CONTEXT_VARIABLES - set(store.env.globals)
