@@ -1,0 +1,151 @@
+"""`init`, `check` and `db`: getting a config and a database into shape."""
+
+from __future__ import annotations
+
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from sequencer.cli.base import App, echo_json, json_option, main, pass_app
+from sequencer.errors import ConfigError, Problem, UserError
+
+
+@main.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+def init(directory: Path, force: bool) -> None:
+    """Write a starter config, one example sequence and its templates.
+
+    \b
+    Example:
+      sequencer init my-pipeline
+      cd my-pipeline && $EDITOR sequencer.yaml && sequencer check
+    """
+    starter = resources.files("sequencer") / "starter"
+    written, kept = [], []
+    with resources.as_file(starter) as src:
+        for path in sorted(Path(src).rglob("*")):
+            if path.is_dir():
+                continue
+            rel = path.relative_to(src)
+            target = directory / rel
+            if target.exists() and not force:
+                kept.append(rel)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            written.append(rel)
+    for rel in written:
+        click.echo(f"wrote {directory / rel}")
+    for rel in kept:
+        click.echo(f"kept  {directory / rel} (exists; --force to overwrite)")
+    click.echo(
+        f"\nNext: edit {directory / 'sequencer.yaml'} (your mailbox), export the password "
+        "variable it names, then run `sequencer check --connect`."
+    )
+
+
+@main.command()
+@click.option("--connect", is_flag=True, help="Also log in to every mailbox's SMTP and IMAP server.")
+@json_option
+@pass_app
+def check(app: App, connect: bool, as_json: bool) -> None:
+    """Validate the config, every sequence and template; optionally test the servers.
+
+    Reports every problem with file and line and exits 2 if there is any, or 1
+    when a server cannot be reached with --connect. Secrets are never printed.
+
+    \b
+    Example:
+      sequencer check
+      sequencer --config team.yaml check --connect
+    """
+    from sequencer.project import validate_project
+
+    problems: list[Problem] = []
+    try:
+        config = app.config
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        config = None
+    if config is not None:
+        problems.extend(validate_project(config, app.clock.now().date()))
+    probes = []
+    if connect and config is not None:
+        from sequencer.mail.probe import probe_imap, probe_smtp
+
+        for mailbox in config.mailboxes:
+            probes.append(probe_smtp(mailbox))
+            if mailbox.imap is not None:
+                probes.append(probe_imap(mailbox))
+    if as_json:
+        echo_json(
+            {
+                "config": str(app.config_path),
+                "ok": not problems and all(p.ok for p in probes),
+                "problems": [{"file": p.path, "line": p.line, "message": p.message} for p in problems],
+                "servers": [p.__dict__ for p in probes],
+            }
+        )
+    else:
+        for problem in problems:
+            click.echo(str(problem), err=True)
+        for probe in probes:
+            mark = "ok  " if probe.ok else "FAIL"
+            click.echo(f"{mark} {probe.mailbox} {probe.protocol}: {probe.detail}")
+        if not problems and config is not None:
+            n = len(config.mailboxes)
+            click.echo(f"{app.config_path}: ok ({n} mailbox{'es' if n != 1 else ''})")
+    if problems:
+        raise SystemExit(2)
+    if any(not p.ok for p in probes):
+        raise SystemExit(1)
+
+
+@main.group()
+def db() -> None:
+    """Database schema: upgrade and inspect."""
+
+
+@db.command("upgrade")
+@pass_app
+def db_upgrade(app: App) -> None:
+    """Apply the shipped migrations (also done automatically on first use).
+
+    \b
+    Example:
+      sequencer db upgrade
+    """
+    from sequencer.db.session import Database, current_revision, head_revision, upgrade
+
+    database = Database(app.config.database_url, migrate=False)
+    try:
+        before = current_revision(database.engine)
+        upgrade(database.engine)
+        after = current_revision(database.engine)
+    finally:
+        database.dispose()
+    if before == after:
+        click.echo(f"database is up to date (revision {after})")
+    else:
+        click.echo(f"upgraded database from {before or 'empty'} to {after} (head {head_revision()})")
+
+
+@db.command("current")
+@pass_app
+def db_current(app: App) -> None:
+    """Print the database's schema revision and the newest one shipped."""
+    from sequencer.db.session import Database, current_revision, head_revision
+
+    database = Database(app.config.database_url, migrate=False)
+    try:
+        current = current_revision(database.engine)
+    finally:
+        database.dispose()
+    head = head_revision()
+    state = "up to date" if current == head else "behind: run `sequencer db upgrade`"
+    click.echo(f"revision {current or 'none'} (shipped head {head}): {state}")
+    if current != head and current is not None:
+        raise UserError("database schema is behind the installed sequencer")

@@ -1,0 +1,1 @@
+"""Mail adapters: SMTP (aiosmtplib) and IMAP (imapclient)."""
