@@ -8,6 +8,7 @@ state of the others.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from dataclasses import dataclass
 
@@ -112,10 +113,8 @@ def probe_imap(mailbox: MailboxConfig) -> ProbeResult:
                 f"{where}: logged in as {secret.username}; Sent folder: {sent or 'not found'}; {idle}",
             )
         finally:
-            try:
+            with contextlib.suppress(Exception):  # best effort on a broken session
                 client.logout()
-            except Exception:  # noqa: BLE001 - best effort on a broken session
-                pass
     except LoginError:
         return ProbeResult(mailbox.name, "imap", False, f"{where}: login refused")
     except (IMAPClientError, OSError, TimeoutError) as exc:
