@@ -360,6 +360,15 @@ def template_problem(store: TemplateStore, exc: TemplateError) -> Problem:
 
 def _load(path: Path, store: TemplateStore | None, mailboxes: Collection[str] | None,
           problems: list[Problem]) -> Sequence | None:
+    """Load one file, appending its problems to ``problems`` in file order (path, line)."""
+    start = len(problems)
+    sequence = _load_unsorted(path, store, mailboxes, problems)
+    problems[start:] = sorted(problems[start:], key=lambda p: (p.path, p.line))
+    return sequence
+
+
+def _load_unsorted(path: Path, store: TemplateStore | None, mailboxes: Collection[str] | None,
+                   problems: list[Problem]) -> Sequence | None:
     try:
         located = load_yaml_file(path)
     except ConfigError as exc:

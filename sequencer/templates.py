@@ -158,7 +158,8 @@ def parse_template_file(source: str, name: str) -> _TemplateFile:
             key = key.strip().lower()
             if not sep or key not in FRONT_MATTER_KEYS:
                 raise TemplateError(
-                    name, f"unknown front matter line {stripped!r}; only 'subject: ...' is allowed", i + 1
+                    name, f"unknown front matter line {stripped!r}; only 'subject: ...' is allowed, "
+                    "and the front matter ends with a '---' line", i + 1
                 )
             value = value.strip()
             if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
