@@ -169,6 +169,8 @@ class InboundMessage(Base):
     __table_args__ = (
         UniqueConstraint("mailbox", "folder", "uidvalidity", "uid", name="uq_inbound_uid"),
         Index("ix_inbound_message_id", "message_id"),
+        # The apply phase reads only unapplied rows: O(new), not O(stored).
+        Index("ix_inbound_pending", "mailbox", "applied"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -189,6 +191,9 @@ class InboundMessage(Base):
     received_at: Mapped[datetime]
     applied: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text)
+    # Facts the apply phase needs beyond the columns (To/Cc, Date, return date, opt-out
+    # token, plus-address detail), so a stored verdict can be re-applied without IMAP.
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Event(Base):
