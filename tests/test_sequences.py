@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 from textwrap import dedent
+from typing import Any
 
 import pytest
 
@@ -379,3 +380,68 @@ def test_sample_problems_catch_a_variable_the_sample_lacks(tmp_path: Path, store
 def test_required_variables_of_a_sequence_include_step_subjects(tmp_path: Path, store: TemplateStore) -> None:
     seq = load_sequence(write(tmp_path / "s.yaml", GOOD), store)
     assert sequence_required_variables(store, seq) == {"company"}
+
+
+# --- CLI: validate and preview ---------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import shutil
+
+    shutil.copytree(ROOT / "sequences", tmp_path / "sequences")
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
+    (tmp_path / "sequencer.yaml").write_text("timezone: America/New_York\nholidays: US\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SEQUENCER_CONFIG", raising=False)
+    return tmp_path
+
+
+def run_cli(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from sequencer.cli import main
+
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_validate_passes_on_the_shipped_sequences(project: Path) -> None:
+    result = run_cli("validate")
+    assert result.exit_code == 0, result.output
+    assert result.output.count(": ok (") == 3
+
+
+def test_validate_reports_every_problem_with_file_line_and_exits_2(project: Path) -> None:
+    bad = project / "sequences" / "broken.yaml"
+    bad.write_text("name: Broken\nsteps:\n  - wait: soon\n    template: quote/02-checkin\n"
+                   "  - wait: 1 day\n    template: quote/nope\n", encoding="utf-8")
+    result = run_cli("validate", str(bad))
+    assert result.exit_code == 2
+    assert f"{bad}:3: steps.0.wait: cannot read wait 'soon'" in result.output
+    assert "1 problem found" in result.output
+    result = run_cli("validate", "--json")
+    assert result.exit_code == 2 and '"line": 3' in result.output
+
+
+def test_preview_shows_local_and_utc_send_times_threading_and_copy(project: Path) -> None:
+    result = run_cli("preview", "quote-follow-up", "--sample", "--start", "2025-11-25T20:00")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Step 1/6: Quote sent" in out
+    assert "sends    Tue 2025-11-25 14:00 CST  (2025-11-25 20:00 UTC)" in out
+    # 2 business days after Tuesday skips Thanksgiving (Thursday) -> Friday.
+    assert "sends    Fri 2025-11-28 14:00 CST  (2025-11-28 20:00 UTC)" in out
+    assert "subject  Re: Your quote Q-2025-0142 for Northwind Fabrication" in out
+    assert out.count("new thread") == 2 and "reply in thread" in out
+    assert "    Hi Dana," in out
+
+
+def test_preview_needs_exactly_one_prospect_source(project: Path) -> None:
+    from click.testing import CliRunner
+
+    from sequencer.cli import main
+
+    result = CliRunner().invoke(main, ["preview", "quote-follow-up"])
+    assert result.exit_code == 2 and "exactly one of --prospect EMAIL or --sample" in result.output
+    result = CliRunner().invoke(main, ["preview", "no-such-sequence", "--sample"])
+    assert result.exit_code == 2 and "no sequence 'no-such-sequence'" in result.output
