@@ -126,6 +126,11 @@ class ImapFolders(_Strict):
     inbox: str = "INBOX"
     sent: str | None = None  # None: discover by SPECIAL-USE \Sent
     extra: list[str] = Field(default_factory=list)
+    # Enroll by filing: folder (or Gmail label) -> sequence id. A message the rep files
+    # there enrolls its To recipients, threaded onto that email (docs/inbox.md).
+    enroll: dict[str, str] = Field(default_factory=dict)
+    # Watch Sent for the rep's answers to replies (response time, SLA escalation).
+    poll_sent: bool = True
 
 
 class ImapConfig(ServerConfig):
