@@ -76,7 +76,9 @@ def _unit(target: Session | Any) -> Any:
 
 
 def business_calendar(config: Config) -> BusinessCalendar:
-    return BusinessCalendar.from_names(config.business_days, config.holidays, config.holiday_subdivision)
+    return BusinessCalendar.from_names(
+        config.business_days, config.holidays, config.holiday_subdivision
+    )
 
 
 def mailbox_window(mailbox: MailboxConfig | None) -> SendWindow:
@@ -99,7 +101,10 @@ def choose_mailbox(config: Config, sequence: Sequence, owner: str | None) -> Mai
 
 
 def prospect_zone(
-    config: Config, sequence: Sequence | None, mailbox: MailboxConfig | None, prospect_tz: str | None
+    config: Config,
+    sequence: Sequence | None,
+    mailbox: MailboxConfig | None,
+    prospect_tz: str | None,
 ) -> str:
     """Whose local time a touch is timed in: the prospect's, the sequence's, the rep's, the team's."""
     return (
@@ -119,7 +124,9 @@ class TouchPlanner:
         self.calendar = business_calendar(config)
         self._cache: dict[tuple[str, str, datetime, datetime], datetime] = {}
 
-    def first_touch(self, *, base: datetime, now: datetime, tz_name: str, mailbox: MailboxConfig) -> datetime:
+    def first_touch(
+        self, *, base: datetime, now: datetime, tz_name: str, mailbox: MailboxConfig
+    ) -> datetime:
         """Step 1's due time from ``base`` (the enrollment's start), never before ``now``."""
         key = (tz_name, mailbox.name, base, now)
         cached = self._cache.get(key)
@@ -135,7 +142,12 @@ class TouchPlanner:
         return when
 
     def resume_time(
-        self, *, step_number: int, planned: datetime | None, now: datetime, tz_name: str,
+        self,
+        *,
+        step_number: int,
+        planned: datetime | None,
+        now: datetime,
+        tz_name: str,
         mailbox: MailboxConfig | None,
     ) -> datetime:
         """A resumed touch goes at its planned time, or now if that has passed, inside the window."""
@@ -174,21 +186,37 @@ def sequence_required_variables(config: Config, sequence: Sequence) -> frozenset
 
 
 def template_prospect(
-    *, email: str, name: str | None, company: str | None, owner: str | None,
-    timezone: str | None, deal_value: Decimal | None, fields: Mapping[str, Any] | None,
+    *,
+    email: str,
+    name: str | None,
+    company: str | None,
+    owner: str | None,
+    timezone: str | None,
+    deal_value: Decimal | None,
+    fields: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """The prospect mapping templates see (``build_context`` flattens ``fields``)."""
     return {
-        "email": email, "name": name, "company": company, "owner": owner,
-        "timezone": timezone, "deal_value": deal_value, "fields": dict(fields or {}),
+        "email": email,
+        "name": name,
+        "company": company,
+        "owner": owner,
+        "timezone": timezone,
+        "deal_value": deal_value,
+        "fields": dict(fields or {}),
     }
 
 
 def prospect_mapping(p: Prospect) -> dict[str, Any]:
     """The template mapping of a stored prospect; what the sending engine should render with."""
     return template_prospect(
-        email=p.display_email, name=p.name, company=p.company, owner=p.owner,
-        timezone=p.timezone, deal_value=p.deal_value, fields=p.fields,
+        email=p.display_email,
+        name=p.name,
+        company=p.company,
+        owner=p.owner,
+        timezone=p.timezone,
+        deal_value=p.deal_value,
+        fields=p.fields,
     )
 
 
@@ -253,13 +281,22 @@ def enrollment_guard(
     sequence_id: str, existing: list[q.EnrollmentBrief], *, allow_parallel: bool, force: bool
 ) -> GuardVerdict | None:
     """Pure: given a prospect's enrollments, may it be enrolled in ``sequence_id``? None = yes."""
-    same_open = [e for e in existing if e.sequence_id == sequence_id and e.status in lifecycle.OPEN_STATES]
+    same_open = [
+        e for e in existing if e.sequence_id == sequence_id and e.status in lifecycle.OPEN_STATES
+    ]
     if same_open:
-        return GuardVerdict(ALREADY_ENROLLED, f"already {same_open[0].status} in sequence {sequence_id}")
-    others = tuple(sorted({
-        e.sequence_id for e in existing
-        if e.sequence_id != sequence_id and e.status in lifecycle.OPEN_STATES
-    }))
+        return GuardVerdict(
+            ALREADY_ENROLLED, f"already {same_open[0].status} in sequence {sequence_id}"
+        )
+    others = tuple(
+        sorted(
+            {
+                e.sequence_id
+                for e in existing
+                if e.sequence_id != sequence_id and e.status in lifecycle.OPEN_STATES
+            }
+        )
+    )
     if others and not allow_parallel:
         return GuardVerdict(
             ACTIVE_ELSEWHERE,
@@ -267,8 +304,11 @@ def enrollment_guard(
             others,
         )
     finished = [
-        e for e in existing
-        if e.sequence_id == sequence_id and lifecycle.is_finished(e.status) and e.status != lifecycle.UNENROLLED
+        e
+        for e in existing
+        if e.sequence_id == sequence_id
+        and lifecycle.is_finished(e.status)
+        and e.status != lifecycle.UNENROLLED
     ]
     if finished and not force:
         last = max(finished, key=lambda e: e.finished_at or datetime.min.replace(tzinfo=UTC))
@@ -354,77 +394,151 @@ def enroll(
     with _unit(target) as s:
         hit = store.find_suppression(s, key)
         if hit is not None:
-            raise Suppressed(f"{key} is suppressed ({hit.kind} {hit.value}: {hit.reason}); it is never enrolled")
+            raise Suppressed(
+                f"{key} is suppressed ({hit.kind} {hit.value}: {hit.reason}); it is never enrolled"
+            )
         prospect = store.prospect_by_email(s, key)
         created = prospect is None
         if prospect is None:
             prospect = Prospect(
-                email=key, display_email=display, name=name, company=company, owner=owner,
-                timezone=tz_name, deal_value=deal_value, fields=dict(fields or {}),
-                created_at=now, updated_at=now,
+                email=key,
+                display_email=display,
+                name=name,
+                company=company,
+                owner=owner,
+                timezone=tz_name,
+                deal_value=deal_value,
+                fields=dict(fields or {}),
+                created_at=now,
+                updated_at=now,
             )
             s.add(prospect)
             s.flush()
             updated = False
         else:
-            updated = _apply_updates(prospect, name=name, company=company, owner=owner,
-                                     tz=tz_name, deal_value=deal_value, fields=fields, now=now)
+            updated = _apply_updates(
+                prospect,
+                name=name,
+                company=company,
+                owner=owner,
+                tz=tz_name,
+                deal_value=deal_value,
+                fields=fields,
+                now=now,
+            )
         zone_name = prospect_zone(config, sequence, mailbox, prospect.timezone)
         existing = q.enrollments_of_prospects(s, [prospect.id])
-        verdict = enrollment_guard(sequence.id, existing, allow_parallel=allow_parallel, force=force)
+        verdict = enrollment_guard(
+            sequence.id, existing, allow_parallel=allow_parallel, force=force
+        )
         if verdict is not None and verdict.code == ALREADY_ENROLLED:
             current = next(
-                e for e in q.enrollments_for_action(
-                    s, prospect_id=prospect.id, sequence_id=sequence.id, statuses=lifecycle.OPEN_STATES
+                e
+                for e in q.enrollments_for_action(
+                    s,
+                    prospect_id=prospect.id,
+                    sequence_id=sequence.id,
+                    statuses=lifecycle.OPEN_STATES,
                 )
             )
             return EnrollResult(
-                email=key, prospect_id=prospect.id, prospect_created=created, prospect_updated=updated,
-                sequence_id=sequence.id, enrolled=False, enrollment_id=current.id,
-                status=current.status, mailbox=current.mailbox, timezone=zone_name,
-                next_send_at=current.next_send_at, skipped_reason=verdict.message,
+                email=key,
+                prospect_id=prospect.id,
+                prospect_created=created,
+                prospect_updated=updated,
+                sequence_id=sequence.id,
+                enrolled=False,
+                enrollment_id=current.id,
+                status=current.status,
+                mailbox=current.mailbox,
+                timezone=zone_name,
+                next_send_at=current.next_send_at,
+                skipped_reason=verdict.message,
             )
         if verdict is not None:
             raise AlreadyEnrolled(f"{key}: {verdict.message}")
-        missing = missing_variables(sequence_required_variables(config, sequence), prospect_mapping(prospect))
+        missing = missing_variables(
+            sequence_required_variables(config, sequence), prospect_mapping(prospect)
+        )
         if missing:
             raise MissingVariables(sequence.id, missing)
         planner = TouchPlanner(config, sequence)
-        next_send_at = planner.first_touch(base=start or now, now=now, tz_name=zone_name, mailbox=mailbox)
+        next_send_at = planner.first_touch(
+            base=start or now, now=now, tz_name=zone_name, mailbox=mailbox
+        )
         enrollment = Enrollment(
-            prospect_id=prospect.id, sequence_id=sequence.id, mailbox=mailbox.name,
-            owner=owner or prospect.owner or mailbox.rep, status=lifecycle.ACTIVE,
-            status_reason="enrolled", status_changed_at=now, steps_done=0,
-            total_steps=sequence.total_steps, next_send_at=next_send_at, token=new_token(),
-            thread_refs=[], enrolled_at=now, source=source,
+            prospect_id=prospect.id,
+            sequence_id=sequence.id,
+            mailbox=mailbox.name,
+            owner=owner or prospect.owner or mailbox.rep,
+            status=lifecycle.ACTIVE,
+            status_reason="enrolled",
+            status_changed_at=now,
+            steps_done=0,
+            total_steps=sequence.total_steps,
+            next_send_at=next_send_at,
+            token=new_token(),
+            thread_refs=[],
+            enrolled_at=now,
+            source=source,
         )
         s.add(enrollment)
         s.flush()
-        others = tuple(sorted({
-            e.sequence_id for e in existing if e.status in lifecycle.OPEN_STATES
-        }))
+        others = tuple(
+            sorted({e.sequence_id for e in existing if e.status in lifecycle.OPEN_STATES})
+        )
         store.record_event(
-            s, now=now, kind="enrolled", actor=actor, enrollment=enrollment,
-            reason=f"enrolled in {sequence.id}", step=1,
-            data={"sequence": sequence.id, "mailbox": mailbox.name, "source": source,
-                  "next_send_at": next_send_at.isoformat(), "also_active_in": list(others)},
+            s,
+            now=now,
+            kind="enrolled",
+            actor=actor,
+            enrollment=enrollment,
+            reason=f"enrolled in {sequence.id}",
+            step=1,
+            data={
+                "sequence": sequence.id,
+                "mailbox": mailbox.name,
+                "source": source,
+                "next_send_at": next_send_at.isoformat(),
+                "also_active_in": list(others),
+            },
         )
         return EnrollResult(
-            email=key, prospect_id=prospect.id, prospect_created=created, prospect_updated=updated,
-            sequence_id=sequence.id, enrolled=True, enrollment_id=enrollment.id,
-            status=enrollment.status, mailbox=mailbox.name, timezone=zone_name,
-            next_send_at=next_send_at, also_active_in=others,
+            email=key,
+            prospect_id=prospect.id,
+            prospect_created=created,
+            prospect_updated=updated,
+            sequence_id=sequence.id,
+            enrolled=True,
+            enrollment_id=enrollment.id,
+            status=enrollment.status,
+            mailbox=mailbox.name,
+            timezone=zone_name,
+            next_send_at=next_send_at,
+            also_active_in=others,
         )
 
 
 def _apply_updates(
-    p: Prospect, *, name: str | None, company: str | None, owner: str | None, tz: str | None,
-    deal_value: Decimal | None, fields: Mapping[str, Any] | None, now: datetime,
+    p: Prospect,
+    *,
+    name: str | None,
+    company: str | None,
+    owner: str | None,
+    tz: str | None,
+    deal_value: Decimal | None,
+    fields: Mapping[str, Any] | None,
+    now: datetime,
 ) -> bool:
     """Given values overwrite stored ones; empty ones never erase. True when anything changed."""
     changed = False
-    for attr, new in (("name", name), ("company", company), ("owner", owner),
-                      ("timezone", tz), ("deal_value", deal_value)):
+    for attr, new in (
+        ("name", name),
+        ("company", company),
+        ("owner", owner),
+        ("timezone", tz),
+        ("deal_value", deal_value),
+    ):
         if new not in (None, "") and getattr(p, attr) != new:
             setattr(p, attr, new)
             changed = True
@@ -463,69 +577,135 @@ def _targets(
     prospect_id = None
     if email:
         prospect_id = store.require_prospect(s, normalize(email)).id
-    rows = q.enrollments_for_action(s, prospect_id=prospect_id, sequence_id=sequence_id, statuses=statuses)
+    rows = q.enrollments_for_action(
+        s, prospect_id=prospect_id, sequence_id=sequence_id, statuses=statuses
+    )
     if not rows:
-        who = " ".join(x for x in (email, f"in sequence {sequence_id}" if sequence_id else None) if x)
+        who = " ".join(
+            x for x in (email, f"in sequence {sequence_id}" if sequence_id else None) if x
+        )
         raise NotFound(f"{verb}: no {'/'.join(sorted(statuses))} enrollment for {who}")
     return [(e, e.prospect.email) for e in rows]
 
 
 def _change(e: Enrollment, email: str, before: str) -> StateChange:
     return StateChange(
-        enrollment_id=e.id, email=email, sequence_id=e.sequence_id, from_status=before,
-        to_status=e.status, reason=e.status_reason, next_send_at=e.next_send_at,
+        enrollment_id=e.id,
+        email=email,
+        sequence_id=e.sequence_id,
+        from_status=before,
+        to_status=e.status,
+        reason=e.status_reason,
+        next_send_at=e.next_send_at,
         paused_until=e.paused_until,
     )
 
 
 def _move(
-    target: Session | Any, *, email: str | None, sequence_id: str | None, to: str, verb: str,
-    reason: str, now: datetime, actor: str, **values: Any,
+    target: Session | Any,
+    *,
+    email: str | None,
+    sequence_id: str | None,
+    to: str,
+    verb: str,
+    reason: str,
+    now: datetime,
+    actor: str,
+    **values: Any,
 ) -> list[StateChange]:
     with _unit(target) as s:
         out = []
-        for e, addr in _targets(s, email, sequence_id, lifecycle.allowed_from(to) & lifecycle.OPEN_STATES, verb):
+        for e, addr in _targets(
+            s, email, sequence_id, lifecycle.allowed_from(to) & lifecycle.OPEN_STATES, verb
+        ):
             before = e.status
-            store.transition(s, e, to, now=now, actor=actor, reason=reason, step=e.steps_done + 1, **values)
+            store.transition(
+                s, e, to, now=now, actor=actor, reason=reason, step=e.steps_done + 1, **values
+            )
             out.append(_change(e, addr, before))
         return out
 
 
 def pause(
-    target: Session | Any, *, email: str | None = None, sequence_id: str | None = None,
-    reason: str | None = None, until: datetime | None = None, now: datetime, actor: str = "cli",
+    target: Session | Any,
+    *,
+    email: str | None = None,
+    sequence_id: str | None = None,
+    reason: str | None = None,
+    until: datetime | None = None,
+    now: datetime,
+    actor: str = "cli",
 ) -> list[StateChange]:
     """Hold active enrollments; the next touch time is kept, ``until`` is recorded for the scheduler."""
     if until is not None and until <= now:
         raise UserError(f"--until {until.isoformat()} is not in the future")
     return _move(
-        target, email=email, sequence_id=sequence_id, to=lifecycle.PAUSED, verb="pause",
-        reason=reason or f"paused by {actor}", now=now, actor=actor, paused_until=until,
+        target,
+        email=email,
+        sequence_id=sequence_id,
+        to=lifecycle.PAUSED,
+        verb="pause",
+        reason=reason or f"paused by {actor}",
+        now=now,
+        actor=actor,
+        paused_until=until,
     )
 
 
 def stop(
-    target: Session | Any, *, email: str | None = None, sequence_id: str | None = None,
-    reason: str | None = None, now: datetime, actor: str = "cli",
+    target: Session | Any,
+    *,
+    email: str | None = None,
+    sequence_id: str | None = None,
+    reason: str | None = None,
+    now: datetime,
+    actor: str = "cli",
 ) -> list[StateChange]:
     """End open enrollments on purpose; they count as finished."""
-    return _move(target, email=email, sequence_id=sequence_id, to=lifecycle.STOPPED, verb="stop",
-                 reason=reason or f"stopped by {actor}", now=now, actor=actor)
+    return _move(
+        target,
+        email=email,
+        sequence_id=sequence_id,
+        to=lifecycle.STOPPED,
+        verb="stop",
+        reason=reason or f"stopped by {actor}",
+        now=now,
+        actor=actor,
+    )
 
 
 def unenroll(
-    target: Session | Any, *, email: str | None = None, sequence_id: str | None = None,
-    reason: str | None = None, now: datetime, actor: str = "cli",
+    target: Session | Any,
+    *,
+    email: str | None = None,
+    sequence_id: str | None = None,
+    reason: str | None = None,
+    now: datetime,
+    actor: str = "cli",
 ) -> list[StateChange]:
     """Take open enrollments out as if never made (a mistake); excluded from completion figures."""
-    return _move(target, email=email, sequence_id=sequence_id, to=lifecycle.UNENROLLED,
-                 verb="unenroll", reason=reason or f"unenrolled by {actor}", now=now, actor=actor)
+    return _move(
+        target,
+        email=email,
+        sequence_id=sequence_id,
+        to=lifecycle.UNENROLLED,
+        verb="unenroll",
+        reason=reason or f"unenrolled by {actor}",
+        now=now,
+        actor=actor,
+    )
 
 
 def resume(
-    target: Session | Any, config: Config, sequences: Mapping[str, Sequence], *,
-    email: str | None = None, sequence_id: str | None = None, reason: str | None = None,
-    now: datetime, actor: str = "cli",
+    target: Session | Any,
+    config: Config,
+    sequences: Mapping[str, Sequence],
+    *,
+    email: str | None = None,
+    sequence_id: str | None = None,
+    reason: str | None = None,
+    now: datetime,
+    actor: str = "cli",
 ) -> list[StateChange]:
     """Resume paused enrollments: the next touch is max(planned, now), moved into the send window."""
     with _unit(target) as s:
@@ -541,20 +721,36 @@ def resume(
                     mailbox = None
                 zone_name = prospect_zone(config, sequence, mailbox, e.prospect.timezone)
                 when = TouchPlanner(config, sequence).resume_time(
-                    step_number=e.steps_done + 1, planned=e.next_send_at, now=now,
-                    tz_name=zone_name, mailbox=mailbox,
+                    step_number=e.steps_done + 1,
+                    planned=e.next_send_at,
+                    now=now,
+                    tz_name=zone_name,
+                    mailbox=mailbox,
                 )
             store.transition(
-                s, e, lifecycle.ACTIVE, now=now, actor=actor, reason=reason or f"resumed by {actor}",
-                step=e.steps_done + 1, next_send_at=when, paused_until=None, wait_reason=None,
+                s,
+                e,
+                lifecycle.ACTIVE,
+                now=now,
+                actor=actor,
+                reason=reason or f"resumed by {actor}",
+                step=e.steps_done + 1,
+                next_send_at=when,
+                paused_until=None,
+                wait_reason=None,
             )
             out.append(_change(e, addr, before))
         return out
 
 
 def mark_replied(
-    target: Session | Any, *, email: str, sequence_id: str | None = None, note: str | None = None,
-    now: datetime, actor: str = "cli",
+    target: Session | Any,
+    *,
+    email: str,
+    sequence_id: str | None = None,
+    note: str | None = None,
+    now: datetime,
+    actor: str = "cli",
 ) -> list[StateChange]:
     """The rep heard back outside email: every open enrollment (else the latest completed) -> replied."""
     with _unit(target) as s:
@@ -567,14 +763,23 @@ def mark_replied(
             if latest is not None and (sequence_id is None or latest.sequence_id == sequence_id):
                 rows = [latest]
         if not rows:
-            raise NotFound(f"mark-replied: {prospect.email} has no active, paused or completed enrollment")
+            raise NotFound(
+                f"mark-replied: {prospect.email} has no active, paused or completed enrollment"
+            )
         out = []
         for e in rows:
             before = e.status
             store.transition(
-                s, e, lifecycle.REPLIED, now=now, actor=actor,
-                reason=note or f"marked replied by {actor}", step=e.steps_done,
-                data={"manual": True}, replied_at=now, replied_step=e.steps_done,
+                s,
+                e,
+                lifecycle.REPLIED,
+                now=now,
+                actor=actor,
+                reason=note or f"marked replied by {actor}",
+                step=e.steps_done,
+                data={"manual": True},
+                replied_at=now,
+                replied_step=e.steps_done,
             )
             out.append(_change(e, prospect.email, before))
         return out
@@ -605,7 +810,12 @@ def parse_suppression(value: str) -> tuple[str, str]:
 
 
 def suppress_add(
-    target: Session | Any, value: str, *, reason: str = "manual", now: datetime, actor: str = "cli",
+    target: Session | Any,
+    value: str,
+    *,
+    reason: str = "manual",
+    now: datetime,
+    actor: str = "cli",
 ) -> SuppressionResult:
     """Suppress an address or a whole domain and stop every open enrollment it covers.
 
@@ -614,26 +824,49 @@ def suppress_add(
     """
     key, kind = parse_suppression(value)
     with _unit(target) as s:
-        row, created = store.add_suppression(s, key, kind=kind, reason=reason, source=actor, now=now)
-        store.record_event(s, now=now, kind="suppression_added", actor=actor, reason=reason,
-                           data={"value": key, "kind": kind, "created": created})
+        row, created = store.add_suppression(
+            s, key, kind=kind, reason=reason, source=actor, now=now
+        )
+        store.record_event(
+            s,
+            now=now,
+            kind="suppression_added",
+            actor=actor,
+            reason=reason,
+            data={"value": key, "kind": kind, "created": created},
+        )
         stopped = []
         for e in q.open_enrollments_suppressed_by(s, key, kind):
             before = e.status
-            store.transition(s, e, lifecycle.STOPPED, now=now, actor=actor,
-                             reason=f"suppressed: {key} ({row.reason})", step=e.steps_done + 1)
+            store.transition(
+                s,
+                e,
+                lifecycle.STOPPED,
+                now=now,
+                actor=actor,
+                reason=f"suppressed: {key} ({row.reason})",
+                step=e.steps_done + 1,
+            )
             stopped.append(_change(e, e.prospect.email, before))
         return SuppressionResult(key, kind, created, row.reason, stopped)
 
 
-def suppress_remove(target: Session | Any, value: str, *, now: datetime, actor: str = "cli") -> bool:
+def suppress_remove(
+    target: Session | Any, value: str, *, now: datetime, actor: str = "cli"
+) -> bool:
     """Lift a suppression (True if there was one). Enrollments it stopped stay stopped."""
     key, kind = parse_suppression(value)
     with _unit(target) as s:
         removed = q.delete_suppression(s, key)
         if removed is not None:
-            store.record_event(s, now=now, kind="suppression_removed", actor=actor,
-                               reason=removed.reason, data={"value": key, "kind": kind})
+            store.record_event(
+                s,
+                now=now,
+                kind="suppression_removed",
+                actor=actor,
+                reason=removed.reason,
+                data={"value": key, "kind": kind},
+            )
         return removed is not None
 
 
@@ -681,27 +914,49 @@ class EnrollmentRow:
 
 
 def list_enrollments(
-    target: Session | Any, *, now: datetime, sequence_id: str | None = None,
-    owner: str | None = None, status: str | None = None, due_before: datetime | None = None,
+    target: Session | Any,
+    *,
+    now: datetime,
+    sequence_id: str | None = None,
+    owner: str | None = None,
+    status: str | None = None,
+    due_before: datetime | None = None,
     limit: int | None = None,
 ) -> list[EnrollmentRow]:
     """Where every lead stands; soonest next touch first, finished ones last."""
     if status is not None and status not in lifecycle.STATES:
         raise UserError(f"unknown status {status!r} (known: {', '.join(lifecycle.STATES)})")
     with _unit(target) as s:
-        rows = q.list_enrollments(s, sequence_id=sequence_id, owner=owner, status=status,
-                                  due_before=due_before, limit=limit)
+        rows = q.list_enrollments(
+            s,
+            sequence_id=sequence_id,
+            owner=owner,
+            status=status,
+            due_before=due_before,
+            limit=limit,
+        )
         return [_row(e, p, now) for e, p in rows]
 
 
 def _row(e: Enrollment, p: Prospect, now: datetime) -> EnrollmentRow:
     shown = min(e.steps_done + (1 if e.status in lifecycle.OPEN_STATES else 0), e.total_steps)
     return EnrollmentRow(
-        enrollment_id=e.id, email=p.email, name=p.name, company=p.company, owner=e.owner,
-        mailbox=e.mailbox, sequence_id=e.sequence_id, step=f"{shown}/{e.total_steps}",
-        steps_done=e.steps_done, total_steps=e.total_steps, status=e.status,
-        status_reason=e.status_reason, last_touch_at=e.last_touch_at, next_send_at=e.next_send_at,
-        wait_reason=e.wait_reason, paused_until=e.paused_until,
+        enrollment_id=e.id,
+        email=p.email,
+        name=p.name,
+        company=p.company,
+        owner=e.owner,
+        mailbox=e.mailbox,
+        sequence_id=e.sequence_id,
+        step=f"{shown}/{e.total_steps}",
+        steps_done=e.steps_done,
+        total_steps=e.total_steps,
+        status=e.status,
+        status_reason=e.status_reason,
+        last_touch_at=e.last_touch_at,
+        next_send_at=e.next_send_at,
+        wait_reason=e.wait_reason,
+        paused_until=e.paused_until,
         days_in_state=round(max((now - e.status_changed_at).total_seconds(), 0) / 86400, 1),
     )
 
@@ -750,33 +1005,72 @@ def timeline(target: Session | Any, email: str, *, now: datetime) -> ProspectTim
         seq_of = {e.id: e.sequence_id for e in enrollments}
         entries: list[TimelineEntry] = []
         for ev in q.events_of_prospect(s, p.id, ids):
-            entries.append(TimelineEntry(
-                at=ev.at, source="event", kind=ev.kind, enrollment_id=ev.enrollment_id,
-                sequence_id=seq_of.get(ev.enrollment_id) if ev.enrollment_id else None,
-                step=ev.step, actor=ev.actor, reason=ev.reason, detail=dict(ev.data or {}),
-            ))
+            entries.append(
+                TimelineEntry(
+                    at=ev.at,
+                    source="event",
+                    kind=ev.kind,
+                    enrollment_id=ev.enrollment_id,
+                    sequence_id=seq_of.get(ev.enrollment_id) if ev.enrollment_id else None,
+                    step=ev.step,
+                    actor=ev.actor,
+                    reason=ev.reason,
+                    detail=dict(ev.data or {}),
+                )
+            )
         for m in q.messages_of_enrollments(s, ids):
-            entries.append(TimelineEntry(
-                at=m.sent_at or m.claimed_at, source="touch", kind=m.status,
-                enrollment_id=m.enrollment_id, sequence_id=seq_of.get(m.enrollment_id), step=m.step,
-                subject=m.subject, message_id=m.message_id,
-                detail={"mailbox": m.mailbox, "to": m.to_addr, "variant": m.variant,
-                        "attempts": m.attempts, "error": m.error},
-            ))
+            entries.append(
+                TimelineEntry(
+                    at=m.sent_at or m.claimed_at,
+                    source="touch",
+                    kind=m.status,
+                    enrollment_id=m.enrollment_id,
+                    sequence_id=seq_of.get(m.enrollment_id),
+                    step=m.step,
+                    subject=m.subject,
+                    message_id=m.message_id,
+                    detail={
+                        "mailbox": m.mailbox,
+                        "to": m.to_addr,
+                        "variant": m.variant,
+                        "attempts": m.attempts,
+                        "error": m.error,
+                    },
+                )
+            )
         for m in q.inbound_of_prospect(s, ids, p.email):
-            entries.append(TimelineEntry(
-                at=m.received_at, source="inbound", kind=m.kind, enrollment_id=m.enrollment_id,
-                sequence_id=seq_of.get(m.enrollment_id) if m.enrollment_id else None, step=None,
-                reason=m.reason, subject=m.subject, message_id=m.message_id,
-                detail={"from": m.from_addr, "severity": m.severity, "snippet": m.snippet,
-                        "mailbox": m.mailbox, "folder": m.folder},
-            ))
+            entries.append(
+                TimelineEntry(
+                    at=m.received_at,
+                    source="inbound",
+                    kind=m.kind,
+                    enrollment_id=m.enrollment_id,
+                    sequence_id=seq_of.get(m.enrollment_id) if m.enrollment_id else None,
+                    step=None,
+                    reason=m.reason,
+                    subject=m.subject,
+                    message_id=m.message_id,
+                    detail={
+                        "from": m.from_addr,
+                        "severity": m.severity,
+                        "snippet": m.snippet,
+                        "mailbox": m.mailbox,
+                        "folder": m.folder,
+                    },
+                )
+            )
         entries.sort(key=lambda x: (x.at, _SOURCE_ORDER[x.source]))
         hit = store.find_suppression(s, p.email)
         return ProspectTimeline(
-            email=p.email, display_email=p.display_email, name=p.name, company=p.company,
-            owner=p.owner, timezone=p.timezone, deal_value=p.deal_value, fields=dict(p.fields or {}),
+            email=p.email,
+            display_email=p.display_email,
+            name=p.name,
+            company=p.company,
+            owner=p.owner,
+            timezone=p.timezone,
+            deal_value=p.deal_value,
+            fields=dict(p.fields or {}),
             suppressed_by=f"{hit.value} ({hit.reason})" if hit else None,
-            enrollments=[_row(e, p, now) for e in enrollments], entries=entries,
+            enrollments=[_row(e, p, now) for e in enrollments],
+            entries=entries,
         )
-

@@ -72,8 +72,10 @@ COLUMN_ALIASES: dict[str, str] = {
     **dict.fromkeys(("name", "full_name", "contact_name", "fullname"), "name"),
     **dict.fromkeys(("first_name", "firstname", "first", "given_name"), "first_name"),
     **dict.fromkeys(("last_name", "lastname", "last", "surname", "family_name"), "last_name"),
-    **dict.fromkeys(("company", "company_name", "organization", "organisation", "account",
-                     "account_name"), "company"),
+    **dict.fromkeys(
+        ("company", "company_name", "organization", "organisation", "account", "account_name"),
+        "company",
+    ),
     **dict.fromkeys(("owner", "rep", "sales_rep", "owner_name"), "owner"),
     **dict.fromkeys(("timezone", "tz", "time_zone"), "timezone"),
     **dict.fromkeys(("deal_value", "value", "amount", "deal_amount"), "deal_value"),
@@ -183,8 +185,17 @@ def rejects_path_for(path: Path) -> Path:
 
 class _Importer:
     def __init__(
-        self, db: Any, config: Config, sequence: Sequence, *, owner: str | None, dry_run: bool,
-        allow_parallel: bool, now: datetime, actor: str, source_name: str,
+        self,
+        db: Any,
+        config: Config,
+        sequence: Sequence,
+        *,
+        owner: str | None,
+        dry_run: bool,
+        allow_parallel: bool,
+        now: datetime,
+        actor: str,
+        source_name: str,
     ) -> None:
         self.db = db
         self.config = config
@@ -219,12 +230,14 @@ class _Importer:
             self.tz_ok[value] = parse_timezone(value)
         return self.tz_ok[value]
 
-    def parse(self, number: int, cells: list[str], columns: list[tuple[str, str]], rejects: _Rejects) -> _Row | None:
+    def parse(
+        self, number: int, cells: list[str], columns: list[tuple[str, str]], rejects: _Rejects
+    ) -> _Row | None:
         def reject(code: str, reason: str) -> None:
             self.rejected[code] += 1
             rejects.add(number, cells, reason)
 
-        if len(cells) > len(columns) and any(c.strip() for c in cells[len(columns):]):
+        if len(cells) > len(columns) and any(c.strip() for c in cells[len(columns) :]):
             reject(MALFORMED, f"{len(cells)} fields where the header has {len(columns)}")
             return None
         values: dict[str, str] = {}
@@ -264,17 +277,27 @@ class _Importer:
         if isinstance(mailbox, str):
             reject(UNKNOWN_OWNER, mailbox)
             return None
-        name = values.get("name") or " ".join(
-            v for v in (values.get("first_name"), values.get("last_name")) if v
-        ) or None
+        name = (
+            values.get("name")
+            or " ".join(v for v in (values.get("first_name"), values.get("last_name")) if v)
+            or None
+        )
         for key in ("first_name", "last_name"):
             if values.get(key):
                 custom[key] = values[key]
         self.seen[digest] = number
         return _Row(
-            number=number, cells=cells, email=email, display_email=raw_email, name=name,
-            company=values.get("company") or None, owner=owner, timezone=tz, deal_value=deal_value,
-            fields=custom, mailbox=mailbox,
+            number=number,
+            cells=cells,
+            email=email,
+            display_email=raw_email,
+            name=name,
+            company=values.get("company") or None,
+            owner=owner,
+            timezone=tz,
+            deal_value=deal_value,
+            fields=custom,
+            mailbox=mailbox,
         )
 
     # -- per-batch database work ------------------------------------------------------
@@ -295,18 +318,26 @@ class _Importer:
             for r in batch:
                 hit = suppressed.get(r.email)
                 if hit is not None:
-                    self._reject(rejects, r, SUPPRESSED, f"suppressed ({hit.kind} {hit.value}: {hit.reason})")
+                    self._reject(
+                        rejects, r, SUPPRESSED, f"suppressed ({hit.kind} {hit.value}: {hit.reason})"
+                    )
                     continue
                 p = existing.get(r.email)
                 merged = self._merged(r, p)
                 missing = missing_variables(self.required, template_prospect(**merged))
                 if missing:
-                    self._reject(rejects, r, MISSING_VARIABLES,
-                                 f"missing required template variable(s): {', '.join(sorted(missing))}")
+                    self._reject(
+                        rejects,
+                        r,
+                        MISSING_VARIABLES,
+                        f"missing required template variable(s): {', '.join(sorted(missing))}",
+                    )
                     continue
                 verdict = enrollment_guard(
-                    self.sequence.id, by_prospect.get(p.id, []) if p else [],
-                    allow_parallel=self.allow_parallel, force=False,
+                    self.sequence.id,
+                    by_prospect.get(p.id, []) if p else [],
+                    allow_parallel=self.allow_parallel,
+                    force=False,
                 )
                 if verdict is not None and verdict.code != ALREADY_ENROLLED:
                     self._reject(rejects, r, verdict.code, verdict.message)
@@ -336,17 +367,29 @@ class _Importer:
                 tokens.append(token)
                 enrollments.append(self._enrollment(r, ids[r.email], token, existing.get(r.email)))
             enrollment_ids = q.insert_enrollments(s, enrollments)
-            q.insert_events(s, [
-                {
-                    "at": self.now, "enrollment_id": enrollment_ids[token], "prospect_id": e["prospect_id"],
-                    "kind": "enrolled", "actor": self.actor, "reason": f"enrolled in {self.sequence.id}",
-                    "step": 1,
-                    "data": {"sequence": self.sequence.id, "mailbox": e["mailbox"], "source": "import",
-                             "file": self.source_name, "row": r.number,
-                             "next_send_at": e["next_send_at"].isoformat()},
-                }
-                for r, token, e in zip(to_enroll, tokens, enrollments, strict=True)
-            ])
+            q.insert_events(
+                s,
+                [
+                    {
+                        "at": self.now,
+                        "enrollment_id": enrollment_ids[token],
+                        "prospect_id": e["prospect_id"],
+                        "kind": "enrolled",
+                        "actor": self.actor,
+                        "reason": f"enrolled in {self.sequence.id}",
+                        "step": 1,
+                        "data": {
+                            "sequence": self.sequence.id,
+                            "mailbox": e["mailbox"],
+                            "source": "import",
+                            "file": self.source_name,
+                            "row": r.number,
+                            "next_send_at": e["next_send_at"].isoformat(),
+                        },
+                    }
+                    for r, token, e in zip(to_enroll, tokens, enrollments, strict=True)
+                ],
+            )
             self.enrolled += len(to_enroll)
 
     def _reject(self, rejects: _Rejects, r: _Row, code: str, reason: str) -> None:
@@ -357,8 +400,15 @@ class _Importer:
     def _merged(r: _Row, p: Any) -> dict[str, Any]:
         """The prospect as it will be after this row: stored values, row values on top."""
         if p is None:
-            return {"email": r.email, "name": r.name, "company": r.company, "owner": r.owner,
-                    "timezone": r.timezone, "deal_value": r.deal_value, "fields": r.fields}
+            return {
+                "email": r.email,
+                "name": r.name,
+                "company": r.company,
+                "owner": r.owner,
+                "timezone": r.timezone,
+                "deal_value": r.deal_value,
+                "fields": r.fields,
+            }
         return {
             "email": p.email,
             "name": r.name or p.name,
@@ -371,9 +421,16 @@ class _Importer:
 
     def _new_prospect(self, r: _Row) -> dict[str, Any]:
         return {
-            "email": r.email, "display_email": r.display_email, "name": r.name, "company": r.company,
-            "owner": r.owner, "timezone": r.timezone, "deal_value": r.deal_value, "fields": r.fields,
-            "created_at": self.now, "updated_at": self.now,
+            "email": r.email,
+            "display_email": r.display_email,
+            "name": r.name,
+            "company": r.company,
+            "owner": r.owner,
+            "timezone": r.timezone,
+            "deal_value": r.deal_value,
+            "fields": r.fields,
+            "created_at": self.now,
+            "updated_at": self.now,
         }
 
     def _update(self, p: Any, merged: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -383,14 +440,27 @@ class _Importer:
         return {"id": p.id, **{k: merged[k] for k in keys}, "updated_at": self.now}
 
     def _enrollment(self, r: _Row, prospect_id: int, token: str, p: Any) -> dict[str, Any]:
-        tz_name = prospect_zone(self.config, self.sequence, r.mailbox, r.timezone or (p.timezone if p else None))
-        next_send_at = self.planner.first_touch(base=self.now, now=self.now, tz_name=tz_name, mailbox=r.mailbox)
+        tz_name = prospect_zone(
+            self.config, self.sequence, r.mailbox, r.timezone or (p.timezone if p else None)
+        )
+        next_send_at = self.planner.first_touch(
+            base=self.now, now=self.now, tz_name=tz_name, mailbox=r.mailbox
+        )
         return {
-            "prospect_id": prospect_id, "sequence_id": self.sequence.id, "mailbox": r.mailbox.name,
+            "prospect_id": prospect_id,
+            "sequence_id": self.sequence.id,
+            "mailbox": r.mailbox.name,
             "owner": r.owner or (p.owner if p else None) or r.mailbox.rep,
-            "status": lifecycle.ACTIVE, "status_reason": "enrolled", "status_changed_at": self.now,
-            "steps_done": 0, "total_steps": self.sequence.total_steps, "next_send_at": next_send_at,
-            "retry_count": 0, "token": token, "thread_refs": [], "enrolled_at": self.now,
+            "status": lifecycle.ACTIVE,
+            "status_reason": "enrolled",
+            "status_changed_at": self.now,
+            "steps_done": 0,
+            "total_steps": self.sequence.total_steps,
+            "next_send_at": next_send_at,
+            "retry_count": 0,
+            "token": token,
+            "thread_refs": [],
+            "enrolled_at": self.now,
             "source": "import",
         }
 
@@ -423,7 +493,9 @@ def _records(text: io.TextIOBase, path: Path) -> Iterator[list[str]]:
     try:
         yield from csv.reader(text, strict=False)
     except UnicodeDecodeError as exc:
-        raise UserError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 CSV") from None
+        raise UserError(
+            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 CSV"
+        ) from None
     except csv.Error as exc:
         raise UserError(f"{path}: not a readable CSV file: {exc}") from None
 
@@ -456,15 +528,28 @@ def import_csv(
     total = os.path.getsize(source)
     # A fixed mailbox or --owner that matches no mailbox would reject every row: say it once.
     choose_mailbox(config, sequence, owner)
-    importer = _Importer(db, config, sequence, owner=owner, dry_run=dry_run,
-                         allow_parallel=allow_parallel, now=now, actor=actor, source_name=source.name)
+    importer = _Importer(
+        db,
+        config,
+        sequence,
+        owner=owner,
+        dry_run=dry_run,
+        allow_parallel=allow_parallel,
+        now=now,
+        actor=actor,
+        source_name=source.name,
+    )
     summary = ImportSummary(path=str(source), sequence_id=sequence.id, dry_run=dry_run)
     counting = _CountingRaw(open(source, "rb", buffering=0))  # noqa: SIM115
-    with io.TextIOWrapper(io.BufferedReader(counting, 1 << 16), encoding="utf-8-sig", newline="") as text:
+    with io.TextIOWrapper(
+        io.BufferedReader(counting, 1 << 16), encoding="utf-8-sig", newline=""
+    ) as text:
         records = _records(text, source)
         header = next(records, None)
         if header is None:
-            raise UserError(f"{source}: the file is empty (expected a header row with an email column)")
+            raise UserError(
+                f"{source}: the file is empty (expected a header row with an email column)"
+            )
         columns = _columns(header, source)
         summary.custom_fields = [k for kind, k in columns if kind == "custom"]
         rejects = _Rejects(rejects_path_for(source), header, enabled=not dry_run)

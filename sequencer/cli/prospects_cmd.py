@@ -36,7 +36,9 @@ def _sequences(app: App) -> dict[str, Any]:
 
     config = app.config
     return load_sequences(
-        config.sequences_path, TemplateStore(config.templates_path), [m.name for m in config.mailboxes]
+        config.sequences_path,
+        TemplateStore(config.templates_path),
+        [m.name for m in config.mailboxes],
     )
 
 
@@ -67,22 +69,46 @@ def _fields(pairs: tuple[str, ...]) -> dict[str, str]:
 
 @main.command("enroll")
 @click.argument("email")
-@click.option("--sequence", "sequence_id", required=True, metavar="ID", help="Sequence to enroll in.")
+@click.option(
+    "--sequence", "sequence_id", required=True, metavar="ID", help="Sequence to enroll in."
+)
 @click.option("--name", help="Prospect's full name.")
 @click.option("--company", help="Prospect's company.")
-@click.option("--owner", metavar="REP", help="Rep who owns the prospect (picks the sending mailbox).")
+@click.option(
+    "--owner", metavar="REP", help="Rep who owns the prospect (picks the sending mailbox)."
+)
 @click.option("--tz", metavar="ZONE", help="Prospect's IANA time zone, e.g. Europe/Berlin.")
 @click.option("--value", metavar="AMOUNT", help="Deal value, e.g. 12000.")
-@click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Custom field (repeatable).")
-@click.option("--start", metavar="DATETIME", help="Start the sequence's clock at DATETIME (UTC unless an offset is given).")
+@click.option(
+    "--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Custom field (repeatable)."
+)
+@click.option(
+    "--start",
+    metavar="DATETIME",
+    help="Start the sequence's clock at DATETIME (UTC unless an offset is given).",
+)
 @click.option("--allow-parallel", is_flag=True, help="Enroll even if active in another sequence.")
-@click.option("--force", is_flag=True, help="Enroll again after finishing this sequence (never overrides suppression).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Enroll again after finishing this sequence (never overrides suppression).",
+)
 @json_option
 @pass_app
 def enroll_cmd(
-    app: App, email: str, sequence_id: str, name: str | None, company: str | None, owner: str | None,
-    tz: str | None, value: str | None, pairs: tuple[str, ...], start: str | None,
-    allow_parallel: bool, force: bool, as_json: bool,
+    app: App,
+    email: str,
+    sequence_id: str,
+    name: str | None,
+    company: str | None,
+    owner: str | None,
+    tz: str | None,
+    value: str | None,
+    pairs: tuple[str, ...],
+    start: str | None,
+    allow_parallel: bool,
+    force: bool,
+    as_json: bool,
 ) -> None:
     """Create or update a prospect and put it into a sequence.
 
@@ -94,10 +120,23 @@ def enroll_cmd(
           --name "Dana Whitfield" --company Acme --tz America/Chicago --set quote_number=Q-1042
     """
     result = svc.enroll(
-        app.db, app.config, _sequences(app), email=email, sequence_id=sequence_id, name=name,
-        company=company, owner=owner, tz=tz, value=value, fields=_fields(pairs),
-        start=parse_when(start, "--start"), now=app.clock.now(), actor=_actor(),
-        allow_parallel=allow_parallel, force=force, source="cli",
+        app.db,
+        app.config,
+        _sequences(app),
+        email=email,
+        sequence_id=sequence_id,
+        name=name,
+        company=company,
+        owner=owner,
+        tz=tz,
+        value=value,
+        fields=_fields(pairs),
+        start=parse_when(start, "--start"),
+        now=app.clock.now(),
+        actor=_actor(),
+        allow_parallel=allow_parallel,
+        force=force,
+        source="cli",
     )
     if as_json:
         echo_json(_enroll_json(result))
@@ -135,14 +174,27 @@ def _enroll_json(r: svc.EnrollResult) -> dict[str, Any]:
 
 @main.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--sequence", "sequence_id", required=True, metavar="ID", help="Sequence to enroll every row in.")
+@click.option(
+    "--sequence",
+    "sequence_id",
+    required=True,
+    metavar="ID",
+    help="Sequence to enroll every row in.",
+)
 @click.option("--owner", metavar="REP", help="Owner for rows without an owner column value.")
 @click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
-@click.option("--allow-parallel", is_flag=True, help="Enroll rows even if active in another sequence.")
+@click.option(
+    "--allow-parallel", is_flag=True, help="Enroll rows even if active in another sequence."
+)
 @json_option
 @pass_app
 def import_cmd(
-    app: App, file: str, sequence_id: str, owner: str | None, dry_run: bool, allow_parallel: bool,
+    app: App,
+    file: str,
+    sequence_id: str,
+    owner: str | None,
+    dry_run: bool,
+    allow_parallel: bool,
     as_json: bool,
 ) -> None:
     """Enroll every row of a CSV file; bad rows go to FILE's .rejects.csv with reasons.
@@ -168,19 +220,44 @@ def import_cmd(
             TimeRemainingColumn,
         )
 
-        with Progress(TextColumn("importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                      transient=True) as bar:
+        with Progress(
+            TextColumn("importing"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            transient=True,
+        ) as bar:
             task = bar.add_task("import", total=None)
 
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            summary = import_csv(app.db, config, sequences, file, sequence_id=sequence_id, now=now,
-                                 owner=owner, dry_run=dry_run, allow_parallel=allow_parallel,
-                                 actor=_actor(), progress=progress)
+            summary = import_csv(
+                app.db,
+                config,
+                sequences,
+                file,
+                sequence_id=sequence_id,
+                now=now,
+                owner=owner,
+                dry_run=dry_run,
+                allow_parallel=allow_parallel,
+                actor=_actor(),
+                progress=progress,
+            )
     else:
-        summary = import_csv(app.db, config, sequences, file, sequence_id=sequence_id, now=now,
-                             owner=owner, dry_run=dry_run, allow_parallel=allow_parallel, actor=_actor())
+        summary = import_csv(
+            app.db,
+            config,
+            sequences,
+            file,
+            sequence_id=sequence_id,
+            now=now,
+            owner=owner,
+            dry_run=dry_run,
+            allow_parallel=allow_parallel,
+            actor=_actor(),
+        )
     if as_json:
         echo_json(_import_json(summary))
         return
@@ -207,8 +284,10 @@ def _import_json(s: ImportSummary) -> dict[str, Any]:
 
 def _print_import(s: ImportSummary) -> None:
     verb = "would enroll" if s.dry_run else "enrolled"
-    click.echo(f"{s.path}: {s.rows} rows; {verb} {s.enrolled} in {s.sequence_id} "
-               f"({s.created} new prospects, {s.updated} updated).")
+    click.echo(
+        f"{s.path}: {s.rows} rows; {verb} {s.enrolled} in {s.sequence_id} "
+        f"({s.created} new prospects, {s.updated} updated)."
+    )
     for label, counts in (("skipped", s.skipped), ("rejected", s.rejected)):
         for reason, n in sorted(counts.items()):
             click.echo(f"  {label} {n}: {reason.replace('_', ' ')}")
@@ -225,14 +304,23 @@ def _print_import(s: ImportSummary) -> None:
 
 def _changes_out(changes: list[svc.StateChange], verb: str, as_json: bool) -> None:
     if as_json:
-        echo_json({"changed": [
+        echo_json(
             {
-                "enrollment_id": c.enrollment_id, "email": c.email, "sequence": c.sequence_id,
-                "from": c.from_status, "to": c.to_status, "reason": c.reason,
-                "next_send_at": c.next_send_at, "paused_until": c.paused_until,
+                "changed": [
+                    {
+                        "enrollment_id": c.enrollment_id,
+                        "email": c.email,
+                        "sequence": c.sequence_id,
+                        "from": c.from_status,
+                        "to": c.to_status,
+                        "reason": c.reason,
+                        "next_send_at": c.next_send_at,
+                        "paused_until": c.paused_until,
+                    }
+                    for c in changes
+                ]
             }
-            for c in changes
-        ]})
+        )
         return
     for c in changes:
         extra = ""
@@ -245,8 +333,12 @@ def _changes_out(changes: list[svc.StateChange], verb: str, as_json: bool) -> No
 
 _target_args = [
     click.argument("email", required=False),
-    click.option("--sequence", "sequence_id", metavar="ID",
-                 help="Only this sequence (alone: every enrollment in it)."),
+    click.option(
+        "--sequence",
+        "sequence_id",
+        metavar="ID",
+        help="Only this sequence (alone: every enrollment in it).",
+    ),
     click.option("--reason", metavar="TEXT", help="Why (kept on the timeline)."),
     json_option,
 ]
@@ -260,10 +352,20 @@ def _targeted(f: Any) -> Any:
 
 @main.command("pause")
 @_targeted
-@click.option("--until", metavar="DATETIME", help="Resume automatically at DATETIME (UTC unless an offset is given).")
+@click.option(
+    "--until",
+    metavar="DATETIME",
+    help="Resume automatically at DATETIME (UTC unless an offset is given).",
+)
 @pass_app
-def pause_cmd(app: App, email: str | None, sequence_id: str | None, reason: str | None,
-              until: str | None, as_json: bool) -> None:
+def pause_cmd(
+    app: App,
+    email: str | None,
+    sequence_id: str | None,
+    reason: str | None,
+    until: str | None,
+    as_json: bool,
+) -> None:
     """Pause a prospect's active enrollments (or a whole sequence with --sequence alone).
 
     \b
@@ -271,53 +373,86 @@ def pause_cmd(app: App, email: str | None, sequence_id: str | None, reason: str 
       sequencer pause dana@acme.com --reason "on holiday" --until 2026-03-16T08:00
       sequencer pause --sequence quote-followup --reason "pricing change"
     """
-    changes = svc.pause(app.db, email=email, sequence_id=sequence_id, reason=reason,
-                        until=parse_when(until, "--until"), now=app.clock.now(), actor=_actor())
+    changes = svc.pause(
+        app.db,
+        email=email,
+        sequence_id=sequence_id,
+        reason=reason,
+        until=parse_when(until, "--until"),
+        now=app.clock.now(),
+        actor=_actor(),
+    )
     _changes_out(changes, "paused", as_json)
 
 
 @main.command("resume")
 @_targeted
 @pass_app
-def resume_cmd(app: App, email: str | None, sequence_id: str | None, reason: str | None, as_json: bool) -> None:
+def resume_cmd(
+    app: App, email: str | None, sequence_id: str | None, reason: str | None, as_json: bool
+) -> None:
     """Resume paused enrollments; an overdue touch goes at the next send-window opening.
 
     \b
     Example:
       sequencer resume dana@acme.com
     """
-    changes = svc.resume(app.db, app.config, _sequences(app), email=email, sequence_id=sequence_id,
-                         reason=reason, now=app.clock.now(), actor=_actor())
+    changes = svc.resume(
+        app.db,
+        app.config,
+        _sequences(app),
+        email=email,
+        sequence_id=sequence_id,
+        reason=reason,
+        now=app.clock.now(),
+        actor=_actor(),
+    )
     _changes_out(changes, "resumed", as_json)
 
 
 @main.command("stop")
 @_targeted
 @pass_app
-def stop_cmd(app: App, email: str | None, sequence_id: str | None, reason: str | None, as_json: bool) -> None:
+def stop_cmd(
+    app: App, email: str | None, sequence_id: str | None, reason: str | None, as_json: bool
+) -> None:
     """Stop open enrollments on purpose (they count as finished).
 
     \b
     Example:
       sequencer stop dana@acme.com --reason "bought from a competitor"
     """
-    changes = svc.stop(app.db, email=email, sequence_id=sequence_id, reason=reason,
-                       now=app.clock.now(), actor=_actor())
+    changes = svc.stop(
+        app.db,
+        email=email,
+        sequence_id=sequence_id,
+        reason=reason,
+        now=app.clock.now(),
+        actor=_actor(),
+    )
     _changes_out(changes, "stopped", as_json)
 
 
 @main.command("unenroll")
 @_targeted
 @pass_app
-def unenroll_cmd(app: App, email: str | None, sequence_id: str | None, reason: str | None, as_json: bool) -> None:
+def unenroll_cmd(
+    app: App, email: str | None, sequence_id: str | None, reason: str | None, as_json: bool
+) -> None:
     """Take open enrollments out as if never made (not counted as finished).
 
     \b
     Example:
       sequencer unenroll dana@acme.com --sequence quote-followup --reason "wrong sequence"
     """
-    changes = svc.unenroll(app.db, email=email, sequence_id=sequence_id, reason=reason,
-                           now=app.clock.now(), actor=_actor())
+    changes = svc.unenroll(
+        app.db,
+        email=email,
+        sequence_id=sequence_id,
+        reason=reason,
+        now=app.clock.now(),
+        actor=_actor(),
+    )
     _changes_out(changes, "unenrolled", as_json)
 
 
@@ -327,15 +462,18 @@ def unenroll_cmd(app: App, email: str | None, sequence_id: str | None, reason: s
 @click.option("--note", metavar="TEXT", help="What happened (kept on the timeline).")
 @json_option
 @pass_app
-def mark_replied_cmd(app: App, email: str, sequence_id: str | None, note: str | None, as_json: bool) -> None:
+def mark_replied_cmd(
+    app: App, email: str, sequence_id: str | None, note: str | None, as_json: bool
+) -> None:
     """Record that the prospect answered outside email (a call); stops their sequences.
 
     \b
     Example:
       sequencer mark-replied dana@acme.com --note "called back, meeting Thursday"
     """
-    changes = svc.mark_replied(app.db, email=email, sequence_id=sequence_id, note=note,
-                               now=app.clock.now(), actor=_actor())
+    changes = svc.mark_replied(
+        app.db, email=email, sequence_id=sequence_id, note=note, now=app.clock.now(), actor=_actor()
+    )
     _changes_out(changes, "marked replied", as_json)
 
 
@@ -349,7 +487,9 @@ def suppress_group() -> None:
 
 @suppress_group.command("add")
 @click.argument("value")
-@click.option("--reason", default="manual", show_default=True, help="Why (unsubscribed, legal, ...).")
+@click.option(
+    "--reason", default="manual", show_default=True, help="Why (unsubscribed, legal, ...)."
+)
 @json_option
 @pass_app
 def suppress_add_cmd(app: App, value: str, reason: str, as_json: bool) -> None:
@@ -364,15 +504,23 @@ def suppress_add_cmd(app: App, value: str, reason: str, as_json: bool) -> None:
     """
     result = svc.suppress_add(app.db, value, reason=reason, now=app.clock.now(), actor=_actor())
     if as_json:
-        echo_json({
-            "value": result.value, "kind": result.kind, "created": result.created,
-            "reason": result.reason,
-            "stopped": [{"enrollment_id": c.enrollment_id, "email": c.email, "sequence": c.sequence_id}
-                        for c in result.stopped],
-        })
+        echo_json(
+            {
+                "value": result.value,
+                "kind": result.kind,
+                "created": result.created,
+                "reason": result.reason,
+                "stopped": [
+                    {"enrollment_id": c.enrollment_id, "email": c.email, "sequence": c.sequence_id}
+                    for c in result.stopped
+                ],
+            }
+        )
         return
     state = "suppressed" if result.created else "was already suppressed"
-    click.echo(f"{result.kind} {result.value} {state}; {len(result.stopped)} open enrollment(s) stopped.")
+    click.echo(
+        f"{result.kind} {result.value} {state}; {len(result.stopped)} open enrollment(s) stopped."
+    )
     for c in result.stopped:
         click.echo(f"  stopped {c.email} in {c.sequence_id}")
 
@@ -411,8 +559,10 @@ def suppress_list_cmd(app: App, contains: str | None, as_json: bool) -> None:
     if as_json:
         echo_json([asdict(r) for r in rows])
         return
-    print_table(((r.value, r.kind, r.reason, r.source, _short(r.created_at)) for r in rows),
-                ("value", "kind", "reason", "source", "since (UTC)"))
+    print_table(
+        ((r.value, r.kind, r.reason, r.source, _short(r.created_at)) for r in rows),
+        ("value", "kind", "reason", "source", "since (UTC)"),
+    )
 
 
 # --- list / show ----------------------------------------------------------------------
@@ -428,12 +578,21 @@ def _row_json(r: svc.EnrollmentRow) -> dict[str, Any]:
 @click.option("--sequence", "sequence_id", metavar="ID", help="Only this sequence.")
 @click.option("--owner", metavar="REP", help="Only this rep's (owner or mailbox name).")
 @click.option("--status", type=click.Choice(STATES), help="Only enrollments in this state.")
-@click.option("--due-before", metavar="DATETIME", help="Only those with a next touch before DATETIME.")
+@click.option(
+    "--due-before", metavar="DATETIME", help="Only those with a next touch before DATETIME."
+)
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many rows.")
 @json_option
 @pass_app
-def list_cmd(app: App, sequence_id: str | None, owner: str | None, status: str | None,
-             due_before: str | None, limit: int | None, as_json: bool) -> None:
+def list_cmd(
+    app: App,
+    sequence_id: str | None,
+    owner: str | None,
+    status: str | None,
+    due_before: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
     """Where every lead stands: step, status, last and next touch, days in the current state.
 
     \b
@@ -441,17 +600,42 @@ def list_cmd(app: App, sequence_id: str | None, owner: str | None, status: str |
       sequencer list --sequence quote-followup --status active
       sequencer list --due-before 2026-03-03 --json
     """
-    rows = svc.list_enrollments(app.db, now=app.clock.now(), sequence_id=sequence_id, owner=owner,
-                                status=status, due_before=parse_when(due_before, "--due-before"),
-                                limit=limit)
+    rows = svc.list_enrollments(
+        app.db,
+        now=app.clock.now(),
+        sequence_id=sequence_id,
+        owner=owner,
+        status=status,
+        due_before=parse_when(due_before, "--due-before"),
+        limit=limit,
+    )
     if as_json:
         echo_json([_row_json(r) for r in rows])
         return
     print_table(
-        ((r.email, r.sequence_id, r.step, r.status, _short(r.last_touch_at), _short(r.next_send_at),
-          r.wait_reason or (r.status_reason if r.status != "active" else ""), f"{r.days_in_state:g}")
-         for r in rows),
-        ("prospect", "sequence", "step", "status", "last touch (UTC)", "next touch (UTC)", "why", "days"),
+        (
+            (
+                r.email,
+                r.sequence_id,
+                r.step,
+                r.status,
+                _short(r.last_touch_at),
+                _short(r.next_send_at),
+                r.wait_reason or (r.status_reason if r.status != "active" else ""),
+                f"{r.days_in_state:g}",
+            )
+            for r in rows
+        ),
+        (
+            "prospect",
+            "sequence",
+            "step",
+            "status",
+            "last touch (UTC)",
+            "next touch (UTC)",
+            "why",
+            "days",
+        ),
     )
 
 
@@ -468,30 +652,57 @@ def show_cmd(app: App, email: str, as_json: bool) -> None:
     """
     t = svc.timeline(app.db, email, now=app.clock.now())
     if as_json:
-        echo_json({
-            "email": t.email, "display_email": t.display_email, "name": t.name, "company": t.company,
-            "owner": t.owner, "timezone": t.timezone, "deal_value": t.deal_value, "fields": t.fields,
-            "suppressed_by": t.suppressed_by,
-            "enrollments": [_row_json(r) for r in t.enrollments],
-            "timeline": [
-                {**{k: v for k, v in asdict(e).items() if k != "sequence_id"}, "sequence": e.sequence_id}
-                for e in t.entries
-            ],
-        })
+        echo_json(
+            {
+                "email": t.email,
+                "display_email": t.display_email,
+                "name": t.name,
+                "company": t.company,
+                "owner": t.owner,
+                "timezone": t.timezone,
+                "deal_value": t.deal_value,
+                "fields": t.fields,
+                "suppressed_by": t.suppressed_by,
+                "enrollments": [_row_json(r) for r in t.enrollments],
+                "timeline": [
+                    {
+                        **{k: v for k, v in asdict(e).items() if k != "sequence_id"},
+                        "sequence": e.sequence_id,
+                    }
+                    for e in t.entries
+                ],
+            }
+        )
         return
-    who = " ".join(x for x in (t.name, f"<{t.display_email}>", f"({t.company})" if t.company else None) if x)
+    who = " ".join(
+        x for x in (t.name, f"<{t.display_email}>", f"({t.company})" if t.company else None) if x
+    )
     click.echo(who)
-    facts = [f"owner {t.owner}" if t.owner else None, f"tz {t.timezone}" if t.timezone else None,
-             f"value {t.deal_value}" if t.deal_value is not None else None]
+    facts = [
+        f"owner {t.owner}" if t.owner else None,
+        f"tz {t.timezone}" if t.timezone else None,
+        f"value {t.deal_value}" if t.deal_value is not None else None,
+    ]
     if any(facts):
         click.echo("  " + ", ".join(f for f in facts if f))
     if t.suppressed_by:
         click.echo(f"  SUPPRESSED by {t.suppressed_by}")
-    print_table(((r.sequence_id, r.step, r.status, r.status_reason, _short(r.next_send_at)) for r in t.enrollments),
-                ("sequence", "step", "status", "reason", "next touch (UTC)"), title="Enrollments")
-    print_table(((_short(e.at), e.sequence_id, e.step, f"{e.source}:{e.kind}", e.actor,
-                  _describe(e)) for e in t.entries),
-                ("when (UTC)", "sequence", "step", "what", "who", "detail"), title="Timeline")
+    print_table(
+        (
+            (r.sequence_id, r.step, r.status, r.status_reason, _short(r.next_send_at))
+            for r in t.enrollments
+        ),
+        ("sequence", "step", "status", "reason", "next touch (UTC)"),
+        title="Enrollments",
+    )
+    print_table(
+        (
+            (_short(e.at), e.sequence_id, e.step, f"{e.source}:{e.kind}", e.actor, _describe(e))
+            for e in t.entries
+        ),
+        ("when (UTC)", "sequence", "step", "what", "who", "detail"),
+        title="Timeline",
+    )
 
 
 def _describe(e: svc.TimelineEntry) -> str:

@@ -66,7 +66,10 @@ def enrollments_of_prospects(s: Session, prospect_ids: Iterable[int]) -> list[En
         return []
     rows = s.execute(
         select(
-            Enrollment.prospect_id, Enrollment.sequence_id, Enrollment.status, Enrollment.finished_at
+            Enrollment.prospect_id,
+            Enrollment.sequence_id,
+            Enrollment.status,
+            Enrollment.finished_at,
         ).where(Enrollment.prospect_id.in_(ids))
     )
     return [EnrollmentBrief(*r) for r in rows]
@@ -187,9 +190,7 @@ def list_enrollments(
         q = q.where(Enrollment.status == status)
     if due_before is not None:
         q = q.where(Enrollment.next_send_at.is_not(None), Enrollment.next_send_at <= due_before)
-    q = q.order_by(
-        Enrollment.next_send_at.is_(None), Enrollment.next_send_at, Enrollment.id.desc()
-    )
+    q = q.order_by(Enrollment.next_send_at.is_(None), Enrollment.next_send_at, Enrollment.id.desc())
     if limit:
         q = q.limit(limit)
     return [(e, p) for e, p in s.execute(q)]
