@@ -22,6 +22,7 @@ from sqlalchemy import (
     Float,
     and_,
     case,
+    delete,
     func,
     literal,
     literal_column,
@@ -34,7 +35,15 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
 from sequencer import lifecycle
-from sequencer.db.models import Enrollment, Event, Message, Prospect, SequenceRecord, UtcDateTime
+from sequencer.db.models import (
+    Enrollment,
+    Event,
+    JobRun,
+    Message,
+    Prospect,
+    SequenceRecord,
+    UtcDateTime,
+)
 
 E = Enrollment
 DAY = 86400.0
@@ -415,3 +424,20 @@ def events_by_kind(s: Session, f: ReportFilter, *, window: tuple[datetime, datet
     if f != ReportFilter():
         stmt = stmt.join(E, E.id == Event.enrollment_id).where(*f.clauses(include_unenrolled=True))
     return {kind: n for kind, n in s.execute(stmt)}
+
+
+# ---------------------------------------------------------------- once-a-day jobs
+
+
+def claim_job_run(s: Session, job: str, period: str, *, now: datetime, worker: str | None) -> None:
+    """Insert the (job, period) row; raises IntegrityError when another worker claimed it first.
+
+    The primary key does the arbitration, so it holds across processes and machines.
+    """
+    s.add(JobRun(job=job, period=period, at=now, worker=worker))
+    s.flush()
+
+
+def release_job_run(s: Session, job: str, period: str) -> None:
+    """Give a claimed period back (its run failed), so a later attempt may claim it."""
+    s.execute(delete(JobRun).where(JobRun.job == job, JobRun.period == period))
