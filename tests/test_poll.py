@@ -1,0 +1,313 @@
+"""The inbox poller end to end: real Dovecot, mail delivered over SMTP, both databases.
+
+Every test sends touches through the SMTP front with our Message-ID, lets the prospect
+(or a mail server) answer for real, polls the rep's mailbox and checks what a rep or a
+manager would notice: the sequence stopped or not, the alert in the inbox, the response
+time, the suppression.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from sequencer.db.models import Event, InboundMessage, Suppression
+from sequencer.poll import poll_all, poll_mailbox
+from tests.pollkit import Project, make_project, reply_to
+
+pytestmark = pytest.mark.servers
+
+
+@pytest.fixture
+def project(mail, db, clock, tmp_path: Path) -> Project:
+    return make_project(mail, db, clock, tmp_path)
+
+
+def poll(p: Project):  # type: ignore[no-untyped-def]
+    result = poll_mailbox(p.db, p.config, p.sequences, p.clock, "rep")
+    assert result.ok, result.error
+    return result
+
+
+def events(p: Project, enrollment_id: int, kind: str) -> list[Event]:
+    with p.db.session() as s:
+        return list(
+            s.scalars(select(Event).where(Event.enrollment_id == enrollment_id, Event.kind == kind))
+        )
+
+
+def notifications(p: Project, user: str, count: int = 1) -> list:  # type: ignore[type-arg]
+    msgs = p.mail.wait_for(user, count)
+    return [m for m in msgs if m["X-Sequencer-Notification"]]
+
+
+# --- replies --------------------------------------------------------------------------------
+
+
+def test_threaded_reply_stops_sequence_alerts_owner_and_records_response_time(
+    project: Project,
+) -> None:
+    p = project
+    prospect = p.mail.new_address("dana")
+    eid = p.enroll(prospect)
+    touch1 = p.send_touch(eid, prospect)
+    assert p.mail.wait_for(prospect, 1)
+
+    p.clock.advance(timedelta(hours=3))
+    p.mail.send(
+        reply_to(
+            touch1,
+            sender=prospect,
+            to=p.rep,
+            body="Thanks Sam, looks good. Can we talk Thursday?\n\nOn Mon, Sam wrote:\n> Touch 1",
+        ),
+        prospect,
+        [p.rep],
+    )
+    p.mail.wait_for(p.rep, 1)
+    result = poll(p)
+
+    e = p.enrollment(eid)
+    assert e.status == "replied"
+    assert e.next_send_at is None  # touch 2 will never go out
+    assert e.replied_step == 1 and e.replied_at == p.clock.now()
+    [replied] = events(p, eid, "replied")
+    assert "Thursday" in replied.data["snippet"] and "Touch 1" not in replied.data["snippet"]
+    assert result.replies == 1 and result.notified == 1
+
+    [alert] = notifications(p, p.rep, 2)
+    body = alert.get_content()
+    assert "Dana Whitfield (Acme)" in alert["Subject"]
+    assert "touch 1" in body and "Quote sent" in body and "Quote follow-up" in body
+    assert "18,400" in body and "Can we talk Thursday?" in body
+    assert "http" not in body
+    assert alert["Auto-Submitted"] == "auto-generated"
+
+    # The rep answers from their mail client: the copy lands in Sent.
+    p.clock.advance(timedelta(minutes=90))
+    reply_id = p.mail.fetch_all(p.rep)[0]["Message-ID"]
+    answer = reply_to(reply_id, sender=p.rep, to=prospect, body="Thursday 10am works.")
+    with p.mail.imap(p.rep) as c:
+        c.append("Sent", answer.as_bytes(), flags=[b"\\Seen"])
+    result = poll(p)
+    e = p.enrollment(eid)
+    assert e.answered_at == p.clock.now()
+    [answered] = events(p, eid, "answered")
+    assert answered.data["response_seconds"] == 90 * 60
+    assert result.answered == 1
+    # The alert itself (From the rep's own address) is never taken for a reply.
+    assert len(events(p, eid, "replied")) == 1 and not events(p, eid, "reply_received")
+
+
+def test_reply_without_threading_headers_is_attributed_by_sender(project: Project) -> None:
+    p = project
+    prospect = p.mail.new_address("dana")
+    eid = p.enroll(prospect)
+    p.send_touch(eid, prospect)
+    p.mail.send(
+        reply_to(
+            None,
+            sender=prospect,
+            to=p.rep,
+            body="Got it, will review with my boss.",
+            subject="quote",
+        ),
+        prospect,
+        [p.rep],
+    )
+    p.mail.wait_for(p.rep, 1)
+    poll(p)
+    e = p.enrollment(eid)
+    assert e.status == "replied" and e.replied_step == 1
+    assert "sender" in events(p, eid, "replied")[0].data["via"]
+
+
+def test_colleague_reply_in_thread_follows_the_domain_policy(
+    mail, db, clock, tmp_path: Path
+) -> None:
+    p = make_project(mail, db, clock, tmp_path, colleague=False)
+    prospect = p.mail.new_address("dana")
+    colleague = prospect.replace("dana", "boss")
+    eid = p.enroll(prospect)
+    touch1 = p.send_touch(eid, prospect)
+    p.mail.send(
+        reply_to(touch1, sender=colleague, to=p.rep, body="Dana is out, I'll look."),
+        colleague,
+        [p.rep],
+    )
+    p.mail.wait_for(p.rep, 1)
+    poll(p)
+    assert p.enrollment(eid).status == "active"
+    assert events(p, eid, "colleague_reply")
+
+
+def test_own_mail_with_our_references_is_never_a_reply(project: Project) -> None:
+    p = project
+    prospect = p.mail.new_address("dana")
+    eid = p.enroll(prospect)
+    touch1 = p.send_touch(eid, prospect)
+    # A copy of our own follow-up (e.g. CC'd to ourselves) carries our Message-ID in References.
+    p.mail.send(reply_to(touch1, sender=p.rep, to=prospect, body="following up"), p.rep, [p.rep])
+    with p.mail.imap(p.rep) as c:
+        c.append("Sent", reply_to(touch1, sender=p.rep, to=prospect, body="manual note").as_bytes())
+    p.mail.wait_for(p.rep, 1)
+    poll(p)
+    assert p.enrollment(eid).status == "active"
+
+
+def test_poll_reads_without_marking_anything_seen(project: Project) -> None:
+    p = project
+    prospect = p.mail.new_address("dana")
+    eid = p.enroll(prospect)
+    touch1 = p.send_touch(eid, prospect)
+    p.mail.send(reply_to(touch1, sender=prospect, to=p.rep, body="Yes please."), prospect, [p.rep])
+    p.mail.wait_for(p.rep, 1)
+    poll(p)
+    with p.mail.imap(p.rep) as c:
+        c.select_folder("INBOX", readonly=True)
+        flags = c.get_flags(c.search("ALL"))
+    assert flags and all(b"\\Seen" not in f for f in flags.values())
+
+
+# --- escalation -----------------------------------------------------------------------------
+
+
+def test_unanswered_reply_is_escalated_to_managers_once(project: Project) -> None:
+    p = project
+    prospect = p.mail.new_address("dana")
+    eid = p.enroll(prospect)
+    touch1 = p.send_touch(eid, prospect)
+    p.mail.send(reply_to(touch1, sender=prospect, to=p.rep, body="Call me?"), prospect, [p.rep])
+    p.mail.wait_for(p.rep, 1)
+    poll(p)
+    p.clock.advance(timedelta(hours=3))
+    assert poll(p).escalated == 0
+    p.clock.advance(timedelta(hours=2))
+    assert poll(p).escalated == 1
+    p.clock.advance(timedelta(hours=5))
+    assert poll(p).escalated == 0
+    [note] = notifications(p, p.manager)
+    assert "Unanswered for 5h" in note["Subject"] and "Dana Whitfield" in note["Subject"]
+    assert p.enrollment(eid).escalated_at is not None
+
+
+# --- out of office ---------------------------------------------------------------------------
+
+
+def test_out_of_office_continues_and_return_date_postpones_next_touch(project: Project) -> None:
+    p = project
+    prospect = p.mail.new_address("dana")
+    p.mail.dovecot.set_vacation(
+        prospect, "I am out of the office and back on 16 March. For urgent matters call Bob."
+    )
+    eid = p.enroll(prospect)
+    p.send_touch(eid, prospect)
+    [ooo] = p.mail.wait_for(p.rep, 1)  # Pigeonhole answered the touch for real
+    assert ooo["Auto-Submitted"] and ooo["Auto-Submitted"].startswith("auto-replied")
+    poll(p)
+    e = p.enrollment(eid)
+    assert e.status == "active"
+    # back Monday 16 March -> the next business day after it, Tuesday 17 March.
+    assert e.next_send_at == datetime(2026, 3, 17, 0, 0, tzinfo=UTC)
+    [event] = events(p, eid, "auto_reply")
+    assert event.data["return_date"] == "2026-03-16"
+    assert not notifications(p, p.rep, 1)
+
+
+# --- bounces --------------------------------------------------------------------------------
+
+
+def test_bounce_after_acceptance_marks_the_right_enrollment_bounced(project: Project) -> None:
+    from tests.servers import Fault
+
+    p = project
+    good, bad = p.mail.new_address("dana"), p.mail.new_address("gone")
+    p.mail.relay.faults[bad] = Fault(bounce_after_accept="5.1.1")
+    e_good, e_bad = p.enroll(good), p.enroll(bad, name="Gone Person")
+    p.send_touch(e_good, good)
+    p.send_touch(e_bad, bad)
+    [dsn] = p.mail.wait_for(p.rep, 1)
+    assert dsn.get_content_type() == "multipart/report"
+    poll(p)
+    assert p.enrollment(e_bad).status == "bounced"
+    assert p.enrollment(e_good).status == "active"
+    with p.db.session() as s:
+        assert s.scalars(select(Suppression.value)).all() == [bad]
+
+
+def test_repeated_soft_bounces_end_in_bounced(project: Project) -> None:
+    from tests.servers import Fault
+
+    p = project
+    full = p.mail.new_address("full")
+    p.mail.relay.faults[full] = Fault(bounce_after_accept="4.2.2")
+    eid = p.enroll(full)
+    for n in range(1, 4):
+        p.send_touch(eid, full)
+        p.mail.wait_for(p.rep, n)
+        poll(p)
+        e = p.enrollment(eid)
+        if n < 3:
+            assert e.status == "active" and e.next_send_at is not None
+    assert e.status == "bounced"
+    assert len(events(p, eid, "soft_bounce")) == 3
+
+
+# --- unsubscribe ------------------------------------------------------------------------------
+
+
+def test_remove_me_reply_unsubscribes_and_suppresses(project: Project) -> None:
+    p = project
+    prospect = p.mail.new_address("dana")
+    eid = p.enroll(prospect)
+    touch1 = p.send_touch(eid, prospect)
+    p.mail.send(
+        reply_to(touch1, sender=prospect, to=p.rep, body="Please remove me from your list."),
+        prospect,
+        [p.rep],
+    )
+    p.mail.wait_for(p.rep, 1)
+    poll(p)
+    assert p.enrollment(eid).status == "unsubscribed"
+    with p.db.session() as s:
+        assert s.scalars(select(Suppression.value)).all() == [prospect]
+
+
+# --- the sender's hook ---------------------------------------------------------------------
+
+
+def test_poll_all_records_the_poll_time_the_sender_waits_for(project: Project) -> None:
+    from sequencer.db.models import MailboxState
+
+    p = project
+    [result] = poll_all(p.db, p.config, p.sequences, p.clock)
+    assert result.ok
+    with p.db.session() as s:
+        assert s.get(MailboxState, "rep").last_poll_at == p.clock.now()  # type: ignore[union-attr]
+
+
+def test_stored_verdicts_are_idempotent(project: Project) -> None:
+    p = project
+    prospect = p.mail.new_address("dana")
+    eid = p.enroll(prospect)
+    touch1 = p.send_touch(eid, prospect)
+    p.mail.send(reply_to(touch1, sender=prospect, to=p.rep, body="Hi!"), prospect, [p.rep])
+    p.mail.wait_for(p.rep, 1)
+    poll(p)
+    p.mail.wait_for(p.rep, 2)  # the reply alert landed too
+    poll(p)
+    # Forget the cursor: the next poll re-reads the folder, but nothing is stored or applied twice.
+    from sequencer.db.models import FolderState
+
+    with p.db.session() as s:
+        for row in s.scalars(select(FolderState)):
+            row.last_uid = 0
+    again = poll(p)
+    assert again.stored == 0 and again.applied == 0
+    with p.db.session() as s:
+        assert (
+            len(s.scalars(select(InboundMessage).where(InboundMessage.kind == "reply")).all()) == 1
+        )
