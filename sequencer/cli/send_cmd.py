@@ -1,0 +1,296 @@
+"""`tick`, `run`, `status` and `outbox`: driving the sending engine and watching it."""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import datetime
+from typing import Any
+
+import click
+
+from sequencer.cli.base import App, echo_json, json_option, main, parse_when, pass_app, print_table
+from sequencer.clock import ManualClock
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _sequences(app: App) -> tuple[dict[str, Any], Any]:
+    from sequencer.sequences import load_sequences
+    from sequencer.templates import TemplateStore
+
+    config = app.config
+    store = TemplateStore(config.templates_path)
+    sequences = load_sequences(config.sequences_path, store, [m.name for m in config.mailboxes])
+    return sequences, store
+
+
+def _poll_hook(app: App, sequences: dict[str, Any], no_poll: bool) -> Any:
+    """The inbox poller runs before every tick, so a reply stops the next touch."""
+    if no_poll:
+        return None
+    from sequencer import poll
+
+    db, config, clock = app.db, app.config, app.clock
+    return lambda: poll.poll_all(db, config, sequences, clock)
+
+
+def _short(dt: datetime | None, tz: str | None = None) -> str:
+    if dt is None:
+        return "-"
+    from zoneinfo import ZoneInfo
+
+    return dt.astimezone(ZoneInfo(tz) if tz else None).strftime("%Y-%m-%d %H:%M")
+
+
+@main.command("tick")
+@click.option(
+    "--dry-run", is_flag=True, help="Show what would be sent now; send and change nothing."
+)
+@click.option(
+    "--at", "at", metavar="DATETIME", help="Pretend the time is DATETIME (ISO; naive = UTC)."
+)
+@click.option("--no-poll", is_flag=True, help="Skip polling the inboxes first (not recommended).")
+@json_option
+@pass_app
+def tick_cmd(app: App, dry_run: bool, at: str | None, no_poll: bool, as_json: bool) -> None:
+    """Poll the inboxes, then send every touch that is due now. One pass, for cron.
+
+    \b
+    Example:
+      sequencer tick
+      sequencer tick --dry-run
+      */5 * * * *  sequencer --config /etc/sequencer.yaml tick   # crontab
+    """
+    from sequencer import send
+
+    when = parse_when(at)
+    if when is not None:
+        app.clock = ManualClock(when)
+    sequences, store = _sequences(app)
+    result = send.tick(
+        app.db,
+        app.config,
+        sequences,
+        store,
+        app.clock,
+        worker_id=_worker_id(),
+        dry_run=dry_run,
+        poll_hook=_poll_hook(app, sequences, no_poll or dry_run),
+    )
+    if as_json:
+        echo_json(result.as_dict())
+        return
+    if dry_run:
+        if not result.planned:
+            click.echo("nothing would be sent now")
+        else:
+            print_table(
+                [(p["mailbox"], p["to"], p["step"], p["subject"]) for p in result.planned],
+                ["mailbox", "to", "step", "subject"],
+                title="would send now",
+            )
+        return
+    parts = [f"sent {result.sent}"]
+    for label, n in (
+        ("retrying", result.retrying),
+        ("bounced", result.bounced),
+        ("failed", result.failed),
+        ("held", result.held),
+        ("confirmed after crash", result.reconciled),
+    ):
+        if n:
+            parts.append(f"{label} {n}")
+    parts += [f"moved ({reason}) {n}" for reason, n in sorted(result.deferred.items())]
+    parts += [f"{state} {n}" for state, n in sorted(result.finished.items())]
+    click.echo(", ".join(parts))
+    for name, reason in sorted(result.paused.items()):
+        click.echo(
+            f"mailbox {name} is paused: {reason} (fix it, then `sequencer outbox unpause {name}`)",
+            err=True,
+        )
+    for error in result.errors:
+        click.echo(f"warning: {error}", err=True)
+
+
+@main.command("run")
+@click.option(
+    "--interval",
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Longest sleep between ticks (pacing may wake the worker sooner).",
+)
+@click.option("--once", is_flag=True, help="One tick, then exit (like `tick`, with run's logging).")
+@click.option("--no-poll", is_flag=True, help="Do not poll the inboxes (another process does).")
+@pass_app
+def run_cmd(app: App, interval: float, once: bool, no_poll: bool) -> None:
+    """Keep sending: tick, sleep, repeat, until SIGTERM/SIGINT (in-flight sends finish first).
+
+    Logs one JSON line per tick on stderr (use -v to see them). Several workers may
+    run against one PostgreSQL database, on one machine or several.
+
+    \b
+    Example:
+      sequencer -v run --interval 20
+    """
+    import logging
+
+    from sequencer import send
+
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger("sequencer.send").setLevel(logging.INFO)
+    sequences, store = _sequences(app)
+    send.run(
+        app.db,
+        app.config,
+        sequences,
+        store,
+        app.clock,
+        worker_id=_worker_id(),
+        interval=interval,
+        once=once,
+        poll_hook=_poll_hook(app, sequences, no_poll),
+    )
+
+
+@main.command("status")
+@json_option
+@pass_app
+def status_cmd(app: App, as_json: bool) -> None:
+    """Per mailbox: sent today / limit, next due, overdue backlog and why, held touches, last poll.
+
+    \b
+    Example:
+      sequencer status
+      sequencer status --json
+    """
+    from sequencer import send
+
+    rows = send.status(app.db, app.config, app.clock)
+    if as_json:
+        echo_json([r.__dict__ for r in rows])
+        return
+    tz = app.config.timezone
+    print_table(
+        [
+            (
+                r.name,
+                f"{r.sent_today}/{r.daily_limit}",
+                _short(r.next_due, tz),
+                ", ".join(f"{k} {v}" for k, v in sorted(r.overdue.items())) or "-",
+                ", ".join(f"{k} {v}" for k, v in sorted(r.waiting.items())) or "-",
+                r.held or "-",
+                _short(r.last_poll_at, tz),
+                r.paused_reason or (f"poll: {r.last_poll_error}" if r.last_poll_error else "ok"),
+            )
+            for r in rows
+        ],
+        [
+            "mailbox",
+            "sent today",
+            f"next due ({tz})",
+            "overdue (why)",
+            "waiting",
+            "held",
+            "last poll",
+            "state",
+        ],
+    )
+    held = sum(r.held for r in rows)
+    if held:
+        click.echo(
+            f"{held} touch(es) held after a crash: see `sequencer outbox list`, then `sequencer outbox resolve ID sent|resend`"
+        )
+
+
+@main.group("outbox")
+def outbox_group() -> None:
+    """Touches claimed but not (yet) sent: held after a crash, retrying, failed."""
+
+
+@outbox_group.command("list")
+@click.option(
+    "--all", "show_all", is_flag=True, help="Also list deferred (retrying) and failed rows."
+)
+@json_option
+@pass_app
+def outbox_list_cmd(app: App, show_all: bool, as_json: bool) -> None:
+    """Held and in-flight touches (with --all: deferred and failed too).
+
+    \b
+    Example:
+      sequencer outbox list
+      sequencer outbox list --all --json
+    """
+    from sequencer import send
+    from sequencer.db import outbox
+
+    statuses = (outbox.HELD, outbox.QUEUED, outbox.SENDING)
+    if show_all:
+        statuses += (outbox.DEFERRED, outbox.FAILED)
+    rows = send.outbox_list(app.db, statuses=statuses)
+    if as_json:
+        echo_json([r.__dict__ for r in rows])
+        return
+    if not rows:
+        click.echo("outbox is empty")
+        return
+    print_table(
+        [
+            (
+                r.id,
+                r.status,
+                r.mailbox,
+                r.to,
+                r.step,
+                r.subject,
+                _short(r.claimed_at),
+                r.error or "",
+            )
+            for r in rows
+        ],
+        ["id", "status", "mailbox", "to", "step", "subject", "claimed", "why"],
+    )
+
+
+@outbox_group.command("resolve")
+@click.argument("message_id", type=int, metavar="ID")
+@click.argument("decision", type=click.Choice(["sent", "resend"]))
+@pass_app
+def outbox_resolve_cmd(app: App, message_id: int, decision: str) -> None:
+    """Settle a held touch: it did arrive (sent) or it did not (resend, same Message-ID).
+
+    Check the prospect's side or the server's logs first: a wrong `resend` sends twice,
+    a wrong `sent` skips a touch.
+
+    \b
+    Example:
+      sequencer outbox resolve 412 sent
+      sequencer outbox resolve 413 resend
+    """
+    from sequencer import send
+
+    sequences, _store = _sequences(app)
+    click.echo(send.resolve(app.db, app.config, sequences, app.clock, message_id, decision))
+
+
+@outbox_group.command("unpause")
+@click.argument("mailbox")
+@pass_app
+def outbox_unpause_cmd(app: App, mailbox: str) -> None:
+    """Let a mailbox paused by an error (e.g. refused login) send again.
+
+    \b
+    Example:
+      sequencer outbox unpause sam
+    """
+    from sequencer import send
+
+    app.config.mailbox(mailbox)
+    if send.unpause(app.db, app.clock, mailbox):
+        click.echo(f"mailbox {mailbox} sends again from the next tick")
+    else:
+        click.echo(f"mailbox {mailbox} was not paused")
