@@ -159,6 +159,44 @@ def retry_set_aside(db: Any, mailbox: str | None = None) -> int:
         return q.release_set_aside(s, mailbox)
 
 
+def inbound_messages(
+    db: Any,
+    *,
+    kinds: Sequence[str] = (),
+    mailbox: str | None = None,
+    set_aside_only: bool = False,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """Stored verdicts, newest first, as plain dicts (``inbound list``)."""
+    with db.session() as s:
+        rows = q.list_inbound(
+            s, kinds=kinds, mailbox=mailbox, set_aside_only=set_aside_only, limit=limit
+        )
+        return [
+            {
+                "id": r.id,
+                "received_at": r.received_at,
+                "mailbox": r.mailbox,
+                "folder": r.folder,
+                "uid": r.uid,
+                "kind": r.kind,
+                "severity": r.severity,
+                "from": r.from_addr,
+                "subject": r.subject,
+                "reason": r.reason,
+                "refs": list(r.refs or []),
+                "recipients": list(r.recipients or []),
+                "snippet": r.snippet,
+                "enrollment_id": r.enrollment_id,
+                "prospect": email,
+                "applied": r.applied,
+                "error": r.error,
+                "return_date": (r.details or {}).get("return_date"),
+            }
+            for r, email in rows
+        ]
+
+
 def apply_stored(
     db: Any, config: Config, sequences: Mapping[str, SequenceDef], clock: Clock, mailbox_name: str
 ) -> PollResult:
@@ -1086,6 +1124,7 @@ def summarize(results: Sequence[PollResult]) -> dict[str, int]:
 __all__ = [
     "PollResult",
     "apply_stored",
+    "inbound_messages",
     "attribute",
     "inbound_row",
     "plus_detail",

@@ -311,3 +311,134 @@ def test_stored_verdicts_are_idempotent(project: Project) -> None:
         assert (
             len(s.scalars(select(InboundMessage).where(InboundMessage.kind == "reply")).all()) == 1
         )
+
+
+# --- enroll by filing --------------------------------------------------------------------------
+
+
+def _send_quote_by_hand(p: Project, prospect: str, *, bcc: str | None = None) -> tuple[str, bytes]:
+    quote = reply_to(
+        None,
+        sender=p.rep,
+        to=f"Dana Whitfield <{prospect}>",
+        subject="Quote Q-17 for Acme",
+        body="Hi Dana, attached is the quote.",
+    )
+    # One transaction per recipient: the SMTP front's LMTP hop takes one recipient at a time.
+    for rcpt in [prospect, *([bcc] if bcc else [])]:
+        p.mail.send(quote, p.rep, [rcpt])
+    return str(quote["Message-ID"]), quote.as_bytes()
+
+
+def _assert_threaded_on(p: Project, prospect: str, filed_id: str) -> int:
+    from sequencer.db.models import Enrollment, Prospect
+
+    with p.db.session() as s:
+        e = s.scalars(select(Enrollment).join(Prospect).where(Prospect.email == prospect)).one()
+        assert e.status == "active" and e.source == "filing" and e.sequence_id == "quote-follow-up"
+        assert e.thread_root_id == filed_id and e.last_message_id == filed_id
+        assert e.thread_refs == [filed_id] and e.thread_subject == "Quote Q-17 for Acme"
+        return e.id
+
+
+def test_email_filed_into_a_folder_enrolls_its_recipients_in_that_thread(
+    mail, db, clock, tmp_path: Path
+) -> None:
+    p = make_project(
+        mail,
+        db,
+        clock,
+        tmp_path,
+        imap={"folders": {"enroll": {"Follow up/quote": "quote-follow-up"}}},
+    )
+    prospect = p.mail.new_address("dana")
+    filed_id, raw = _send_quote_by_hand(p, prospect)
+    with p.mail.imap(p.rep) as c:
+        c.create_folder("Follow up/quote")
+        c.append("Sent", raw, flags=[b"\\Seen"])
+        c.append("Follow up/quote", raw, flags=[b"\\Seen"])
+    result = poll(p)
+    assert result.enrolled == 1 and "Follow up/quote" in result.folders
+    eid = _assert_threaded_on(p, prospect, filed_id)
+    # A reply to the filed email itself (touch 0) stops the sequence.
+    p.mail.send(
+        reply_to(filed_id, sender=prospect, to=p.rep, body="Received, thanks!"), prospect, [p.rep]
+    )
+    p.mail.wait_for(p.rep, 1)
+    poll(p)
+    e = p.enrollment(eid)
+    assert e.status == "replied" and e.replied_step == 0
+
+
+def test_bcc_to_the_plus_address_enrolls_into_that_sequence(project: Project) -> None:
+    p = project
+    prospect = p.mail.new_address("dana")
+    plus = p.rep.replace("@", "+quote-follow-up@")
+    filed_id, _ = _send_quote_by_hand(p, prospect, bcc=plus)
+    p.mail.wait_for(p.rep, 1)
+    result = poll(p)
+    assert result.enrolled == 1
+    _assert_threaded_on(p, prospect, filed_id)
+    assert poll(p).enrolled == 0  # the same email is never enrolled twice
+
+
+def test_failing_message_is_set_aside_and_retried_after_the_fix(project: Project) -> None:
+    from click.testing import CliRunner
+
+    from sequencer.cli import main
+
+    p = project
+    prospect, other = p.mail.new_address("dana"), p.mail.new_address("lee")
+    eid = p.enroll(other)
+    touch1 = p.send_touch(eid, other)
+    # BCC to a sequence that does not exist yet: set aside, the reply after it still applies.
+    p.mail.send(
+        reply_to(None, sender=p.rep, to=prospect, subject="Quote Q-17 for Acme", body="quote"),
+        p.rep,
+        [p.rep.replace("@", "+new-leads@")],
+    )
+    p.mail.send(reply_to(touch1, sender=other, to=p.rep, body="Sounds good"), other, [p.rep])
+    p.mail.wait_for(p.rep, 2)
+    result = poll(p)
+    assert result.set_aside == 1 and p.enrollment(eid).status == "replied"
+
+    runner = CliRunner()
+    cfg = ["--config", str(p.config_file()), "--at", p.clock.now().isoformat()]
+    listed = runner.invoke(main, [*cfg, "inbound", "list", "--set-aside", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert "no sequence 'new-leads'" in listed.output
+
+    (p.root / "sequences" / "new-leads.yaml").write_text(
+        (p.root / "sequences" / "quote-follow-up.yaml").read_text()
+    )
+    retried = runner.invoke(main, [*cfg, "inbound", "retry"])
+    assert retried.exit_code == 0, retried.output
+    assert "applied 1" in retried.output
+    with p.db.session() as s:
+        from sequencer.db.models import Enrollment
+
+        assert s.scalars(
+            select(Enrollment.sequence_id).where(Enrollment.source == "filing")
+        ).all() == ["new-leads"]
+
+
+def test_poll_command_prints_what_it_did(project: Project) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from sequencer.cli import main
+
+    p = project
+    prospect = p.mail.new_address("dana")
+    eid = p.enroll(prospect)
+    touch1 = p.send_touch(eid, prospect)
+    p.mail.send(reply_to(touch1, sender=prospect, to=p.rep, body="Yes!"), prospect, [p.rep])
+    p.mail.wait_for(p.rep, 1)
+    cfg = ["--config", str(p.config_file()), "--at", p.clock.now().isoformat()]
+    out = CliRunner().invoke(main, [*cfg, "poll", "--json"])
+    assert out.exit_code == 0, out.output
+    [row] = json.loads(out.output)
+    assert row["replies"] == 1 and row["kinds"]["reply"] == 1
+    listed = CliRunner().invoke(main, [*cfg, "inbound", "list", "--kind", "reply", "--json"])
+    assert json.loads(listed.output)[0]["prospect"] == prospect

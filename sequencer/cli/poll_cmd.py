@@ -1,0 +1,176 @@
+"""`poll` and `inbound`: read the reps' inboxes now, and see what the poller made of each message."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from sequencer.cli.base import App, echo_json, json_option, main, pass_app, print_table
+
+INBOUND_KINDS = (
+    "reply",
+    "auto_reply",
+    "bounce",
+    "unsubscribe",
+    "unrelated",
+    "own",
+    "sent",
+    "filed",
+)
+
+
+def _sequences(app: App) -> dict[str, Any]:
+    from sequencer.sequences import load_sequences
+    from sequencer.templates import TemplateStore
+
+    config = app.config
+    store = TemplateStore(config.templates_path)
+    return load_sequences(config.sequences_path, store, [m.name for m in config.mailboxes])
+
+
+@main.command("poll")
+@click.option("--mailbox", "mailbox", metavar="NAME", help="Poll only this mailbox (default: all).")
+@json_option
+@pass_app
+def poll_cmd(app: App, mailbox: str | None, as_json: bool) -> None:
+    """Read new mail once: stop sequences on replies, record out-of-offices and bounces.
+
+    Nothing in the mailbox changes (read-only, nothing marked seen unless the mailbox
+    sets imap.mark_seen). Exit code 1 when a mailbox could not be polled.
+
+    \b
+    Example:
+      sequencer poll
+      sequencer poll --mailbox sam --json
+    """
+    from sequencer import poll
+
+    sequences = _sequences(app)
+    if mailbox:
+        results = [poll.poll_mailbox(app.db, app.config, sequences, app.clock, mailbox)]
+    else:
+        results = poll.poll_all(app.db, app.config, sequences, app.clock)
+    if as_json:
+        echo_json([r.as_dict() for r in results])
+    else:
+        for r in results:
+            if not r.ok:
+                click.echo(f"{r.mailbox}: FAILED: {r.error}", err=True)
+                continue
+            kinds = ", ".join(f"{k} {n}" for k, n in sorted(r.kinds.items())) or "no new mail"
+            extra = [
+                f"{label} {n}"
+                for label, n in (
+                    ("stopped by reply", r.replies),
+                    ("enrolled by filing", r.enrolled),
+                    ("answered by rep", r.answered),
+                    ("alerts sent", r.notified),
+                    ("escalated", r.escalated),
+                    ("set aside", r.set_aside),
+                )
+                if n
+            ]
+            click.echo(f"{r.mailbox}: {kinds}" + (f"; {', '.join(extra)}" if extra else ""))
+            for w in r.warnings:
+                click.echo(f"{r.mailbox}: warning: {w}", err=True)
+    if any(not r.ok for r in results):
+        sys.exit(1)
+
+
+@main.group("inbound")
+def inbound_group() -> None:
+    """What the poller read: every classified message, and the ones set aside."""
+
+
+@inbound_group.command("list")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(INBOUND_KINDS),
+    help="Only these kinds (repeatable).",
+)
+@click.option("--mailbox", metavar="NAME", help="Only this mailbox.")
+@click.option(
+    "--set-aside", "set_aside", is_flag=True, help="Only messages set aside with an error."
+)
+@click.option("--limit", default=50, show_default=True, help="At most this many, newest first.")
+@json_option
+@pass_app
+def inbound_list(
+    app: App,
+    kinds: tuple[str, ...],
+    mailbox: str | None,
+    set_aside: bool,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List classified inbound messages, newest first, with the rule that decided.
+
+    \b
+    Example:
+      sequencer inbound list --kind reply --kind bounce
+      sequencer inbound list --set-aside --json
+    """
+    from sequencer import poll
+
+    rows = poll.inbound_messages(
+        app.db, kinds=kinds, mailbox=mailbox, set_aside_only=set_aside, limit=limit
+    )
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("no inbound messages")
+        return
+    print_table(
+        [
+            (
+                r["id"],
+                r["received_at"].strftime("%Y-%m-%d %H:%M"),
+                r["mailbox"],
+                r["folder"],
+                r["kind"] + (f" ({r['severity']})" if r["severity"] else ""),
+                r["from"],
+                r["prospect"] or "-",
+                (r["subject"] or "")[:40],
+                ("SET ASIDE: " + r["error"]) if r["error"] else (r["reason"] or ""),
+            )
+            for r in rows
+        ],
+        ["id", "received", "mailbox", "folder", "kind", "from", "prospect", "subject", "reason"],
+    )
+
+
+@inbound_group.command("retry")
+@click.option("--mailbox", metavar="NAME", help="Only this mailbox's messages.")
+@pass_app
+def inbound_retry(app: App, mailbox: str | None) -> None:
+    """Re-apply messages that were set aside with an error (after fixing the cause).
+
+    The messages are applied again right away (no IMAP needed); any that fail again
+    are set aside again with the new error.
+
+    \b
+    Example:
+      sequencer inbound list --set-aside
+      sequencer inbound retry
+    """
+    from sequencer import poll
+
+    released = poll.retry_set_aside(app.db, mailbox)
+    if not released:
+        click.echo("nothing set aside")
+        return
+    sequences = _sequences(app)
+    names = [mailbox] if mailbox else [m.name for m in app.config.mailboxes]
+    applied = failed = 0
+    for name in names:
+        result = poll.apply_stored(app.db, app.config, sequences, app.clock, name)
+        applied += result.applied
+        failed += result.set_aside
+    click.echo(f"retried {released}: applied {applied}, set aside again {failed}")
+    if failed:
+        sys.exit(1)
