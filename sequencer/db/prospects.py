@@ -76,11 +76,18 @@ def enrollments_of_prospects(s: Session, prospect_ids: Iterable[int]) -> list[En
 
 
 def insert_prospects(s: Session, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """Insert new prospects in one statement; returns their ids by lowercased address."""
+    """Insert new prospects (one executemany); returns their ids by lowercased address.
+
+    A plain executemany plus one SELECT of the ids is several times faster on SQLite
+    than INSERT .. RETURNING through the ORM, which SQLAlchemy splits per row there.
+    """
     if not rows:
         return {}
-    result = s.execute(insert(Prospect).returning(Prospect.id, Prospect.email), list(rows))
-    return {email: pid for pid, email in result}
+    s.execute(insert(Prospect.__table__), list(rows))
+    emails = [r["email"] for r in rows]
+    return dict(
+        s.execute(select(Prospect.email, Prospect.id).where(Prospect.email.in_(emails))).all()
+    )
 
 
 def update_prospects(s: Session, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -90,16 +97,19 @@ def update_prospects(s: Session, rows: Sequence[Mapping[str, Any]]) -> None:
 
 
 def insert_enrollments(s: Session, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """Insert enrollments in one statement; returns their ids by token (tokens are unique)."""
+    """Insert enrollments (one executemany); returns their ids by token (tokens are unique)."""
     if not rows:
         return {}
-    result = s.execute(insert(Enrollment).returning(Enrollment.id, Enrollment.token), list(rows))
-    return {token: eid for eid, token in result}
+    s.execute(insert(Enrollment.__table__), list(rows))
+    tokens = [r["token"] for r in rows]
+    return dict(
+        s.execute(select(Enrollment.token, Enrollment.id).where(Enrollment.token.in_(tokens))).all()
+    )
 
 
 def insert_events(s: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     if rows:
-        s.execute(insert(Event), list(rows))
+        s.execute(insert(Event.__table__), list(rows))
 
 
 # --- single-prospect actions ----------------------------------------------------------
