@@ -25,6 +25,7 @@ import email.message
 import email.policy
 import email.utils
 import logging
+import re
 import smtplib
 import threading
 import uuid
@@ -254,15 +255,18 @@ class DemoMailServers:
         from pymap.backend.dict import Identity
         from pymap.parsing.message import AppendMessage
 
-        when = self.clock.now() if self.clock else datetime.now().astimezone()
+        when = self._now()
         identity = Identity(address, self._login, None, frozenset())
         async with identity.new_session() as session:
             mailbox = await session.mailbox_set.get_mailbox(folder)
             await mailbox.append(AppendMessage(raw, when, frozenset()), recent=True)
 
+    def _now(self) -> datetime:
+        return self.clock.now() if self.clock else datetime.now().astimezone()
+
     def send(self, msg: EmailMessage | bytes, sender: str, rcpts: list[str]) -> None:
         """Send as an outside party would: a fresh SMTP session to this server."""
-        raw = msg if isinstance(msg, bytes) else msg.as_bytes()
+        raw = crlf(msg if isinstance(msg, bytes) else msg.as_bytes())
         with smtplib.SMTP("127.0.0.1", self.smtp_port, timeout=10) as smtp:
             smtp.sendmail(sender, rcpts, raw)
 
@@ -284,7 +288,8 @@ class DemoMailServers:
             if status is not None:
                 if mail_from and self.is_local(mail_from):
                     await self._append(
-                        mail_from.lower(), make_dsn(mail_from, rcpt, raw, status, self.domain)
+                        mail_from.lower(),
+                        make_dsn(mail_from, rcpt, raw, status, self.domain, self._now()),
                     )
             elif self.is_local(address):
                 await self._append(address, raw)
@@ -304,7 +309,14 @@ class _Handler:
         return "250 2.0.0 OK queued"
 
 
-def make_dsn(sender: str, rcpt: str, original: bytes, status: str, domain: str) -> bytes:
+def crlf(raw: bytes) -> bytes:
+    """SMTP wants CRLF line ends; smtplib passes bytes through as they are."""
+    return re.sub(rb"\r?\n", b"\r\n", raw)
+
+
+def make_dsn(
+    sender: str, rcpt: str, original: bytes, status: str, domain: str, when: datetime | None = None
+) -> bytes:
     """An RFC 3464 delivery status notification, shaped as Postfix writes one.
 
     Carries the original's headers (Message-ID, In-Reply-To, References), which
@@ -321,7 +333,7 @@ def make_dsn(sender: str, rcpt: str, original: bytes, status: str, domain: str) 
     report["To"] = sender
     report["Subject"] = "Undelivered Mail Returned to Sender"
     report["Auto-Submitted"] = "auto-replied"
-    report["Date"] = email.utils.formatdate(localtime=False)
+    report["Date"] = email.utils.format_datetime(when) if when else email.utils.formatdate()
     report["Message-ID"] = f"<dsn.{uuid.uuid4().hex}@mx.{domain}>"
     report.attach(
         MIMEText(
