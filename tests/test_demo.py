@@ -1,0 +1,96 @@
+"""`sequencer demo` tells the whole story, and what it leaves behind is a working project.
+
+Run as a real subprocess, as a newcomer would, then read the kept database back
+through the ordinary commands (`report --format json`, `list --json`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPLIER = "dana@northwind-fab.example"
+AWAY = "priya@lakeside-tools.example"
+BOUNCER = "marco@oldco-supply.example"
+OPTS_OUT = "lee@brightline-mfg.example"
+SILENT = "jordan@quietpeak.example"
+
+
+def sequencer(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "sequencer", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def kept(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    root = tmp_path_factory.mktemp("demo")
+    directory = root / "kept"
+    run = sequencer("demo", "--days", "21", "--keep", str(directory), cwd=root)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return directory, run
+
+
+def _json(directory: Path, *args: str) -> Any:
+    out = sequencer("--config", str(directory / "sequencer.yaml"), *args, cwd=directory.parent)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_report_counts_every_ending_of_the_story(kept: tuple[Path, Any]) -> None:
+    directory, _ = kept
+    totals = _json(directory, "report", "--format", "json")["totals"]
+    assert totals["enrolled"] == 5
+    assert totals["contacted"] == 5
+    assert totals["replied"] == 1
+    assert totals["bounced"] == 1
+    assert totals["unsubscribed"] == 1
+    assert totals["completed"] == 1
+    assert totals["active"] + totals["paused"] == 1  # the out-of-office one goes on
+    assert totals["replies"] == 1  # an out-of-office is not a reply
+
+
+def test_each_prospect_ends_where_their_script_leads(kept: tuple[Path, Any]) -> None:
+    directory, _ = kept
+    leads = {row["email"]: row for row in _json(directory, "list", "--json")}
+    assert leads[REPLIER]["status"] == "replied"
+    assert leads[REPLIER]["steps_done"] == 2  # replied after touch 2: touch 3 never went
+    assert leads[BOUNCER]["status"] == "bounced"
+    assert leads[BOUNCER]["steps_done"] == 1
+    assert leads[OPTS_OUT]["status"] == "unsubscribed"
+    assert leads[OPTS_OUT]["steps_done"] == 3
+    assert leads[SILENT]["status"] == "completed"
+    assert leads[SILENT]["steps_done"] == leads[SILENT]["total_steps"] == 6
+    assert leads[AWAY]["status"] in ("active", "paused")
+    assert leads[AWAY]["steps_done"] > 1  # touches went on after the out-of-office
+
+
+def test_the_rep_was_alerted_and_answered(kept: tuple[Path, Any]) -> None:
+    directory, run = kept
+    assert "is alerted: Reply from Dana Whitfield" in run.stdout
+    replies = _json(directory, "report", "--format", "json")["replies"]
+    assert replies["answered"] == 1
+    assert replies["unanswered"] == 0
+
+
+def test_it_says_where_the_html_report_is_and_what_to_try(kept: tuple[Path, Any]) -> None:
+    directory, run = kept
+    report = directory / "report.html"
+    assert f"HTML report: {report}" in run.stdout
+    assert "<html" in report.read_text(encoding="utf-8").lower()
+    assert f"sequencer --config {directory / 'sequencer.yaml'} list" in run.stdout
+
+
+def test_keep_refuses_a_directory_that_already_holds_a_demo(kept: tuple[Path, Any]) -> None:
+    directory, _ = kept
+    again = sequencer("demo", "--days", "1", "--keep", str(directory), cwd=directory.parent)
+    assert again.returncode == 2
+    assert "already exists" in again.stderr
