@@ -199,35 +199,37 @@ class Cast:
     def __init__(self, servers: DemoMailServers, personas: tuple[Persona, ...]) -> None:
         self.servers = servers
         self.personas = {p.email: p for p in personas}
-        self.seen: dict[str, int] = {}
+        self.touches: dict[str, int] = {}
         self.pending: list[tuple[datetime, str, EmailMessage, str]] = []
-        self.alerts_seen = 0
-        self.own_ids: set[str] = set()  # what the cast itself sent (the rep's manual answers)
+        self.cursor = 0  # deliveries already looked at
+        self.own: dict[str, EmailMessage] = {}  # what the cast itself sent, by Message-ID
 
     def react(self, now: datetime) -> list[Happening]:
-        """Look at mail that arrived since the last step, queue reactions, send those due."""
+        """Read mail that arrived since the last step, queue reactions, send those due."""
         out: list[Happening] = []
-        for persona in self.personas.values():
-            touches = [
-                m
-                for m in self.servers.received_by(persona.email)
-                if m["Message-ID"] not in self.own_ids
-            ]
-            for number, touch in enumerate(
-                touches[self.seen.get(persona.email, 0) :],
-                start=self.seen.get(persona.email, 0) + 1,
-            ):
-                out.append(
-                    Happening(now, persona.email, f"gets touch {number}: {touch['Subject']}")
-                )
-                self._script(persona, number, touch, now)
-            self.seen[persona.email] = len(touches)
-        out.extend(self._rep_reads_alerts(now))
+        fresh = self.servers.deliveries[self.cursor :]
+        self.cursor += len(fresh)
+        for delivery in fresh:
+            msg = email.message_from_bytes(delivery.raw, policy=email.policy.default)
+            if str(msg["Message-ID"]) in self.own:
+                continue
+            assert isinstance(msg, EmailMessage)
+            for rcpt in delivery.rcpt_tos:
+                persona = self.personas.get(rcpt.lower())
+                if persona is not None:
+                    number = self.touches[persona.email] = self.touches.get(persona.email, 0) + 1
+                    out.append(
+                        Happening(now, persona.email, f"gets touch {number}: {msg['Subject']}")
+                    )
+                    self._script(persona, number, msg, now)
+                elif rcpt.lower() == REP and msg[NOTIFICATION_HEADER]:
+                    out.append(Happening(now, REP, f"is alerted: {msg['Subject']}"))
+                    self._rep_answers(msg, now)
         due = [p for p in self.pending if p[0] <= now]
         self.pending = [p for p in self.pending if p[0] > now]
         for _, sender, msg, line in due:
-            self.own_ids.add(str(msg["Message-ID"]))
             msg.replace_header("Date", email.utils.format_datetime(now))
+            self.own[str(msg["Message-ID"])] = msg
             self.servers.send(msg, sender, [str(a.addr_spec) for a in msg["To"].addresses])
             if sender == REP:
                 self.servers.deliver(REP, msg.as_bytes(), SENT_FOLDER)  # the mail client's copy
@@ -237,37 +239,26 @@ class Cast:
     def _script(self, persona: Persona, number: int, touch: EmailMessage, now: datetime) -> None:
         if number != persona.after_touch or persona.behaviour in ("bounces", "silent"):
             return  # a bounce needs no acting: the server mails the DSN itself
-        first = persona.name.split()[0]
+        subject = f"Re: {_bare(touch)}"
         if persona.behaviour == "replies":
+            first = persona.name.split()[0]
             body = (
-                f"Hi Sam,\n\nThanks for following up. The quote looks right; can we go over "
+                "Hi Sam,\n\nThanks for following up. The quote looks right; can we go over "
                 f"lead times on a call Thursday?\n\n{first}\n"
             )
-            self._queue(
-                persona, touch, now, f"Re: {_bare(touch)}", body, "replies: can we talk Thursday?"
-            )
+            self._queue(persona, touch, now, subject, body, "replies: can we talk Thursday?")
         elif persona.behaviour == "unsubscribes":
-            self._queue(
-                persona,
-                touch,
-                now,
-                f"Re: {_bare(touch)}",
-                "Please remove me from your list.\n",
-                "asks: please remove me from your list",
-            )
+            body = "Please remove me from your list.\n"
+            self._queue(persona, touch, now, subject, body, "asks: please remove me from your list")
         elif persona.behaviour == "out_of_office":
             back = (now + timedelta(days=7)).astimezone(ZoneInfo(TEAM_TZ)).strftime("%A %d %B")
             body = (
                 f"I am out of the office until {back} with limited access to email. "
                 "For urgent matters call the front desk.\n"
             )
+            subject = f"Out of Office: {_bare(touch)}"
             msg = self._queue(
-                persona,
-                touch,
-                now,
-                f"Out of Office: {_bare(touch)}",
-                body,
-                "is away: automatic out-of-office reply",
+                persona, touch, now, subject, body, "is away: automatic out-of-office reply"
             )
             msg["Auto-Submitted"] = "auto-replied"
             msg["X-Autoreply"] = "yes"
@@ -292,39 +283,25 @@ class Cast:
         self.pending.append((now + persona.delay, persona.email, msg, line))
         return msg
 
-    def _rep_reads_alerts(self, now: datetime) -> list[Happening]:
-        """Sam gets the reply alert and answers the prospect an hour later."""
-        alerts = [m for m in self.servers.received_by(REP) if m[NOTIFICATION_HEADER]]
-        out = []
-        for alert in alerts[self.alerts_seen :]:
-            out.append(Happening(now, REP, f"is alerted: {alert['Subject']}"))
-            persona = next(
-                (p for p in self.personas.values() if p.email in str(alert.get_content())), None
-            )
-            if persona is None or persona.behaviour != "replies":
+    def _rep_answers(self, alert: EmailMessage, now: datetime) -> None:
+        """Sam reads the reply alert and answers the prospect from the mail client an hour later."""
+        text = str(alert.get_content())
+        for their in self.own.values():
+            sender = their["From"].addresses[0].addr_spec.lower()
+            persona = self.personas.get(sender)
+            if persona is None or persona.behaviour != "replies" or f"<{sender}>" not in text:
                 continue
-            reply = next((m for m in self.servers.deliveries if m.mail_from == persona.email), None)
-            if reply is None:
-                continue
-            their = email.message_from_bytes(reply.raw, policy=email.policy.default)
             answer = EmailMessage()
             answer["From"] = email.utils.formataddr((REP_NAME, REP))
             answer["To"] = persona.email
-            answer["Subject"] = f"Re: {_bare(their)}"  # type: ignore[arg-type]
+            answer["Subject"] = f"Re: {_bare(their)}"
             answer["Date"] = email.utils.format_datetime(now)
             answer["Message-ID"] = email.utils.make_msgid(domain=DOMAIN)
-            _thread_onto(answer, their)  # type: ignore[arg-type]
+            _thread_onto(answer, their)
             answer.set_content("Thursday 10:00 works. I'll send an invite.\n\nSam\n")
-            self.pending.append(
-                (
-                    now + REP_ANSWERS_AFTER,
-                    REP,
-                    answer,
-                    f"answers {persona.email} from the mail client",
-                )
-            )
-        self.alerts_seen = len(alerts)
-        return out
+            line = f"answers {persona.email} from the mail client"
+            self.pending.append((now + REP_ANSWERS_AFTER, REP, answer, line))
+            return
 
 
 def _bare(msg: EmailMessage) -> str:
@@ -414,13 +391,19 @@ async def _simulate(
     steps: list[datetime],
     progress: Progress | None,
 ) -> list[Happening]:
-    from sequencer.poll import poll_all
+    from sequencer.mail.imap_poll import ImapPoller
+    from sequencer.poll import poll_mailbox
     from sequencer.send import Engine
 
     config, sequences = project.config, project.sequences  # type: ignore[attr-defined]
+    mailbox = config.mailboxes[0]
+    # One IMAP connection for every poll, as `sequencer run` keeps one.
+    poller = ImapPoller(mailbox)
+    poller.connect()
     engine = Engine(
         db, config, sequences, project.templates, clock,  # type: ignore[attr-defined]
-        worker_id="demo", poll_hook=lambda: poll_all(db, config, sequences, clock),
+        worker_id="demo",
+        poll_hook=lambda: poll_mailbox(db, config, sequences, clock, mailbox.name, poller=poller),
     )  # fmt: skip
     cast = Cast(servers, PERSONAS)
     story: list[Happening] = []
@@ -434,6 +417,7 @@ async def _simulate(
                 progress(index, len(steps), when, happened)
     finally:
         await engine.aclose()
+        poller.close()
     return story
 
 
