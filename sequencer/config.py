@@ -212,6 +212,17 @@ class UnsubscribeConfig(_Strict):
     url: str | None = None  # https one-click endpoint; {token} is replaced
 
 
+class WebConfig(_Strict):
+    """The manager dashboard (`sequencer web`). Names environment variables, never secrets."""
+
+    password_hash_env: str = "SEQUENCER_WEB_PASSWORD_HASH"  # from `sequencer web hash-password`
+    token_env: str = "SEQUENCER_WEB_TOKEN"
+    session_secret_env: str = "SEQUENCER_WEB_SECRET"  # unset: random per process
+    base_url: str | None = None  # e.g. https://sales.example.com/ behind a reverse proxy
+    session_hours: Annotated[float, Field(gt=0)] = 12.0
+    refresh_seconds: Annotated[int, Field(ge=1)] = 30
+
+
 class Config(_Strict):
     database: str = "sqlite:///sequencer.db"
     timezone: str = "UTC"
@@ -224,6 +235,7 @@ class Config(_Strict):
     reporting: ReportingConfig = Field(default_factory=ReportingConfig)
     sending: SendingConfig = Field(default_factory=SendingConfig)
     unsubscribe: UnsubscribeConfig = Field(default_factory=UnsubscribeConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
     # Where the file was read from; relative paths resolve against it.
     base_dir: Path = Field(default=Path("."), exclude=True)
     source: str = Field(default="<defaults>", exclude=True)
