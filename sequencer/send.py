@@ -41,7 +41,7 @@ from sequencer import lifecycle
 from sequencer.clock import Clock
 from sequencer.compose import compose_touch, new_message_id, reply_subject
 from sequencer.config import Config, MailboxConfig
-from sequencer.db import outbox, store
+from sequencer.db import outbox
 from sequencer.db.models import Enrollment, Prospect
 from sequencer.enroll import business_calendar, mailbox_window, prospect_mapping, prospect_zone
 from sequencer.errors import (
@@ -120,32 +120,33 @@ class _MailboxRun:
     def __init__(self, mailbox: MailboxConfig) -> None:
         self.mailbox = mailbox
         self.pool = SmtpPool(mailbox)
-        self.imap: ImapSession | None = None
-        self.imap_lock = asyncio.Lock()
-        self.sent_folder: str | None = None
+        # One IMAP session per SMTP slot, so Sent copies do not serialise the sends.
+        self.imap_free: list[ImapSession] = []
+        self.imap_slots = asyncio.Semaphore(mailbox.concurrency)
 
     @property
     def saves_sent(self) -> bool:
         return self.mailbox.imap is not None and not self.mailbox.server_saves_sent
 
-    def _imap_session(self) -> ImapSession:
-        if self.imap is None:
-            self.imap = ImapSession(self.mailbox).connect()
-        return self.imap
-
     async def _imap_call(self, fn: Callable[[ImapSession], Any]) -> Any:
-        async with self.imap_lock:
+        async with self.imap_slots:
+            session = self.imap_free.pop() if self.imap_free else None
 
             def call() -> Any:
-                try:
-                    return fn(self._imap_session())
-                except MailboxError:
-                    if self.imap is not None:
-                        self.imap.close()
-                        self.imap = None
-                    raise
+                nonlocal session
+                if session is None:
+                    session = ImapSession(self.mailbox).connect()
+                return fn(session)
 
-            return await asyncio.to_thread(call)
+            try:
+                value = await asyncio.to_thread(call)
+            except MailboxError:
+                if session is not None:
+                    await asyncio.to_thread(session.close)
+                raise
+            assert session is not None
+            self.imap_free.append(session)
+            return value
 
     async def append_sent(self, raw: bytes, when: datetime) -> None:
         await self._imap_call(lambda session: session.append_sent(raw, when))
@@ -163,8 +164,8 @@ class _MailboxRun:
 
     async def close(self) -> None:
         await self.pool.close()
-        if self.imap is not None:
-            session, self.imap = self.imap, None
+        sessions, self.imap_free = self.imap_free, []
+        for session in sessions:
             await asyncio.to_thread(session.close)
 
 
@@ -318,11 +319,6 @@ class Engine:
                             next_window_open(tomorrow, tz, window, self.calendar), outbox.WAIT_LIMIT
                         )
                     return outbox.LEAVE
-                hit = store.find_suppression(s, p.email)
-                if hit is not None:
-                    return outbox.Finish(
-                        lifecycle.STOPPED, f"address suppressed ({hit.value}: {hit.reason})"
-                    )
                 try:
                     prepared = self._render(
                         mailbox, sequence, number, e, p, message_id, now, tz_name
@@ -506,22 +502,27 @@ class Engine:
         stop: str | None = None
         pause: str | None = None
         with self.db.session() as s:
+            accepted = [
+                outbox.SentTouch(
+                    message_pk=o.claim.id,
+                    enrollment_id=o.claim.enrollment_id,
+                    prospect_id=o.claim.prospect_id,
+                    message_id=o.claim.message_id,
+                    sent_at=o.sent_at,
+                    advance=self._advance(mailbox, o.claim.payload, o.claim.message_id, o.sent_at),
+                    note=o.note,
+                )
+                for o in outcomes
+                if o.error is None and o.sent_at is not None
+            ]
+            result.sent += outbox.mark_sent_many(
+                s, accepted, now=now, mailbox=mailbox.name, actor=self.worker_id
+            )
             for o in outcomes:
                 c, err = o.claim, o.error
                 if err is None:
-                    assert o.sent_at is not None
-                    advance = self._advance(mailbox, c.payload, c.message_id, o.sent_at)
-                    outbox.mark_sent(
-                        s,
-                        c.id,
-                        now=now,
-                        sent_at=o.sent_at,
-                        advance=advance,
-                        actor=self.worker_id,
-                        note=o.note,
-                    )
-                    result.sent += 1
-                elif isinstance(err, TemporaryFailure) and err.maybe_delivered:
+                    continue
+                if isinstance(err, TemporaryFailure) and err.maybe_delivered:
                     outbox.hold(
                         s,
                         c.id,

@@ -55,8 +55,12 @@ class World:
         self.rep = mail.new_address("rep")
         sending = mailbox.pop("sending", {})
         entry = mail.mailbox_config(self.rep, name="rep", **mailbox)
-        for key, value in {"daily_limit": 10000, "per_minute": 100000, "min_spacing_seconds": 0,
-                           "max_spacing_seconds": 0}.items():
+        for key, value in {
+            "daily_limit": 10000,
+            "per_minute": 100000,
+            "min_spacing_seconds": 0,
+            "max_spacing_seconds": 0,
+        }.items():
             entry.setdefault(key, value)
         (root / "sequences").mkdir(parents=True, exist_ok=True)
         (root / "sequences" / "quote.yaml").write_text(yaml.safe_dump(SEQUENCE, sort_keys=False))
@@ -65,46 +69,105 @@ class World:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(body)
         self.config_path = root / "sequencer.yaml"
-        self.config_path.write_text(yaml.safe_dump({
-            "database": db_url,
-            "timezone": "UTC",
-            "mailboxes": [entry],
-            "sending": {"require_poll_before_followup": True, **sending},
-        }, sort_keys=False))
+        self.config_path.write_text(
+            yaml.safe_dump(
+                {
+                    "database": db_url,
+                    "timezone": "UTC",
+                    "mailboxes": [entry],
+                    "sending": {"require_poll_before_followup": True, **sending},
+                },
+                sort_keys=False,
+            )
+        )
         self.config = load_config(self.config_path)
         self.templates = TemplateStore(self.config.templates_path)
         self.sequences = load_sequences(self.config.sequences_path, self.templates, ["rep"])
 
-    def tick(self, db: Any, clock: ManualClock, *, poll: bool = True, dry_run: bool = False) -> send.TickResult:
+    def tick(
+        self, db: Any, clock: ManualClock, *, poll: bool = True, dry_run: bool = False
+    ) -> send.TickResult:
         """A tick whose poll hook stands in for the inbox poller (marks the inbox read up to now)."""
         hook = (lambda: send.mark_polled(db, "rep", clock.now())) if poll else None
-        return send.tick(db, self.config, self.sequences, self.templates, clock, worker_id="test",
-                         dry_run=dry_run, poll_hook=hook)
+        return send.tick(
+            db,
+            self.config,
+            self.sequences,
+            self.templates,
+            clock,
+            worker_id="test",
+            dry_run=dry_run,
+            poll_hook=hook,
+        )
 
-    def enroll(self, db: Any, clock: ManualClock, email_addr: str, *, tz: str = "UTC", name: str = "Dana Whitfield",
-               company: str = "Acme") -> int:
-        r = enroll(db, self.config, self.sequences, email=email_addr, sequence_id="quote", name=name,
-                   company=company, tz=tz, owner="rep", now=clock.now())
+    def enroll(
+        self,
+        db: Any,
+        clock: ManualClock,
+        email_addr: str,
+        *,
+        tz: str = "UTC",
+        name: str = "Dana Whitfield",
+        company: str = "Acme",
+    ) -> int:
+        r = enroll(
+            db,
+            self.config,
+            self.sequences,
+            email=email_addr,
+            sequence_id="quote",
+            name=name,
+            company=company,
+            tz=tz,
+            owner="rep",
+            now=clock.now(),
+        )
         assert r.enrollment_id is not None
         return r.enrollment_id
 
 
-def bulk_enroll(db: Any, n: int, *, due: datetime, domain_user: Any, sequence: str = "quote") -> list[str]:
-    """n prospects with step 1 due at ``due`` (fast: one transaction, no per-row checks)."""
-    emails = [domain_user() for _ in range(n)]
+def bulk_enroll(db: Any, n: int, *, due: datetime, mail: Any, sequence: str = "quote") -> list[str]:
+    """n prospects with step 1 due at ``due`` (fast: one transaction, no per-row checks).
+
+    Their addresses are plus-addresses of one receiving mailbox (Dovecot files user+tag
+    into user's INBOX), so the test servers do not create a mailbox per prospect.
+    """
+    user, domain = mail.new_address("sink").split("@")
+    emails = [f"{user}+p{i}@{domain}" for i in range(n)]
     with db.session() as s:
         prospects = [
-            Prospect(email=e, display_email=e, name=f"Prospect {i}", company=f"Co {i}", owner="rep",
-                     timezone="UTC", fields={}, created_at=due, updated_at=due)
+            Prospect(
+                email=e,
+                display_email=e,
+                name=f"Prospect {i}",
+                company=f"Co {i}",
+                owner="rep",
+                timezone="UTC",
+                fields={},
+                created_at=due,
+                updated_at=due,
+            )
             for i, e in enumerate(emails)
         ]
         s.add_all(prospects)
         s.flush()
         s.add_all(
-            Enrollment(prospect_id=p.id, sequence_id=sequence, mailbox="rep", owner="rep", status="active",
-                       status_reason="enrolled", status_changed_at=due, steps_done=0, total_steps=4,
-                       next_send_at=due, token=secrets.token_urlsafe(18), thread_refs=[], enrolled_at=due,
-                       source="test")
+            Enrollment(
+                prospect_id=p.id,
+                sequence_id=sequence,
+                mailbox="rep",
+                owner="rep",
+                status="active",
+                status_reason="enrolled",
+                status_changed_at=due,
+                steps_done=0,
+                total_steps=4,
+                next_send_at=due,
+                token=secrets.token_urlsafe(18),
+                thread_refs=[],
+                enrolled_at=due,
+                source="test",
+            )
             for p in prospects
         )
     return emails
@@ -124,8 +187,9 @@ def enrollment(db: Any, eid: int) -> Enrollment:
 # --------------------------------------------------------------------------------------------
 
 
-def test_four_step_sequence_arrives_threaded_at_local_times(db: Any, mail: Any, clock: ManualClock,
-                                                           tmp_path: Path) -> None:
+def test_four_step_sequence_arrives_threaded_at_local_times(
+    db: Any, mail: Any, clock: ManualClock, tmp_path: Path
+) -> None:
     world = World(tmp_path, db.url, mail)
     prospect = mail.new_address("dana")
     ny = ZoneInfo("America/New_York")
@@ -170,8 +234,9 @@ def test_four_step_sequence_arrives_threaded_at_local_times(db: Any, mail: Any, 
     assert sorted(m["Message-ID"] for m in sent_copies) == sorted(ids)
 
 
-def test_follow_up_waits_for_an_inbox_poll_after_it_became_due(db: Any, mail: Any, clock: ManualClock,
-                                                                tmp_path: Path) -> None:
+def test_follow_up_waits_for_an_inbox_poll_after_it_became_due(
+    db: Any, mail: Any, clock: ManualClock, tmp_path: Path
+) -> None:
     world = World(tmp_path, db.url, mail)
     eid = world.enroll(db, clock, mail.new_address("dana"))
     assert world.tick(db, clock).sent == 1
@@ -185,7 +250,9 @@ def test_follow_up_waits_for_an_inbox_poll_after_it_became_due(db: Any, mail: An
     assert world.tick(db, clock, poll=True).sent == 1
 
 
-def test_451_is_retried_with_backoff_then_sent_once(db: Any, mail: Any, clock: ManualClock, tmp_path: Path) -> None:
+def test_451_is_retried_with_backoff_then_sent_once(
+    db: Any, mail: Any, clock: ManualClock, tmp_path: Path
+) -> None:
     world = World(tmp_path, db.url, mail)
     prospect = mail.new_address("dana")
     eid = world.enroll(db, clock, prospect)
@@ -194,7 +261,9 @@ def test_451_is_retried_with_backoff_then_sent_once(db: Any, mail: Any, clock: M
     assert (result.sent, result.retrying) == (0, 1)
     e = enrollment(db, eid)
     assert e.status == "active" and e.wait_reason and e.wait_reason.startswith("retry 1/")
-    assert e.next_send_at == clock.now() + timedelta(seconds=world.config.sending.retry_base_seconds)
+    assert e.next_send_at == clock.now() + timedelta(
+        seconds=world.config.sending.retry_base_seconds
+    )
     assert world.tick(db, clock).sent == 0, "the backoff is honoured"
     clock.advance(timedelta(minutes=6))
     assert world.tick(db, clock).sent == 1
@@ -206,8 +275,9 @@ def test_451_is_retried_with_backoff_then_sent_once(db: Any, mail: Any, clock: M
     assert enrollment(db, eid).wait_reason is None
 
 
-def test_550_bounces_and_suppresses_only_that_recipient(db: Any, mail: Any, clock: ManualClock,
-                                                         tmp_path: Path) -> None:
+def test_550_bounces_and_suppresses_only_that_recipient(
+    db: Any, mail: Any, clock: ManualClock, tmp_path: Path
+) -> None:
     world = World(tmp_path, db.url, mail)
     bad, good = mail.new_address("gone"), mail.new_address("dana")
     bad_id = world.enroll(db, clock, bad)
@@ -247,13 +317,17 @@ def test_window_and_daily_limit_hold_the_rest_until_next_business_morning(
     clock.set(datetime(2026, 3, 9, 8, 0, tzinfo=berlin))  # Monday morning
     assert world.tick(db, clock).sent == 2
 
-    dates = [parsedate_to_datetime(parse(raw)["Date"]).astimezone(berlin) for _f, _r, raw in mail.relay.messages]
+    dates = [
+        parsedate_to_datetime(parse(raw)["Date"]).astimezone(berlin)
+        for _f, _r, raw in mail.relay.messages
+    ]
     assert [d.date().isoformat() for d in dates] == ["2026-03-06"] * 3 + ["2026-03-09"] * 2
     assert all((8, 0) <= (d.hour, d.minute) < (17, 30) for d in dates)
 
 
-def test_touch_due_outside_the_window_moves_to_the_next_opening(db: Any, mail: Any, clock: ManualClock,
-                                                                 tmp_path: Path) -> None:
+def test_touch_due_outside_the_window_moves_to_the_next_opening(
+    db: Any, mail: Any, clock: ManualClock, tmp_path: Path
+) -> None:
     world = World(tmp_path, db.url, mail)
     eid = world.enroll(db, clock, mail.new_address("dana"))
     night = datetime(2026, 3, 2, 22, 0, tzinfo=UTC)
@@ -263,18 +337,25 @@ def test_touch_due_outside_the_window_moves_to_the_next_opening(db: Any, mail: A
     result = world.tick(db, clock)
     assert result.sent == 0 and result.deferred == {outbox.WAIT_WINDOW: 1}
     e = enrollment(db, eid)
-    assert e.next_send_at == datetime(2026, 3, 3, 8, 0, tzinfo=UTC) and e.wait_reason == outbox.WAIT_WINDOW
+    assert (
+        e.next_send_at == datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
+        and e.wait_reason == outbox.WAIT_WINDOW
+    )
     assert mail.relay.messages == []
 
 
-def test_refused_login_pauses_mailbox_and_sends_nothing(db: Any, mail: Any, clock: ManualClock, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_refused_login_pauses_mailbox_and_sends_nothing(
+    db: Any, mail: Any, clock: ManualClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SEQ_WRONG_PASSWORD", "not-the-password")
     world = World(tmp_path, db.url, mail, password_env="SEQ_WRONG_PASSWORD")
     eid = world.enroll(db, clock, mail.new_address("dana"))
     result = world.tick(db, clock)
     assert result.sent == 0 and "rep" in result.paused
-    assert "refused the login" in result.paused["rep"] and "not-the-password" not in result.paused["rep"]
+    assert (
+        "refused the login" in result.paused["rep"]
+        and "not-the-password" not in result.paused["rep"]
+    )
     assert mail.relay.messages == []
     e = enrollment(db, eid)
     assert e.status == "active" and e.steps_done == 0 and e.lease_owner is None
@@ -299,7 +380,9 @@ def test_connections_are_reused_and_replaced_after_the_server_drops_them(
         world.enroll(db, clock, mail.new_address(f"p{i}"))
 
     async def scenario() -> tuple[int, int]:
-        engine = send.Engine(db, world.config, world.sequences, world.templates, clock, worker_id="t")
+        engine = send.Engine(
+            db, world.config, world.sequences, world.templates, clock, worker_id="t"
+        )
         try:
             first = await engine.tick()
             opened = mail.relay.connections
@@ -330,9 +413,12 @@ def test_dry_run_changes_nothing(db: Any, mail: Any, clock: ManualClock, tmp_pat
         assert s.scalar(select(func.count()).select_from(Message)) == 0
 
 
-def test_per_minute_rate_is_honoured_when_the_server_is_fast(db: Any, mail: Any, clock: ManualClock,
-                                                             tmp_path: Path) -> None:
-    world = World(tmp_path, db.url, mail, per_minute=2, min_spacing_seconds=40, max_spacing_seconds=50)
+def test_per_minute_rate_is_honoured_when_the_server_is_fast(
+    db: Any, mail: Any, clock: ManualClock, tmp_path: Path
+) -> None:
+    world = World(
+        tmp_path, db.url, mail, per_minute=2, min_spacing_seconds=40, max_spacing_seconds=50
+    )
     for i in range(4):
         world.enroll(db, clock, mail.new_address(f"p{i}"))
     sent_at = []

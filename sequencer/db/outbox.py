@@ -30,8 +30,9 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from sequencer import lifecycle
+from sequencer.addresses import domain_of
 from sequencer.db import store
-from sequencer.db.models import Enrollment, Event, MailboxState, Message, Prospect
+from sequencer.db.models import Enrollment, Event, MailboxState, Message, Prospect, Suppression
 
 QUEUED = "queued"
 SENDING = "sending"
@@ -257,7 +258,8 @@ def claim_due(
     poll. Read through ix_enrollments_due in next_send_at order: the cost is O(due),
     whatever the number stored. ``decide(enrollment, prospect, message_id)`` returns
     SendTouch (claimed: Message row inserted as queued, enrollment leased), Defer,
-    Finish or LEAVE. The caller commits the session before sending anything.
+    Finish or LEAVE. A suppressed address (or domain) is never offered to ``decide``:
+    its enrollment is stopped here, in the claim transaction, right before any send. The caller commits the session before sending anything.
     """
     in_flight = exists().where(
         Message.enrollment_id == Enrollment.id,
@@ -294,6 +296,15 @@ def claim_due(
             )
         )
     }
+    emails = {p.email for _, p in rows}
+    blocked = {
+        sup.value: sup
+        for sup in s.scalars(
+            select(Suppression).where(
+                Suppression.value.in_(emails | {domain_of(e) for e in emails})
+            )
+        )
+    }
     leased: list[int] = []
     new_rows: list[tuple[Message, Enrollment, Prospect, SendTouch]] = []
     deferrals: list[dict[str, Any]] = []
@@ -301,7 +312,13 @@ def claim_due(
         step = enrollment.steps_done + 1
         previous = earlier.get((enrollment.id, step))
         message_id = previous.message_id if previous else new_message_id(enrollment)
-        decision = decide(enrollment, prospect, message_id)
+        hit = blocked.get(prospect.email) or blocked.get(domain_of(prospect.email))
+        if hit is not None:  # checked again here, right before sending: suppression always wins
+            decision: Decision = Finish(
+                lifecycle.STOPPED, f"address suppressed ({hit.value}: {hit.reason})"
+            )
+        else:
+            decision = decide(enrollment, prospect, message_id)
         if isinstance(decision, SendTouch):
             if previous is not None:
                 previous.status = QUEUED
@@ -380,10 +397,10 @@ def claim_due(
     return result
 
 
-def _bind(name: str) -> Any:
+def _bind(name: str, type_: Any = None) -> Any:
     from sqlalchemy import bindparam
 
-    return bindparam(name)
+    return bindparam(name, type_=type_)
 
 
 def mark_attempting(s: Session, ids: Sequence[int], *, worker: str) -> None:
@@ -481,6 +498,128 @@ def mark_sent(
             step=advance.step,
         )
     return True
+
+
+@dataclass(frozen=True)
+class SentTouch:
+    """One accepted touch for ``mark_sent_many``."""
+
+    message_pk: int
+    enrollment_id: int
+    prospect_id: int
+    message_id: str
+    sent_at: datetime
+    advance: Advance
+    note: str | None = None
+
+
+def mark_sent_many(
+    s: Session, touches: Sequence[SentTouch], *, now: datetime, mailbox: str, actor: str
+) -> int:
+    """``mark_sent`` for a group in a few executemany statements (the engine's hot path).
+
+    Same guards: a message row moves only from queued/sending/held; the enrollment only
+    from steps_done == step - 1, and its next_send_at only while it is still active (a
+    reply recorded meanwhile keeps its state). Returns how many rows became sent.
+    """
+    if not touches:
+        return 0
+    table, etable = Message.__table__, Enrollment.__table__
+    pks = [t.message_pk for t in touches]
+    open_pks = set(
+        s.scalars(
+            select(Message.id)
+            .where(Message.id.in_(pks), Message.status.in_(IN_FLIGHT))
+            .with_for_update()
+        )
+    )
+    todo = [t for t in touches if t.message_pk in open_pks]
+    if not todo:
+        return 0
+    conn = s.connection()
+    conn.execute(
+        update(table)
+        .where(table.c.id == _bind("b_id"), or_(*(table.c.status == st for st in IN_FLIGHT)))
+        .values(
+            status=SENT,
+            sent_at=_bind("b_sent_at"),
+            attempts=table.c.attempts + 1,
+            error=_bind("b_note"),
+        ),
+        [{"b_id": t.message_pk, "b_sent_at": t.sent_at, "b_note": t.note} for t in todo],
+    )
+    from sqlalchemy import case
+
+    conn.execute(
+        update(etable)
+        .where(etable.c.id == _bind("b_id"), etable.c.steps_done == _bind("b_prev"))
+        .values(
+            steps_done=_bind("b_step"),
+            last_touch_at=_bind("b_sent_at"),
+            last_message_id=_bind("b_mid"),
+            thread_refs=_bind("b_refs", type_=etable.c.thread_refs.type),
+            thread_subject=_bind("b_subject"),
+            thread_root_id=_bind("b_root"),
+            retry_count=0,
+            wait_reason=None,
+            lease_owner=None,
+            lease_expires_at=None,
+            next_send_at=case(
+                (
+                    etable.c.status == lifecycle.ACTIVE,
+                    _bind("b_next", type_=etable.c.next_send_at.type),
+                ),
+                else_=etable.c.next_send_at,
+            ),
+        ),
+        [
+            {
+                "b_id": t.enrollment_id,
+                "b_prev": t.advance.step - 1,
+                "b_step": t.advance.step,
+                "b_sent_at": t.sent_at,
+                "b_mid": t.advance.last_message_id,
+                "b_refs": t.advance.thread_refs,
+                "b_subject": t.advance.thread_subject,
+                "b_root": t.advance.thread_root_id,
+                "b_next": t.advance.next_send_at,
+            }
+            for t in todo
+        ],
+    )
+    conn.execute(
+        Event.__table__.insert(),
+        [
+            {
+                "at": now,
+                "enrollment_id": t.enrollment_id,
+                "prospect_id": t.prospect_id,
+                "kind": "sent",
+                "actor": actor,
+                "step": t.advance.step,
+                "reason": t.note,
+                "data": {"message_id": t.message_id, "mailbox": mailbox},
+            }
+            for t in todo
+        ],
+    )
+    last = [t.enrollment_id for t in todo if t.advance.next_send_at is None]
+    if last:
+        for enrollment in s.scalars(
+            select(Enrollment)
+            .where(Enrollment.id.in_(last), Enrollment.status == lifecycle.ACTIVE)
+            .execution_options(populate_existing=True)
+        ).all():
+            store.transition(
+                s,
+                enrollment,
+                lifecycle.COMPLETED,
+                now=now,
+                actor=actor,
+                reason="every step sent, no reply",
+                step=enrollment.steps_done,
+            )
+    return len(todo)
 
 
 def mark_failed_temporary(
