@@ -250,6 +250,7 @@ class _Importer:
         self.skipped: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
         self.enrolled = self.created = self.updated = 0
+        self.batches = 0
 
     # -- per-row validation (no database) ---------------------------------------------
 
@@ -427,6 +428,10 @@ class _Importer:
                 ],
             )
             self.enrolled += len(to_enroll)
+        self.batches += 1
+        if self.batches & (self.batches - 1) == 0:  # after batch 1, 2, 4, 8, ...
+            with self.db.session() as s:
+                q.refresh_planner_statistics(s)
 
     def _reject(self, rejects: _Rejects, r: _Row, code: str, reason: str) -> None:
         self.rejected[code] += 1

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from sequencer import lifecycle
@@ -76,18 +76,16 @@ def enrollments_of_prospects(s: Session, prospect_ids: Iterable[int]) -> list[En
 
 
 def insert_prospects(s: Session, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """Insert new prospects (one executemany); returns their ids by lowercased address.
+    """Insert new prospects (one batched statement); returns their ids by lowercased address.
 
-    A plain executemany plus one SELECT of the ids is several times faster on SQLite
-    than INSERT .. RETURNING through the ORM, which SQLAlchemy splits per row there.
+    Core ``INSERT .. RETURNING`` on the table: SQLAlchemy batches it into multi-row
+    statements on both SQLite and PostgreSQL (the ORM-level bulk path is much slower).
     """
     if not rows:
         return {}
-    s.execute(insert(Prospect.__table__), list(rows))
-    emails = [r["email"] for r in rows]
-    return dict(
-        s.execute(select(Prospect.email, Prospect.id).where(Prospect.email.in_(emails))).all()
-    )
+    table = Prospect.__table__
+    result = s.execute(insert(table).returning(table.c.email, table.c.id), list(rows))
+    return dict(result.all())
 
 
 def update_prospects(s: Session, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -97,19 +95,30 @@ def update_prospects(s: Session, rows: Sequence[Mapping[str, Any]]) -> None:
 
 
 def insert_enrollments(s: Session, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """Insert enrollments (one executemany); returns their ids by token (tokens are unique)."""
+    """Insert enrollments (one batched statement); returns their ids by token (tokens are unique)."""
     if not rows:
         return {}
-    s.execute(insert(Enrollment.__table__), list(rows))
-    tokens = [r["token"] for r in rows]
-    return dict(
-        s.execute(select(Enrollment.token, Enrollment.id).where(Enrollment.token.in_(tokens))).all()
-    )
+    table = Enrollment.__table__
+    result = s.execute(insert(table).returning(table.c.token, table.c.id), list(rows))
+    return dict(result.all())
 
 
 def insert_events(s: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     if rows:
         s.execute(insert(Event.__table__), list(rows))
+
+
+def refresh_planner_statistics(s: Session) -> None:
+    """PostgreSQL: ANALYZE the tables an import grows.
+
+    Foreign-key checks use plans cached per connection; planned while ``prospects`` was
+    nearly empty they scan it sequentially, so a large first import into a fresh
+    database turns quadratic (measured: 100,000 rows took 100 s instead of 20 s).
+    ANALYZE refreshes the statistics and invalidates those plans. No-op elsewhere.
+    """
+    if s.get_bind().dialect.name == "postgresql":
+        for table in ("prospects", "enrollments", "events"):
+            s.execute(text(f"ANALYZE {table}"))
 
 
 # --- single-prospect actions ----------------------------------------------------------
