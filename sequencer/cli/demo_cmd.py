@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -139,7 +141,19 @@ def _print_outcome(console: Console, outcome: DemoOutcome, keep: Path | None) ->
     if keep is not None:
         config = outcome.config_path
         console.print(f"Config and database kept in [bold]{outcome.directory}[/]. Try:")
+        prog = _program()
         for command in ("list", f"show {demo.PERSONAS[0].email}", "report"):
-            console.print(f"  sequencer --config {config} {command}")
+            console.print(f"  {prog} --config {config} {command}")
     else:
         console.print("(config and database were temporary; run with --keep DIR to explore them)")
+
+
+def _program() -> str:
+    """How to call sequencer again: `sequencer` when it is on PATH, else the path used now."""
+    invoked = Path(sys.argv[0])
+    on_path = shutil.which("sequencer")
+    if invoked.name != "sequencer":
+        return f"{sys.executable} -m sequencer"
+    if on_path and Path(on_path).resolve() == invoked.resolve():
+        return "sequencer"
+    return os.path.relpath(invoked) if not invoked.is_absolute() else str(invoked)
