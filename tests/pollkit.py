@@ -154,8 +154,9 @@ def make_project(
     imap: dict[str, Any] | None = None,
     colleague: bool = True,
     managers: bool = True,
+    rep: str | None = None,
 ) -> Project:
-    rep = mail.new_address("rep")
+    rep = rep or mail.new_address("rep")
     manager = mail.new_address("manager")
     (root / "sequences").mkdir(parents=True, exist_ok=True)
     (root / "templates" / "quote").mkdir(parents=True, exist_ok=True)
