@@ -442,3 +442,34 @@ def test_poll_command_prints_what_it_did(project: Project) -> None:
     assert row["replies"] == 1 and row["kinds"]["reply"] == 1
     listed = CliRunner().invoke(main, [*cfg, "inbound", "list", "--kind", "reply", "--json"])
     assert json.loads(listed.output)[0]["prospect"] == prospect
+
+
+def test_mark_seen_marks_only_handled_machine_mail_as_read(mail, db, clock, tmp_path: Path) -> None:
+    p = make_project(mail, db, clock, tmp_path, imap={"mark_seen": True})
+    dana, lee = p.mail.new_address("dana"), p.mail.new_address("lee")
+    e1, e2 = p.enroll(dana), p.enroll(lee)
+    t1, t2 = p.send_touch(e1, dana), p.send_touch(e2, lee)
+    p.mail.send(
+        reply_to(
+            t1,
+            sender=dana,
+            to=p.rep,
+            subject="Automatic reply: Your quote",
+            body="I am away until Friday.",
+            extra={"Auto-Submitted": "auto-replied"},
+        ),
+        dana,
+        [p.rep],
+    )
+    p.mail.send(reply_to(t2, sender=lee, to=p.rep, body="Interested!"), lee, [p.rep])
+    p.mail.wait_for(p.rep, 2)
+    poll(p)
+    with p.mail.imap(p.rep) as c:
+        c.select_folder("INBOX", readonly=True)
+        data = c.fetch(c.search("ALL"), ["FLAGS", "BODY.PEEK[HEADER.FIELDS (SUBJECT)]"])
+    seen = {
+        v[b"BODY[HEADER.FIELDS (SUBJECT)]"].decode().strip(): b"\\Seen" in v[b"FLAGS"]
+        for v in data.values()
+    }
+    assert seen["Subject: Automatic reply: Your quote"] is True
+    assert seen["Subject: Re: Your quote for Acme"] is False
