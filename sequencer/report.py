@@ -3,8 +3,9 @@
 ``build_report`` is the only way figures are produced: the CLI (table, JSON,
 CSV, HTML), the daily digest and the web dashboard all call it, so a number
 means the same thing everywhere. The database computes the aggregates
-(``sequencer.db.reports``); this module only sums the few aggregate rows into
-per-sequence, per-rep and per-sequence-x-rep figures and turns seconds into
+(``sequencer.db.reports``); this module sums the few aggregate rows into
+per-sequence, per-rep and per-sequence-x-rep figures, takes the reply-time
+percentiles from the replied enrollments' durations, and turns seconds into
 hours and counts into rates.
 
 Definitions (also in docs/reports.md):
@@ -32,10 +33,14 @@ from zoneinfo import ZoneInfo
 from sequencer import lifecycle
 from sequencer.config import Config
 from sequencer.db import reports as q
-from sequencer.db.models import Enrollment
 from sequencer.db.session import Database
 
 SCHEMA_VERSION = 1
+# Event kinds that mean "this enrollment finished" (unenrolled is not a finish: it never counted).
+FINISHED_EVENTS = tuple(
+    lifecycle.EVENT_FOR[state] for state in lifecycle.STATES
+    if state in lifecycle.FINISHED_STATES and state != lifecycle.UNENROLLED
+)
 LIST_LIMIT = 200
 STATE_COLUMNS = (
     "active", "paused", "replied", "bounced", "unsubscribed", "completed", "stopped", "failed",
@@ -268,12 +273,30 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _duration(found: tuple[int, dict[int, float]] | None) -> Duration:
-    if not found:
+def nearest_rank(sorted_values: list[float], p: int) -> float:
+    """The p-th percentile by nearest rank (``percentile_disc``): the value at rank ceil(p*n/100)."""
+    return sorted_values[max(0, (len(sorted_values) * p + 99) // 100 - 1)]
+
+
+def _duration(values: list[float]) -> Duration:
+    if not values:
         return Duration()
-    n, ps = found
-    hours = {p: round(v / 3600, 2) for p, v in ps.items()}
-    return Duration(n, hours.get(50), hours.get(90))
+    values.sort()
+    return Duration(len(values), round(nearest_rank(values, 50) / 3600, 2), round(nearest_rank(values, 90) / 3600, 2))
+
+
+def _percentiles(
+    durations: list[tuple[str, str | None, float, float | None]],
+) -> tuple[dict[tuple[Any, ...], Duration], dict[tuple[Any, ...], Duration]]:
+    """Reply and answer times per total, sequence, rep and pair, keyed like ("rep", "alice")."""
+    reply: dict[tuple[Any, ...], list[float]] = {}
+    answer: dict[tuple[Any, ...], list[float]] = {}
+    for seq, owner, to_reply, to_answer in durations:
+        for key in (("total",), ("sequence", seq), ("rep", owner), ("pair", seq, owner)):
+            reply.setdefault(key, []).append(to_reply)
+            if to_answer is not None:
+                answer.setdefault(key, []).append(to_answer)
+    return {k: _duration(v) for k, v in reply.items()}, {k: _duration(v) for k, v in answer.items()}
 
 
 def _add(fig: Figures, g: q.StatusGroup, steps: int) -> None:
@@ -350,13 +373,10 @@ def build_report(
     rep_cfg = config.reporting
     stalled_after = timedelta(days=rep_cfg.stalled_after_days)
     sla = timedelta(hours=rep_cfg.reply_sla_hours)
-    E = Enrollment
     with db.session() as s:
-        groups = q.status_groups(s, f, window=window)
+        groups = q.status_groups(s, f)
         names = q.sequence_records(s)
-        by = {"total": [], "sequence": [E.sequence_id], "rep": [E.owner], "pair": [E.sequence_id, E.owner]}
-        ttr = {k: q.reply_latency_percentiles(s, f, cols) for k, cols in by.items()}
-        tta = {k: q.answer_time_percentiles(s, f, cols) for k, cols in by.items()}
+        durations = q.reply_durations(s, f)
         age, nxt = q.aging_histograms(s, f, now=now)
         overdue = q.overdue_by_reason(s, f, now=now, stalled_after=stalled_after)
         stalled = q.stalled_leads(s, f, now=now, stalled_after=stalled_after, limit=list_limit)
@@ -365,9 +385,15 @@ def build_report(
         pipeline = q.pipeline_value(s, f)
         variants = q.variant_figures(s, f)
         events = q.events_by_kind(s, f, window=window)
-        sent = q.touches_sent(s, f, window=window)
-        violation_count = sum(g.violations for g in groups)
-        violations = q.safety_violations(s, f, limit=list_limit) if violation_count else []
+        replied_in_window, answered_in_window = q.reply_activity(s, f, window=window)
+        unknown_states = sum(g.count for g in groups if g.status not in lifecycle.STATES)
+        violation_count = q.safety_violation_count(s, f) + unknown_states
+        violations = (
+            q.safety_violations(s, f, limit=list_limit, unknown_states=bool(unknown_states))
+            if violation_count
+            else []
+        )
+    ttr, tta = _percentiles(durations)
 
     def steps_of(seq: str | None) -> int:
         return names.get(seq, ("", 0))[1] if seq else 0
@@ -385,31 +411,25 @@ def build_report(
         rep_fig = per_rep.setdefault(g.owner, Figures(owner=g.owner))
         for fig in (totals, seq_fig, rep_fig, pair_fig):
             _add(fig, g, steps)
-    totals.time_to_reply = _duration(ttr["total"].get(()))
-    totals.time_to_answer = _duration(tta["total"].get(()))
-    for seq, fig in per_seq.items():
-        fig.time_to_reply = _duration(ttr["sequence"].get((seq,)))
-        fig.time_to_answer = _duration(tta["sequence"].get((seq,)))
-    for rep, fig in per_rep.items():
-        fig.time_to_reply = _duration(ttr["rep"].get((rep,)))
-        fig.time_to_answer = _duration(tta["rep"].get((rep,)))
-    for key, fig in per_pair.items():
-        fig.time_to_reply = _duration(ttr["pair"].get(key))
-        fig.time_to_answer = _duration(tta["pair"].get(key))
+    for key, fig in [(("total",), totals), *((("sequence", k), v) for k, v in per_seq.items()),
+                     *((("rep", k), v) for k, v in per_rep.items()),
+                     *((("pair", *k), v) for k, v in per_pair.items())]:
+        fig.time_to_reply = ttr.get(key, Duration())
+        fig.time_to_answer = tta.get(key, Duration())
 
     activity = Activity(
         start=window[0], end=window[1],
-        enrolled=sum(g.enrolled_in_window for g in groups if g.status != lifecycle.UNENROLLED),
-        touches_sent=sent,
-        replies=sum(g.replied_in_window for g in groups),
-        answered=sum(g.answered_in_window for g in groups),
-        finished=sum(g.finished_in_window for g in groups if g.status != lifecycle.UNENROLLED),
+        enrolled=events.get("enrolled", 0),
+        touches_sent=events.get("sent", 0),
+        replies=replied_in_window,
+        answered=answered_in_window,
+        finished=sum(events.get(kind, 0) for kind in FINISHED_EVENTS),
         events=dict(sorted(events.items())),
     )
     active = totals.active
     overdue_total = sum(n for _, n, _ in overdue)
     stalled_total = sum(st for _, _, st in overdue)
-    replies_answered = tta["total"].get((), (0, {}))[0]
+    replies_answered = totals.time_to_answer.n
     return Report(
         schema_version=SCHEMA_VERSION,
         generated_at=now,

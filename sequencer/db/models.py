@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -98,6 +99,26 @@ class Enrollment(Base):
         # The scheduler's due scan reads only this index: O(due), not O(stored).
         Index("ix_enrollments_due", "status", "next_send_at"),
         Index("ix_enrollments_prospect_status", "prospect_id", "status"),
+        # Manager report (sequencer.db.reports): covering indexes, so the counts stream
+        # from an index in GROUP BY order and the reply, aging and lead-safety figures
+        # read only the rows they concern, never the whole table.
+        Index(
+            "ix_enrollments_report", "sequence_id", "owner", "status", "steps_done", "replied_step", "replied_at"
+        ),
+        Index(
+            "ix_enrollments_replied", "replied_at", "answered_at", "status", "sequence_id", "owner",
+            "last_touch_at", "enrolled_at", "replied_step",
+            sqlite_where=text("replied_at IS NOT NULL"), postgresql_where=text("replied_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_enrollments_active", "next_send_at", "last_touch_at", "enrolled_at", "sequence_id", "owner",
+            sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'"),
+        ),
+        Index(
+            "ix_enrollments_unexplained", "status",
+            sqlite_where=text("status_reason IS NULL OR status_reason = ''"),
+            postgresql_where=text("status_reason IS NULL OR status_reason = ''"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -143,6 +164,11 @@ class Message(Base):
         UniqueConstraint("enrollment_id", "step", name="uq_messages_enrollment_step"),
         Index("ix_messages_mailbox_sent", "mailbox", "sent_at"),
         Index("ix_messages_status", "status"),
+        # A/B comparison in the manager report reads only the touches that carry a variant.
+        Index(
+            "ix_messages_variant", "variant", "step", "status", "enrollment_id",
+            sqlite_where=text("variant IS NOT NULL"), postgresql_where=text("variant IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,13 +1,22 @@
 """Named aggregate queries behind the manager report, the digest and the dashboard.
 
-Every figure is computed by the database (GROUP BY, CASE, window functions) and
-comes back as a handful of aggregate rows, never as one row per enrollment, so
-the report stays fast at a million enrollments. The SQL is plain enough to run
-unchanged on SQLite (>= 3.25, window functions) and PostgreSQL; the only
-dialect-specific piece is ``seconds_between`` below.
+Every count is computed by the database (GROUP BY, conditional SUM(CASE ...))
+and comes back as a handful of aggregate rows. The one exception is the reply
+durations: percentiles are not additive, so the median per sequence, rep and
+pair needs each reply's duration; those come from the replied enrollments only,
+four narrow columns off a partial covering index.
 
-Lists (stalled leads, unanswered replies, lead-safety violations) are bounded
-by ``limit`` and ordered oldest first; their totals are counted separately.
+Speed at a million enrollments comes from the indexes of migration 0003: each
+query reads one index (covering where it matters) instead of the table, and no
+query sorts the whole table (SQLite's GROUP BY sorts unless an index already
+delivers the group order, hence conditional sums where the groups are fixed).
+Conditions that select a partial index are written exactly as the index's
+WHERE clause, with inlined constants, so SQLite can prove the index applies.
+
+The SQL runs unchanged on SQLite and PostgreSQL; the only dialect-specific
+piece is ``seconds_between``. Lists (stalled leads, unanswered replies,
+lead-safety violations) are bounded by ``limit`` and ordered oldest first;
+their totals are counted separately.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.functions import FunctionElement
 
 from sequencer import lifecycle
@@ -103,16 +112,6 @@ def _between(col: Any, start: datetime, end: datetime) -> ColumnElement[bool]:
     return and_(col >= _at(start), col < _at(end))
 
 
-def safety_violation() -> ColumnElement[bool]:
-    """An enrollment nobody is looking after: the lead-safety invariant, as SQL."""
-    no_reason = or_(E.status_reason.is_(None), E.status_reason == "")
-    return or_(
-        and_(E.status == lifecycle.ACTIVE, E.next_send_at.is_(None)),
-        and_(E.status != lifecycle.ACTIVE, no_reason),
-        not_(E.status.in_(lifecycle.STATES)),
-    )
-
-
 # ---------------------------------------------------------------- status counts
 
 
@@ -124,44 +123,23 @@ class StatusGroup:
     owner: str | None
     status: str
     steps_done: int
-    replied_step: int | None  # set only for rows counting replies
+    replied_step: int | None
     count: int
     replies: int
-    violations: int
-    enrolled_in_window: int
-    replied_in_window: int
-    answered_in_window: int
-    finished_in_window: int
 
 
-def status_groups(
-    s: Session, f: ReportFilter, *, window: tuple[datetime, datetime]
-) -> list[StatusGroup]:
-    """One scan of enrollments; every count in the report is a sum over these rows.
+def status_groups(s: Session, f: ReportFilter) -> list[StatusGroup]:
+    """One pass over ``ix_enrollments_report``, already in GROUP BY order: no sort, no table reads.
 
-    Unenrolled enrollments are included here (status ``unenrolled``) so the report
-    can show how many there were; callers leave them out of completion figures.
+    Every count in the report is a sum over these few rows. Unenrolled enrollments
+    are included (status ``unenrolled``) so the report can say how many there were;
+    callers leave them out of the other figures.
     """
-    start, end = window
     has_reply = E.replied_at.is_not(None)
-    reply_step = case((has_reply, E.replied_step), else_=None)
     stmt = (
-        select(
-            E.sequence_id,
-            E.owner,
-            E.status,
-            E.steps_done,
-            reply_step,
-            func.count(),
-            _flag(has_reply),
-            _flag(safety_violation()),
-            _flag(_between(E.enrolled_at, start, end)),
-            _flag(_between(E.replied_at, start, end)),
-            _flag(_between(E.answered_at, start, end)),
-            _flag(and_(E.status.in_(lifecycle.FINISHED_STATES), _between(E.finished_at, start, end))),
-        )
+        select(E.sequence_id, E.owner, E.status, E.steps_done, E.replied_step, func.count(), _flag(has_reply))
         .where(*f.clauses(include_unenrolled=True))
-        .group_by(E.sequence_id, E.owner, E.status, E.steps_done, reply_step)
+        .group_by(E.sequence_id, E.owner, E.status, E.steps_done, E.replied_step)
     )
     return [StatusGroup(*row) for row in s.execute(stmt)]
 
@@ -172,48 +150,7 @@ def sequence_records(s: Session) -> dict[str, tuple[str, int]]:
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
-# ---------------------------------------------------------------- percentiles
-
-GroupKey = tuple[Any, ...]
-
-
-def percentiles(
-    s: Session,
-    value: ColumnElement[float],
-    where: list[ColumnElement[bool]],
-    group_by: list[Any],
-    ps: tuple[int, ...] = (50, 90),
-) -> dict[GroupKey, tuple[int, dict[int, float]]]:
-    """Nearest-rank percentiles (``percentile_disc``) of ``value`` per group, in SQL.
-
-    The p-th percentile of n sorted values is the value at rank ceil(p * n / 100),
-    written as integer arithmetic so both databases agree. Only two rows per group
-    come back, whatever the number of rows behind them.
-    """
-    partition = group_by or None
-    inner = (
-        select(
-            *group_by,
-            value.label("v"),
-            func.row_number().over(partition_by=partition, order_by=value).label("rn"),
-            func.count().over(partition_by=partition).label("n"),
-        )
-        .where(*where)
-        .subquery()
-    )
-    keys = [inner.c[i] for i in range(len(group_by))]
-    # constants inlined so PostgreSQL sees integer arithmetic, parenthesised for the division
-    ranks = [(inner.c.n * literal_column(str(p)) + literal_column("99")).self_group().op("/")(literal_column("100")) for p in ps]
-    stmt = select(*keys, inner.c.n, inner.c.rn, inner.c.v).where(or_(*(inner.c.rn == r for r in ranks)))
-    out: dict[GroupKey, tuple[int, dict[int, float]]] = {}
-    for row in s.execute(stmt):
-        key = tuple(row[: len(keys)])
-        n, rn, v = row[len(keys) :]
-        _, found = out.setdefault(key, (n, {}))
-        for p in ps:
-            if rn == (n * p + 99) // 100:
-                found[p] = float(v)
-    return out
+# ---------------------------------------------------------------- reply durations
 
 
 def reply_latency() -> ColumnElement[float]:
@@ -229,19 +166,30 @@ def reply_latency() -> ColumnElement[float]:
     return seconds_between(E.replied_at, touch)
 
 
-def reply_latency_percentiles(
-    s: Session, f: ReportFilter, group_by: list[Any]
-) -> dict[GroupKey, tuple[int, dict[int, float]]]:
-    return percentiles(s, reply_latency(), [*f.clauses(), E.replied_at.is_not(None)], group_by)
+def _replied(f: ReportFilter) -> list[ColumnElement[bool]]:
+    # ``replied_at IS NOT NULL`` literally: the condition of the partial index ix_enrollments_replied
+    return [E.replied_at.is_not(None), *f.clauses()]
 
 
-def answer_time_percentiles(
-    s: Session, f: ReportFilter, group_by: list[Any]
-) -> dict[GroupKey, tuple[int, dict[int, float]]]:
-    """How long reps took to answer a reply (answered_at - replied_at), per group."""
-    value = seconds_between(E.answered_at, E.replied_at)
-    where = [*f.clauses(), E.replied_at.is_not(None), E.answered_at.is_not(None)]
-    return percentiles(s, value, where, group_by)
+def reply_durations(s: Session, f: ReportFilter) -> list[tuple[str, str | None, float, float | None]]:
+    """(sequence, owner, seconds to reply, seconds to the rep's answer or None) per reply.
+
+    Percentiles are not additive, so the medians per sequence, rep and pair need the
+    individual durations: only replied enrollments, four narrow columns, read from
+    the partial covering index ix_enrollments_replied (10% of a large table).
+    """
+    answer = seconds_between(E.answered_at, E.replied_at)
+    stmt = select(E.sequence_id, E.owner, reply_latency(), answer).where(*_replied(f))
+    return [(r[0], r[1], float(r[2]), None if r[3] is None else float(r[3])) for r in s.execute(stmt)]
+
+
+def reply_activity(s: Session, f: ReportFilter, *, window: tuple[datetime, datetime]) -> tuple[int, int]:
+    """(replies received, replies answered) inside the window."""
+    stmt = select(_flag(_between(E.replied_at, *window)), _flag(_between(E.answered_at, *window))).where(
+        *_replied(f)
+    )
+    row = s.execute(stmt).one()
+    return row[0] or 0, row[1] or 0
 
 
 # ---------------------------------------------------------------- aging
@@ -255,6 +203,11 @@ def _bucket(seconds: ColumnElement[float], edges: tuple[int, ...]) -> ColumnElem
     return case(*whens, else_=len(edges))
 
 
+def _active() -> ColumnElement[bool]:
+    # inlined constant: the condition of the partial index ix_enrollments_active
+    return E.status == literal_column(f"'{lifecycle.ACTIVE}'")
+
+
 def aging_histograms(
     s: Session, f: ReportFilter, *, now: datetime
 ) -> tuple[dict[int, int], dict[int, int]]:
@@ -262,6 +215,7 @@ def aging_histograms(
 
     Bucket indexes follow AGE_EDGES_DAYS / NEXT_EDGES_DAYS; for the next touch,
     -1 is overdue and -2 is "no next touch scheduled" (a safety violation).
+    Conditional sums in one pass over ix_enrollments_active (no GROUP BY sort).
     """
     since_touch = _bucket(seconds_between(_at(now), func.coalesce(E.last_touch_at, E.enrolled_at)), AGE_EDGES_DAYS)
     until = seconds_between(E.next_send_at, _at(now))
@@ -270,13 +224,14 @@ def aging_histograms(
         (until < 0, -1),
         else_=_bucket(until, NEXT_EDGES_DAYS),
     )
-    where = [*f.clauses(), E.status == lifecycle.ACTIVE]
-    age: dict[int, int] = {}
-    nxt: dict[int, int] = {}
-    for a, n, count in s.execute(select(since_touch, until_next, func.count()).where(*where).group_by(since_touch, until_next)):
-        age[a] = age.get(a, 0) + count
-        nxt[n] = nxt.get(n, 0) + count
-    return age, nxt
+    age_keys = list(range(len(AGE_EDGES_DAYS) + 1))
+    next_keys = [-2, -1, *range(len(NEXT_EDGES_DAYS) + 1)]
+    cols = [_flag(since_touch == k) for k in age_keys] + [_flag(until_next == k) for k in next_keys]
+    row = s.execute(select(*cols).where(_active(), *f.clauses())).one()
+    values = [v or 0 for v in row]
+    return dict(zip(age_keys, values[: len(age_keys)], strict=True)), dict(
+        zip(next_keys, values[len(age_keys) :], strict=True)
+    )
 
 
 def overdue_by_reason(
@@ -286,7 +241,7 @@ def overdue_by_reason(
     stalled = E.next_send_at < _at(now - stalled_after)
     stmt = (
         select(E.wait_reason, func.count(), _flag(stalled))
-        .where(*f.clauses(), E.status == lifecycle.ACTIVE, E.next_send_at < _at(now))
+        .where(_active(), *f.clauses(), E.next_send_at < _at(now))
         .group_by(E.wait_reason)
         .order_by(func.count().desc(), E.wait_reason)
     )
@@ -332,7 +287,7 @@ def stalled_leads(
     s: Session, f: ReportFilter, *, now: datetime, stalled_after: timedelta, limit: int
 ) -> list[LeadRow]:
     """Active enrollments whose next touch is overdue by more than ``stalled_after``, oldest first."""
-    where = [*f.clauses(), E.status == lifecycle.ACTIVE, E.next_send_at < _at(now - stalled_after)]
+    where = [_active(), *f.clauses(), E.next_send_at < _at(now - stalled_after)]
     return _lead_rows(s, where, E.next_send_at, E.steps_done + 1, E.next_send_at, limit)
 
 
@@ -340,7 +295,7 @@ def stalled_leads(
 
 
 def _unanswered(f: ReportFilter) -> list[ColumnElement[bool]]:
-    return [*f.clauses(), E.status == lifecycle.REPLIED, E.answered_at.is_(None)]
+    return [*_replied(f), E.status == lifecycle.REPLIED, E.answered_at.is_(None)]
 
 
 def unanswered_counts(s: Session, f: ReportFilter, *, now: datetime, sla: timedelta) -> tuple[int, int]:
@@ -358,21 +313,47 @@ def unanswered_replies(s: Session, f: ReportFilter, *, limit: int) -> list[LeadR
 # ---------------------------------------------------------------- safety
 
 
-def safety_violations(s: Session, f: ReportFilter, *, limit: int) -> list[LeadRow]:
+def _unexplained() -> ColumnElement[bool]:
+    # written exactly as the partial index ix_enrollments_unexplained's condition
+    return or_(E.status_reason.is_(None), E.status_reason == literal_column("''"))
+
+
+def _safety_kinds() -> list[ColumnElement[bool]]:
+    """The two ways a known state can leave a lead unattended, each answered by an index."""
+    return [
+        and_(E.status == lifecycle.ACTIVE, E.next_send_at.is_(None)),  # ix_enrollments_due
+        and_(_unexplained(), E.status != lifecycle.ACTIVE),  # ix_enrollments_unexplained
+    ]
+
+
+def safety_violation_count(s: Session, f: ReportFilter) -> int:
+    """Enrollments in a known state breaking the lead-safety invariant (unknown states: see status_groups)."""
+    where = f.clauses(include_unenrolled=True)
+    return sum(s.execute(select(func.count()).where(kind, *where)).scalar_one() for kind in _safety_kinds())
+
+
+def safety_violations(s: Session, f: ReportFilter, *, limit: int, unknown_states: bool = False) -> list[LeadRow]:
     """Enrollments breaking the lead-safety invariant (unenrolled ones included: they need a reason too)."""
-    where = [*f.clauses(include_unenrolled=True), safety_violation()]
-    return _lead_rows(s, where, E.status_changed_at, E.steps_done, E.status_changed_at, limit)
+    where = f.clauses(include_unenrolled=True)
+    rows: list[LeadRow] = []
+    kinds = [*_safety_kinds(), *([not_(E.status.in_(lifecycle.STATES))] if unknown_states else [])]
+    for kind in kinds:
+        rows += _lead_rows(s, [kind, *where], E.status_changed_at, E.steps_done, E.status_changed_at, limit)
+    rows.sort(key=lambda r: (r.at is None, r.at, r.enrollment_id))
+    return rows[:limit]
 
 
 # ---------------------------------------------------------------- pipeline
 
-PIPELINE_CATEGORY = case(
-    (E.status.in_((lifecycle.ACTIVE, lifecycle.PAUSED)), "in_sequence"),
-    (and_(E.status == lifecycle.REPLIED, E.answered_at.is_(None)), "unanswered"),
-    (E.status == lifecycle.REPLIED, "replied_answered"),
-    (E.status == lifecycle.COMPLETED, "at_risk"),
-    else_="closed",
-)
+PIPELINE_CATEGORIES: dict[str, ColumnElement[bool]] = {
+    "in_sequence": E.status.in_((lifecycle.ACTIVE, lifecycle.PAUSED)),
+    "unanswered": and_(E.status == lifecycle.REPLIED, E.answered_at.is_(None)),
+    "replied_answered": and_(E.status == lifecycle.REPLIED, E.answered_at.is_not(None)),
+    "at_risk": E.status == lifecycle.COMPLETED,
+    "closed": E.status.in_(
+        (lifecycle.BOUNCED, lifecycle.UNSUBSCRIBED, lifecycle.STOPPED, lifecycle.FAILED)
+    ),
+}
 
 
 def pipeline_value(s: Session, f: ReportFilter) -> dict[str, tuple[int, Decimal]]:
@@ -380,17 +361,25 @@ def pipeline_value(s: Session, f: ReportFilter) -> dict[str, tuple[int, Decimal]
 
     A prospect counts once, in the state of their most recent enrollment, so a lead
     re-enrolled after finishing a sequence is "in sequence", not "at risk" as well.
+    One pass with conditional sums (no GROUP BY sort); the later-enrollment check
+    is an index seek on ix_enrollments_prospect_status.
     """
-    latest = select(func.max(E.id)).where(E.status != lifecycle.UNENROLLED).group_by(E.prospect_id)
-    stmt = (
-        select(PIPELINE_CATEGORY, func.count(), func.sum(Prospect.deal_value))
-        .join(Prospect, Prospect.id == E.prospect_id)
-        .where(*f.clauses(), E.id.in_(latest))
-        .group_by(PIPELINE_CATEGORY)
+    later = aliased(Enrollment)
+    superseded = (
+        select(literal_column("1"))
+        .where(later.prospect_id == E.prospect_id, later.id > E.id, later.status != lifecycle.UNENROLLED)
+        .exists()
     )
-    return {
-        cat: (n, Decimal(str(total or 0)).quantize(Decimal("0.01"))) for cat, n, total in s.execute(stmt)
-    }
+    cols = []
+    for condition in PIPELINE_CATEGORIES.values():
+        cols += [_flag(condition), func.sum(case((condition, Prospect.deal_value), else_=None))]
+    stmt = select(*cols).join(Prospect, Prospect.id == E.prospect_id).where(*f.clauses(), ~superseded)
+    row = s.execute(stmt).one()
+    out: dict[str, tuple[int, Decimal]] = {}
+    for i, cat in enumerate(PIPELINE_CATEGORIES):
+        n, total = row[2 * i] or 0, row[2 * i + 1]
+        out[cat] = (n, Decimal(str(total or 0)).quantize(Decimal("0.01")))
+    return out
 
 
 # ---------------------------------------------------------------- variants and activity
@@ -402,20 +391,11 @@ def variant_figures(s: Session, f: ReportFilter) -> list[tuple[str, int, str, in
     stmt = (
         select(E.sequence_id, Message.step, Message.variant, func.count(), _flag(replied_here))
         .join(E, E.id == Message.enrollment_id)
-        .where(*f.clauses(), Message.variant.is_not(None), Message.status == "sent")
+        .where(Message.variant.is_not(None), Message.status == "sent", *f.clauses())
         .group_by(E.sequence_id, Message.step, Message.variant)
         .order_by(E.sequence_id, Message.step, Message.variant)
     )
     return [tuple(r) for r in s.execute(stmt)]  # type: ignore[misc]
-
-
-def touches_sent(s: Session, f: ReportFilter, *, window: tuple[datetime, datetime]) -> int:
-    stmt = select(func.count()).select_from(Message).where(
-        Message.status == "sent", _between(Message.sent_at, *window)
-    )
-    if f != ReportFilter():
-        stmt = stmt.join(E, E.id == Message.enrollment_id).where(*f.clauses(include_unenrolled=True))
-    return s.execute(stmt).scalar_one()
 
 
 def events_by_kind(s: Session, f: ReportFilter, *, window: tuple[datetime, datetime]) -> dict[str, int]:
