@@ -19,6 +19,20 @@ BAD = "#b84a4a"
 MUTED = "#8a8f98"
 
 
+def _label_width(labels: Sequence[str], *, least: int = 80, most: int = 360) -> int:
+    """Room for the longest label at 13 px (about 7.2 px a character), within bounds."""
+    return max(least, min(most, int(max((len(x) for x in labels), default=0) * 7.2) + 12))
+
+
+def _open(width: int, height: int, title: str) -> str:
+    # width/height in user units: the chart is drawn at its natural size and only shrinks
+    # (CSS max-width: 100%) on a narrow screen, so text never grows past the page's own.
+    return (
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+    )
+
+
 def _num(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
@@ -32,15 +46,13 @@ def hbars(
     unit: str = "",
 ) -> Markup:
     """Horizontal bars, one per row, longest = full width; the value is written at the end."""
-    label_w, bar_h, gap, value_w = 190, 22, 6, 90
+    bar_h, gap, value_w = 22, 6, 90
+    label_w = _label_width([label for label, _ in rows])
+    width = max(width, label_w + value_w + 200)
     height = max(len(rows), 1) * (bar_h + gap) + gap
     top = max((v for _, v in rows), default=0) or 1
     span = width - label_w - value_w
-    parts = [
-        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
-        f'preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">',
-        f"<title>{escape(title)}</title>",
-    ]
+    parts = [_open(width, height, title)]
     for i, (label, value) in enumerate(rows):
         y = gap + i * (bar_h + gap)
         w = max(span * value / top, 1 if value else 0)
@@ -59,21 +71,18 @@ def hbars(
 
 def funnel(stages: Sequence[tuple[str, int]], *, title: str, width: int = 560) -> Markup:
     """Enrolled -> touch 1..n -> outcomes: bars centred like a funnel, with % of the first stage."""
-    bar_h, gap, label_w = 24, 5, 190
+    bar_h, gap = 24, 5
+    label_w = _label_width([label for label, _ in stages])
     height = max(len(stages), 1) * (bar_h + gap) + gap
     first = stages[0][1] if stages and stages[0][1] else 1
     span = width - label_w - 10
-    parts = [
-        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
-        f'preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">',
-        f"<title>{escape(title)}</title>",
-    ]
+    parts = [_open(width, height, title)]
     for i, (label, value) in enumerate(stages):
         y = gap + i * (bar_h + gap)
         w = max(span * value / first, 1 if value else 0) if first else 0
         x = label_w + (span - w) / 2
         pct = f" ({100 * value / first:.0f}%)" if i and stages[0][1] else ""
-        color = BAR if i < len(stages) else MUTED
+        color = BAR
         parts.append(
             f'<text x="{label_w - 8}" y="{y + bar_h * 0.7:.1f}" text-anchor="end" font-size="13" '
             f'fill="#222">{escape(label)}</text>'
@@ -94,9 +103,7 @@ def histogram(
     slot = (width - 20) / n
     top = max((v for _, v in buckets), default=0) or 1
     parts = [
-        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
-        f'preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">',
-        f"<title>{escape(title)}</title>",
+        _open(width, height, title),
         f'<line x1="10" y1="{base}" x2="{width - 10}" y2="{base}" stroke="#999"/>',
     ]
     for i, (label, value) in enumerate(buckets):
