@@ -320,8 +320,10 @@ class SmtpRelay:
 
     def _lmtp(self, sender: str, rcpts: list[str], raw: bytes) -> None:
         assert self.lmtp_port
+        # smtplib reads one reply after DATA, LMTP sends one per recipient: one transaction each.
         with smtplib.LMTP("127.0.0.1", self.lmtp_port) as lmtp:
-            lmtp.sendmail(sender or "", rcpts, raw)
+            for rcpt in rcpts:
+                lmtp.sendmail(sender or "", [rcpt], raw)
 
     def stop(self) -> None:
         if self.controller:

@@ -67,3 +67,13 @@ def test_database_backends_are_migrated_and_isolated(db) -> None:
     with db.engine.connect() as conn:
         assert conn.execute(text("select count(*) from prospects")).scalar() == 0
     assert "enrollments" in db.table_names()
+
+
+def test_smtp_front_delivers_one_message_to_several_recipients(mail) -> None:
+    a, b = mail.new_address("a"), mail.new_address("b")
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "x@test.example", f"{a}, {b}", "both"
+    msg.set_content("hello")
+    mail.send(msg, "x@test.example", [a, b])
+    assert [m["Subject"] for m in mail.wait_for(a, 1)] == ["both"]
+    assert [m["Subject"] for m in mail.wait_for(b, 1)] == ["both"]
