@@ -317,45 +317,64 @@ def crlf(raw: bytes) -> bytes:
 def make_dsn(
     sender: str, rcpt: str, original: bytes, status: str, domain: str, when: datetime | None = None
 ) -> bytes:
-    """An RFC 3464 delivery status notification, shaped as Postfix writes one.
+    """An RFC 3464 delivery status notification, as Postfix writes one.
 
-    Carries the original's headers (Message-ID, In-Reply-To, References), which
-    is how the poller attributes a bounce to the touch that caused it.
+    multipart/report with a human part, a ``message/delivery-status`` part and
+    the original's headers (``text/rfc822-headers``: Message-ID, In-Reply-To,
+    References), which is how the poller attributes a bounce to its touch.
+    Written as text, because the email package cannot generate a
+    message/delivery-status part from scratch.
     """
-    from email.mime.message import MIMEMessage
-    from email.mime.multipart import MIMEMultipart
-    from email.mime.text import MIMEText
-
     orig = email.message_from_bytes(original, policy=email.policy.compat32)
     action = "failed" if status.startswith("5") else "delayed"
-    report = MIMEMultipart("report", report_type="delivery-status")
-    report["From"] = f"MAILER-DAEMON@mx.{domain} (Mail Delivery System)"
-    report["To"] = sender
-    report["Subject"] = "Undelivered Mail Returned to Sender"
-    report["Auto-Submitted"] = "auto-replied"
-    report["Date"] = email.utils.format_datetime(when) if when else email.utils.formatdate()
-    report["Message-ID"] = f"<dsn.{uuid.uuid4().hex}@mx.{domain}>"
-    report.attach(
-        MIMEText(
-            f"This is the mail system at host mx.{domain}.\n\n"
-            "I'm sorry to have to inform you that your message could not\n"
-            "be delivered to one or more recipients.\n\n"
-            f"<{rcpt}>: host mx.remote said: 550 {status} User unknown\n"
-        )
+    boundary = f"dsn-{uuid.uuid4().hex}"
+    date = email.utils.format_datetime(when) if when else email.utils.formatdate()
+    headers = "".join(
+        f"{key}: {orig[key]}\n"
+        for key in ("From", "To", "Subject", "Message-ID", "Date", "In-Reply-To", "References")
+        if orig[key]
     )
-    status_part = MIMEText("", "delivery-status")
-    status_part.set_payload(
-        f"Reporting-MTA: dns; mx.{domain}\n\n"
-        f"Final-Recipient: rfc822; {rcpt}\n"
-        f"Original-Recipient: rfc822;{rcpt}\n"
-        f"Action: {action}\n"
-        f"Status: {status}\n"
-        f"Diagnostic-Code: smtp; 550 {status} <{rcpt}>: Recipient address rejected\n"
-    )
-    report.attach(status_part)
-    headers_only = email.message.Message()
-    for key in ("From", "To", "Subject", "Message-ID", "Date", "In-Reply-To", "References"):
-        if orig[key]:
-            headers_only[key] = orig[key]
-    report.attach(MIMEMessage(headers_only))
-    return report.as_bytes()
+    text = f"""\
+From: MAILER-DAEMON@mx.{domain} (Mail Delivery System)
+To: {sender}
+Subject: Undelivered Mail Returned to Sender
+Date: {date}
+Message-ID: <dsn.{uuid.uuid4().hex}@mx.{domain}>
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"
+
+This is a MIME-encapsulated message.
+
+--{boundary}
+Content-Description: Notification
+Content-Type: text/plain; charset=us-ascii
+
+This is the mail system at host mx.{domain}.
+
+I'm sorry to have to inform you that your message could not
+be delivered to one or more recipients.
+
+<{rcpt}>: host mx.remote said: 550 {status} User unknown
+
+--{boundary}
+Content-Description: Delivery report
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.{domain}
+Arrival-Date: {date}
+
+Final-Recipient: rfc822; {rcpt}
+Original-Recipient: rfc822;{rcpt}
+Action: {action}
+Status: {status}
+Diagnostic-Code: smtp; 550 {status} <{rcpt}>: Recipient address rejected
+
+--{boundary}
+Content-Description: Undelivered Message Headers
+Content-Type: text/rfc822-headers
+
+{headers}
+--{boundary}--
+"""
+    return crlf(text.encode("utf-8", errors="replace"))

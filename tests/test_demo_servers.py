@@ -151,6 +151,7 @@ def test_bouncing_address_mails_a_dsn_the_classifier_reads_as_a_hard_bounce(
     assert dsn.get_content_type() == "multipart/report"
     verdict = classify(dsn, own_addresses={REP})
     assert verdict.kind == "bounce"
+    assert verdict.rule == "delivery status report"  # a real RFC 3464 report, not a guess
     assert verdict.severity == "hard"
     assert verdict.recipients == ("gone@prospect.example",)
     assert "<touch-9@demo.example>" in verdict.refs
