@@ -176,19 +176,23 @@ reporting:
 """
 
 
+def require_empty(directory: Path) -> None:
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise UserError(
+            f"{directory} is not an empty directory: give `sequencer demo --keep` a new one "
+            "(the demo writes sequencer.yaml, sequencer.db, sequences/ and templates/ there)"
+        )
+
+
 def prepare_directory(directory: Path, smtp_port: int, imap_port: int) -> Path:
-    """Config, sequence and templates into ``directory`` (which must hold no demo yet)."""
-    config_path = directory / "sequencer.yaml"
-    for taken in (config_path, directory / "sequencer.db"):
-        if taken.exists():
-            raise UserError(
-                f"{taken} already exists: give `sequencer demo --keep` an empty directory"
-            )
+    """Config, sequence and templates into ``directory``, which must be new or empty."""
+    require_empty(directory)
     directory.mkdir(parents=True, exist_ok=True)
     with resources.as_file(resources.files("sequencer") / "demo_data") as src:
         shutil.copytree(
             src, directory, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
         )
+    config_path = directory / "sequencer.yaml"
     config_path.write_text(config_yaml(smtp_port, imap_port), encoding="utf-8")
     return config_path
 
@@ -338,6 +342,7 @@ def run_demo(
     """Run the story for ``days`` simulated days; the config and database stay in ``directory``."""
     if days < 1:
         raise UserError("--days must be at least 1")
+    require_empty(directory)
     start = demo_start(today, days)
     steps = simulated_steps(start, days)
     clock = ManualClock(start)

@@ -89,8 +89,8 @@ def test_it_says_where_the_html_report_is_and_what_to_try(kept: tuple[Path, Any]
     assert f"sequencer --config {directory / 'sequencer.yaml'} list" in run.stdout
 
 
-def test_keep_refuses_a_directory_that_already_holds_a_demo(kept: tuple[Path, Any]) -> None:
+def test_keep_refuses_a_directory_that_is_not_empty(kept: tuple[Path, Any]) -> None:
     directory, _ = kept
     again = sequencer("demo", "--days", "1", "--keep", str(directory), cwd=directory.parent)
     assert again.returncode == 2
-    assert "already exists" in again.stderr
+    assert "is not an empty directory" in again.stderr

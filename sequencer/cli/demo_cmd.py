@@ -57,6 +57,10 @@ def demo_cmd(app: App, days: int, keep: Path | None) -> None:
         raise UserError(
             "the demo needs its extra: pip install 'sequencer[demo]' (or run scripts/demo)"
         ) from None
+    from sequencer.demo import require_empty
+
+    if keep is not None:
+        require_empty(keep)
     console = Console(highlight=False)
     if not console.is_terminal:  # piped or captured: wide enough for the report's tables
         console = Console(highlight=False, width=160)
