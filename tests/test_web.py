@@ -631,3 +631,30 @@ def test_hash_password_prints_a_verifiable_hash_and_never_the_password() -> None
     encoded = r.output.strip()
     assert encoded.startswith("scrypt$") and verify_password("s3cret pass", encoded)
     assert not verify_password("s3cret pasS", encoded)
+
+
+def test_behind_a_proxy_prefix_links_and_redirects_keep_the_prefix(tmp_path: Path) -> None:
+    from sequencer.db.session import Database
+
+    database = Database(f"sqlite:///{tmp_path / 'prefix.db'}")
+    try:
+        app = create_app(web_config(), database, ManualClock(NOW), auth=WebAuth(token="t" * 24))
+        c = TestClient(app, root_path="/dashboard", follow_redirects=False)
+        r = c.get("/dashboard/pipeline?rep=alice")
+        assert r.headers["location"] == "/dashboard/login?next=%2Fpipeline%3Frep%3Dalice"
+        page = c.get(r.headers["location"])
+        assert 'href="/dashboard/static/dashboard.css"' in page.text
+        assert "path=/dashboard" in page.headers["set-cookie"].lower()
+        r = c.post(
+            "/dashboard/login",
+            data={
+                "csrf": csrf_of(page.text),
+                "name": "M",
+                "secret": "t" * 24,
+                "next": "/pipeline?rep=alice",
+            },
+        )
+        assert r.headers["location"] == "/dashboard/pipeline?rep=alice"
+        assert 'hx-get="/dashboard/partial/pipeline?rep=alice"' in c.get(r.headers["location"]).text
+    finally:
+        database.dispose()

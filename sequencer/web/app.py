@@ -75,7 +75,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        static = scope.get("path", "").startswith("/static/")
+        static = "/static/" in scope.get("path", "")
 
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -254,7 +254,9 @@ class Dashboard:
 
     def _to_login(self, request: Request) -> Response:
         root = request.scope.get("root_path", "")
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        path = request.url.path
+        path = path[len(root) :] if root and path.startswith(root) else path
+        target = path + (f"?{request.url.query}" if request.url.query else "")
         login = f"{root}/login?{urlencode({'next': target})}"
         if request.headers.get("hx-request"):
             return Response(status_code=401, headers={"HX-Redirect": login})
