@@ -620,9 +620,7 @@ def _move(
 ) -> list[StateChange]:
     with _unit(target) as s:
         out = []
-        for e, addr in _targets(
-            s, email, sequence_id, lifecycle.allowed_from(to) & lifecycle.OPEN_STATES, verb
-        ):
+        for e, addr in _targets(s, email, sequence_id, lifecycle.allowed_from(to), verb):
             before = e.status
             store.transition(
                 s, e, to, now=now, actor=actor, reason=reason, step=e.steps_done + 1, **values

@@ -212,6 +212,7 @@ def import_cmd(
     config, sequences, now = app.config, _sequences(app), app.clock.now()
     show_bar = sys.stderr.isatty() and not as_json
     if show_bar:
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             DownloadColumn,
@@ -225,6 +226,7 @@ def import_cmd(
             BarColumn(),
             DownloadColumn(),
             TimeRemainingColumn(),
+            console=Console(stderr=True),
             transient=True,
         ) as bar:
             task = bar.add_task("import", total=None)
