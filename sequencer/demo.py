@@ -206,6 +206,7 @@ class Cast:
         self.touches: dict[str, int] = {}
         self.pending: list[tuple[datetime, str, EmailMessage, str]] = []
         self.cursor = 0  # deliveries already looked at
+        self.noted: list[str] = []
         self.own: dict[str, EmailMessage] = {}  # what the cast itself sent, by Message-ID
 
     def react(self, now: datetime) -> list[Happening]:
@@ -226,6 +227,8 @@ class Cast:
                         Happening(now, persona.email, f"gets touch {number}: {msg['Subject']}")
                     )
                     self._script(persona, number, msg, now)
+                    out.extend(Happening(now, persona.email, note) for note in self.noted)
+                    self.noted.clear()
                 elif rcpt.lower() == REP and msg[NOTIFICATION_HEADER]:
                     out.append(Happening(now, REP, f"is alerted: {msg['Subject']}"))
                     self._rep_answers(msg, now)
@@ -241,8 +244,11 @@ class Cast:
         return out
 
     def _script(self, persona: Persona, number: int, touch: EmailMessage, now: datetime) -> None:
-        if number != persona.after_touch or persona.behaviour in ("bounces", "silent"):
-            return  # a bounce needs no acting: the server mails the DSN itself
+        if number != persona.after_touch or persona.behaviour == "silent":
+            return
+        if persona.behaviour == "bounces":  # the server has already mailed the DSN
+            self.noted.append(f"bounces: 550 5.1.1 user unknown (a DSN lands in {REP}'s inbox)")
+            return
         subject = f"Re: {_bare(touch)}"
         if persona.behaviour == "replies":
             first = persona.name.split()[0]
