@@ -34,6 +34,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -65,6 +66,10 @@ from sequencer.templates import TemplateStore, build_context
 log = logging.getLogger("sequencer.send")
 
 PollHook = Callable[[], Any]
+# Touches marked ``sending`` per commit = concurrency x this. It bounds how many touches a
+# killed worker can leave in doubt (held for the operator), and amortises two commits
+# over that many sends.
+GROUP_PER_SLOT = 4
 MAX_REFERENCES = 20
 
 
@@ -94,9 +99,13 @@ class TickResult:
 
 @dataclass
 class Prepared:
-    """A rendered touch and what recording it needs (kept in memory between claim and send)."""
+    """A composed touch and what recording it needs (kept in memory between claim and send).
 
-    raw: bytes
+    The message is composed (and its headers checked) in the claim; it is serialised only
+    when it is sent, so that CPU work overlaps the SMTP round trips of other touches.
+    """
+
+    message: EmailMessage | None
     sequence: Sequence
     step: int
     subject: str
@@ -104,6 +113,14 @@ class Prepared:
     thread_subject: str | None
     thread_root_id: str | None
     thread_refs: list[str]
+    _raw: bytes | None = None
+
+    @property
+    def raw(self) -> bytes:
+        if self._raw is None:
+            assert self.message is not None
+            self._raw = self.message.as_bytes()
+        return self._raw
 
 
 @dataclass
@@ -440,7 +457,7 @@ class Engine:
             list_unsubscribe_url=url if sequence.list_unsubscribe else None,
         )
         return Prepared(
-            raw=msg.as_bytes(),
+            message=msg,
             sequence=sequence,
             step=number,
             subject=subject,
@@ -458,7 +475,7 @@ class Engine:
         mailbox = run.mailbox
         deadline = monotonic_time.monotonic() + self.config.sending.lease_seconds / 2
         pending = list(claims)
-        group_size = mailbox.concurrency
+        group_size = mailbox.concurrency * GROUP_PER_SLOT
         while pending:
             if self._stopping or monotonic_time.monotonic() > deadline:
                 self._release(
@@ -665,7 +682,7 @@ class Engine:
             )
         else:
             prepared = Prepared(
-                raw=b"",
+                message=None,
                 sequence=sequence,
                 step=message.step,
                 subject=message.subject,
