@@ -33,6 +33,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from sqlalchemy.exc import IntegrityError
+
 from sequencer import lifecycle
 from sequencer.addresses import normalize
 from sequencer.config import Config, MailboxConfig
@@ -161,6 +163,20 @@ class _Row:
     deal_value: Decimal | None
     fields: dict[str, str]
     mailbox: MailboxConfig
+
+
+@dataclass
+class _BatchOutcome:
+    """What one batch did; applied to the totals only after its transaction commits."""
+
+    rejects: list[tuple[_Row, str, str]] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    created: int = 0
+    updated: int = 0
+    enrolled: int = 0
+
+    def reject(self, r: _Row, code: str, reason: str) -> None:
+        self.rejects.append((r, code, reason))
 
 
 class _CountingRaw(io.RawIOBase):
@@ -340,8 +356,32 @@ class _Importer:
     # -- per-batch database work ------------------------------------------------------
 
     def flush(self, batch: list[_Row], rejects: _Rejects) -> None:
+        """Write one batch in one transaction; counts and rejects apply only once it commits.
+
+        A concurrent import (or enroll) can insert the same address between our lookup
+        and our insert; the unique constraint then fails the batch, and it is redone
+        once, this time seeing the other writer's rows.
+        """
         if not batch:
             return
+        try:
+            outcome = self._write(batch)
+        except IntegrityError:
+            outcome = self._write(batch)
+        for r, code, reason in outcome.rejects:
+            self.rejected[code] += 1
+            rejects.add(r.number, r.cells, reason)
+        self.skipped.update(outcome.skipped)
+        self.created += outcome.created
+        self.updated += outcome.updated
+        self.enrolled += outcome.enrolled
+        self.batches += 1
+        if not self.dry_run and self.batches & (self.batches - 1) == 0:  # batch 1, 2, 4, 8, ...
+            with self.db.session() as s:
+                q.refresh_planner_statistics(s)
+
+    def _write(self, batch: list[_Row]) -> _BatchOutcome:
+        out = _BatchOutcome()
         with self.db.session() as s:
             emails = [r.email for r in batch]
             existing = q.prospects_by_emails(s, emails)
@@ -355,16 +395,13 @@ class _Importer:
             for r in batch:
                 hit = suppressed.get(r.email)
                 if hit is not None:
-                    self._reject(
-                        rejects, r, SUPPRESSED, f"suppressed ({hit.kind} {hit.value}: {hit.reason})"
-                    )
+                    out.reject(r, SUPPRESSED, f"suppressed ({hit.kind} {hit.value}: {hit.reason})")
                     continue
                 p = existing.get(r.email)
                 merged = self._merged(r, p)
                 missing = missing_variables(self.required, template_prospect(**merged))
                 if missing:
-                    self._reject(
-                        rejects,
+                    out.reject(
                         r,
                         MISSING_VARIABLES,
                         f"missing required template variable(s): {', '.join(sorted(missing))}",
@@ -377,24 +414,24 @@ class _Importer:
                     force=False,
                 )
                 if verdict is not None and verdict.code != ALREADY_ENROLLED:
-                    self._reject(rejects, r, verdict.code, verdict.message)
+                    out.reject(r, verdict.code, verdict.message)
                     continue
                 if p is None:
                     new_prospects.append(self._new_prospect(r))
-                    self.created += 1
+                    out.created += 1
                 else:
                     change = self._update(p, merged)
                     if change:
                         updates.append(change)
-                        self.updated += 1
+                        out.updated += 1
                 if verdict is not None:
-                    self.skipped[verdict.code] += 1
+                    out.skipped[verdict.code] += 1
                     continue
                 to_enroll.append(r)
+            out.enrolled = len(to_enroll)
             if self.dry_run:
-                self.enrolled += len(to_enroll)
                 s.rollback()
-                return
+                return out
             q.update_prospects(s, updates)
             ids = {p.email: p.id for p in existing.values()}
             ids.update(q.insert_prospects(s, new_prospects))
@@ -427,15 +464,7 @@ class _Importer:
                     for r, token, e in zip(to_enroll, tokens, enrollments, strict=True)
                 ],
             )
-            self.enrolled += len(to_enroll)
-        self.batches += 1
-        if self.batches & (self.batches - 1) == 0:  # after batch 1, 2, 4, 8, ...
-            with self.db.session() as s:
-                q.refresh_planner_statistics(s)
-
-    def _reject(self, rejects: _Rejects, r: _Row, code: str, reason: str) -> None:
-        self.rejected[code] += 1
-        rejects.add(r.number, r.cells, reason)
+        return out
 
     @staticmethod
     def _merged(r: _Row, p: Any) -> dict[str, Any]:

@@ -232,3 +232,28 @@ def test_large_import_with_one_percent_bad_rows(db, world, clock, tmp_path, db_u
         assert s.scalar(
             select(func.count()).select_from(Event).where(Event.kind == "enrolled")
         ) == rows - len(bad)
+
+
+def test_import_guards_parallel_and_previous_enrollments(db, world, clock, tmp_path) -> None:
+    for email in ("busy@acme.com", "done@acme.com"):
+        svc.enroll(
+            db, world.config, world.sequences, email=email, sequence_id="nurture", now=clock.now()
+        )
+    svc.enroll(
+        db,
+        world.config,
+        world.sequences,
+        email="done@acme.com",
+        sequence_id="quote",
+        company="Acme",
+        fields={"quote_number": "Q"},
+        allow_parallel=True,
+        now=clock.now(),
+    )
+    svc.stop(db, email="done@acme.com", sequence_id="quote", now=clock.now())
+    path = tmp_path / "leads.csv"
+    path.write_text("email,company,quote_number\nbusy@acme.com,Acme,Q\ndone@acme.com,Acme,Q\n")
+    summary = run_import(db, world, clock, path, allow_parallel=True)
+    assert summary.enrolled == 1 and summary.rejected == {"previously_enrolled": 1}
+    [reject] = read_rejects(tmp_path / "leads.rejects.csv")
+    assert reject["row"] == "3" and "was in sequence quote before (stopped" in reject["reason"]
