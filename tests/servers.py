@@ -358,15 +358,18 @@ def make_dsn(sender: str, rcpt: str, original: bytes, status: str) -> bytes:
             f"<{rcpt}>: host mx.remote said: 550 {status} User unknown\n"
         )
     )
-    status_part = MIMEText("", "delivery-status")
-    status_part.set_payload(
-        f"Reporting-MTA: dns; mx.{DOMAIN}\n\n"
-        f"Final-Recipient: rfc822; {rcpt}\n"
-        f"Original-Recipient: rfc822;{rcpt}\n"
-        f"Action: {'failed' if status.startswith('5') else 'delayed'}\n"
-        f"Status: {status}\n"
-        f"Diagnostic-Code: smtp; 550 {status} <{rcpt}>: Recipient address rejected\n"
-    )
+    # message/delivery-status: per-message fields, then one block per recipient (RFC 3464)
+    per_message = email.message.Message()
+    per_message["Reporting-MTA"] = f"dns; mx.{DOMAIN}"
+    per_recipient = email.message.Message()
+    per_recipient["Final-Recipient"] = f"rfc822; {rcpt}"
+    per_recipient["Original-Recipient"] = f"rfc822;{rcpt}"
+    per_recipient["Action"] = "failed" if status.startswith("5") else "delayed"
+    per_recipient["Status"] = status
+    per_recipient["Diagnostic-Code"] = f"smtp; 550 {status} <{rcpt}>: Recipient address rejected"
+    status_part = email.message.Message()
+    status_part.set_type("message/delivery-status")
+    status_part.set_payload([per_message, per_recipient])
     report.attach(status_part)
     headers_only = email.message.Message()
     for key in ("From", "To", "Subject", "Message-ID", "Date", "In-Reply-To", "References"):
@@ -428,6 +431,7 @@ class MailEnv:
     def send(self, msg: EmailMessage | bytes, sender: str, rcpts: list[str]) -> None:
         """Send as an outside party would: through the SMTP front."""
         raw = msg if isinstance(msg, bytes) else msg.as_bytes()
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")  # SMTP wants CRLF lines
         with smtplib.SMTP("127.0.0.1", self.smtp_port) as smtp:
             smtp.sendmail(sender, rcpts, raw)
 
