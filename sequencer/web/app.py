@@ -17,10 +17,12 @@ re-fetches the figures part of a page every ``web.refresh_seconds``. Security:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -133,6 +135,22 @@ class Dashboard:
         self.env = _environment()
         self.cache = views.PageCache(cache_seconds)
         self.secure_cookie = bool(config.web.base_url and config.web.base_url.startswith("https:"))
+
+    def warm_up(self) -> None:
+        """Build the unfiltered home and pipeline figures in the background at start-up,
+        so the first manager of the morning does not wait for the report."""
+        if self.cache.max_age <= 0:
+            return
+        unfiltered = views.Filters()
+
+        def build() -> None:
+            try:
+                for name, page in (("home", self.build_home), ("pipeline", self.build_pipeline)):
+                    self.cache.get((name, unfiltered, ()), lambda page=page: page(None, unfiltered))
+            except Exception:  # a page will show the error when asked; start-up goes on
+                log.exception("warming up the dashboard failed")
+
+        threading.Thread(target=build, name="dashboard-warm-up", daemon=True).start()
 
     # -- helpers ----------------------------------------------------------------------
     def tz(self) -> ZoneInfo:
@@ -310,10 +328,10 @@ class Dashboard:
             sorted(fig.sequence_id for fig in report.sequences if fig.sequence_id) if report else []
         )
 
-    def build_home(self, request: Request, f: views.Filters) -> views.HomePage:
+    def build_home(self, request: Request | None, f: views.Filters) -> views.HomePage:
         return views.home(self.db, self.config, self.clock.now(), f)
 
-    def build_pipeline(self, request: Request, f: views.Filters) -> views.PipelinePage:
+    def build_pipeline(self, request: Request | None, f: views.Filters) -> views.PipelinePage:
         return views.pipeline(self.db, self.config, self.clock.now(), f)
 
     def build_reps(self, request: Request, f: views.Filters) -> views.RepsPage:
@@ -492,10 +510,16 @@ def create_app(
             status_code=500,
         )
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        dash.warm_up()
+        yield
+
     app = Starlette(
         debug=False,
         routes=routes,
         exception_handlers={HTTPException: http_error, Exception: server_error},
+        lifespan=lifespan,
     )
     app.add_middleware(SecurityHeaders)
     app.state.dashboard = dash

@@ -46,7 +46,7 @@ class Filters:
 
     ``since`` selects enrollments enrolled on or after that day (the report's cohort)
     and starts the activity window; ``until`` ends the activity window (exclusive of
-    the following day). Days are in the team's time zone.
+    the following day). Days are UTC days, as for ``sequencer report --since``.
     """
 
     rep: str | None = None
@@ -86,15 +86,16 @@ class Filters:
     def active(self) -> bool:
         return any(v is not None for v in asdict(self).values())
 
-    def instants(
-        self, tz: str, now: datetime
-    ) -> tuple[datetime | None, tuple[datetime, datetime] | None]:
-        """(cohort start, activity window) as UTC instants, for ``build_report``."""
-        zone = ZoneInfo(tz)
-        since = datetime.combine(self.since, time(0), zone).astimezone(UTC) if self.since else None
+    def instants(self, now: datetime) -> tuple[datetime | None, tuple[datetime, datetime] | None]:
+        """(cohort start, activity window) as UTC instants, for ``build_report``.
+
+        Days start at midnight UTC, as ``sequencer report --since DATE`` reads them, so a
+        bookmarked view and the command line select the same enrollments.
+        """
+        since = datetime.combine(self.since, time(0), UTC) if self.since else None
         if self.until is None:
             return since, None
-        end = datetime.combine(self.until + timedelta(days=1), time(0), zone).astimezone(UTC)
+        end = datetime.combine(self.until + timedelta(days=1), time(0), UTC)
         end = min(end, now)
         start = since or end - timedelta(days=1)
         return since, (start, max(start, end))
@@ -102,7 +103,7 @@ class Filters:
 
 def report_for(db: Database, config: Config, now: datetime, f: Filters) -> Report:
     """The report the pages show: exactly ``sequencer report`` with the same filters."""
-    since, window = f.instants(config.timezone, now)
+    since, window = f.instants(now)
     return build_report(
         db, config, now=now, sequence=f.sequence, owner=f.rep, since=since, window=window
     )
@@ -367,7 +368,7 @@ class RepsPage:
 
 def reps(db: Database, config: Config, now: datetime, f: Filters) -> RepsPage:
     r = report_for(db, config, now, f)
-    since, _ = f.instants(config.timezone, now)
+    since, _ = f.instants(now)
     sla = timedelta(hours=config.reporting.reply_sla_hours)
     rows = []
     with db.session() as s:
