@@ -619,6 +619,10 @@ def test_web_refuses_a_public_address_without_authentication(
     monkeypatch.setenv("SEQUENCER_WEB_PASSWORD_HASH", "not-a-hash")
     r = CliRunner().invoke(main, ["--config", str(cfg), "web", "--host", "0.0.0.0", "--port", "0"])
     assert r.exit_code == 2 and "hash-password" in r.output
+    monkeypatch.delenv("SEQUENCER_WEB_PASSWORD_HASH")
+    monkeypatch.setenv("SEQUENCER_WEB_TOKEN", "short")
+    r = CliRunner().invoke(main, ["--config", str(cfg), "web", "--host", "0.0.0.0", "--port", "0"])
+    assert r.exit_code == 2 and "shorter than 16" in r.output and "short\n" not in r.output
 
 
 def test_hash_password_prints_a_verifiable_hash_and_never_the_password() -> None:

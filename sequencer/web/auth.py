@@ -29,6 +29,7 @@ from sequencer.errors import UserError
 COOKIE = "sequencer_session"
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 _SCRYPT_MAXMEM = 64 * 1024 * 1024
+MIN_TOKEN_LENGTH = 16
 
 
 def hash_password(password: str, *, salt: bytes | None = None) -> str:
@@ -96,6 +97,11 @@ class WebAuth:
     def __post_init__(self) -> None:
         if self.password_hash:
             check_password_hash(self.password_hash)
+        if self.token is not None and len(self.token) < MIN_TOKEN_LENGTH:
+            raise UserError(
+                f"the dashboard token is shorter than {MIN_TOKEN_LENGTH} characters; make one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
 
     @property
     def required(self) -> bool:
