@@ -29,7 +29,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import Row  # noqa: E402
+
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 HEADER = ["Email", "First Name", "Last Name", "Company", "Timezone", "Deal Value", "Quote Number"]
 
@@ -166,9 +171,9 @@ def run_child(*args: str) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
+def main(quick: bool = False) -> list[Row] | None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--rows", type=int, default=10_000 if quick else 100_000)
     parser.add_argument("--bad-percent", type=float, default=1.0)
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -180,7 +185,7 @@ def main() -> None:
             else child_import(Path(paths[0]), Path(paths[1]))
         )
         print(json.dumps(result))
-        return
+        return None
     with tempfile.TemporaryDirectory(prefix="seq-bench-") as tmp:
         root = Path(tmp)
         config_path = setup(root)
@@ -205,6 +210,13 @@ def main() -> None:
         ok_rate = "ok" if imp_rate >= 5000 else "BELOW TARGET"
         ok_mem = "ok" if imp["peak_rss_mb"] < 250 else "ABOVE TARGET"
         print(f"target >= 5,000 rows/s: {ok_rate}; target peak RSS < 250 MB: {ok_mem}")
+        return [
+            Row(f"CSV import, {args.rows:,} rows (SQLite)", imp_rate, base_rate, imp_rate / base_rate,
+                ">= 5,000 rows/s", "rows/s", imp_rate >= 5000,
+                "baseline: csv parsing + bare bulk INSERT"),
+            Row("CSV import peak RSS", imp["peak_rss_mb"], base["peak_rss_mb"],
+                base["peak_rss_mb"] / imp["peak_rss_mb"], "< 250 MB", "MB", imp["peak_rss_mb"] < 250),
+        ]
 
 
 if __name__ == "__main__":
