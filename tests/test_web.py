@@ -662,3 +662,43 @@ def test_behind_a_proxy_prefix_links_and_redirects_keep_the_prefix(tmp_path: Pat
         assert 'hx-get="/dashboard/partial/pipeline?rep=alice"' in c.get(r.headers["location"]).text
     finally:
         database.dispose()
+
+
+@pytest.mark.servers
+def test_a_reply_delivered_by_mail_shows_after_a_poll_with_its_payload_inert(
+    mail: Any, db: Any, clock: ManualClock, tmp_path: Path
+) -> None:
+    """Real SMTP delivery into Dovecot, the real poller, then the dashboard."""
+    from sequencer.poll import poll_mailbox
+    from tests.pollkit import make_project, reply_to
+
+    p = make_project(mail, db, clock, tmp_path)
+    prospect = mail.new_address("dana")
+    eid = p.enroll(prospect)
+    touch = p.send_touch(eid, prospect)
+    assert mail.wait_for(prospect, 1)
+    web = TestClient(
+        create_app(p.config, db, clock, auth=WebAuth(), cache_seconds=0),
+        base_url="http://127.0.0.1",
+        follow_redirects=False,
+    )
+    assert "Every reply has been answered" in web.get("/").text
+    clock.advance(timedelta(hours=6))
+    mail.send(
+        reply_to(touch, sender=prospect, to=p.rep, body=XSS_SNIPPET + "\n", subject=XSS_SUBJECT),
+        prospect,
+        [p.rep],
+    )
+    mail.wait_for(p.rep, 1)
+    assert poll_mailbox(db, p.config, p.sequences, clock, "rep").ok
+    home = web.get("/").text
+    waiting = home.split('id="unanswered"')[1].split("</section>")[0]
+    assert prospect in waiting and "0.0 h" in waiting and "within" in waiting
+    clock.advance(timedelta(hours=5))  # nobody answers: past the 4 h SLA
+    waiting = web.get("/").text.split('id="unanswered"')[1].split("</section>")[0]
+    assert "5.0 h" in waiting and "breached" in waiting
+    assert "Last poll:" in home and "never" not in home.split('id="freshness"')[1].split("</p>")[0]
+    lead = web.get(f"/leads/{prospect}").text
+    assert "&lt;script&gt;alert(&#39;subject&#39;)&lt;/script&gt;" in lead
+    assert "&lt;img src=x onerror=alert(&#39;snippet&#39;)&gt;" in lead
+    assert "<script>alert" not in lead and "<img src=x" not in lead
