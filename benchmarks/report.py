@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import Row  # noqa: E402
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NOW_SQL = "2026-03-02 09:00:00"
 SEQUENCES = 8

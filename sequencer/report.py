@@ -479,7 +479,7 @@ def _pipeline(rows: dict[str, tuple[int, Decimal]]) -> list[PipelineState]:
 
     combos: Iterable[tuple[str, tuple[str, ...]]] = (
         ("in_sequence", ("in_sequence",)),
-        ("replied", ("unanswered", "replied_answered")),
+        ("replied", ("replied",)),
         ("unanswered", ("unanswered",)),
         ("at_risk", ("at_risk",)),
         ("closed", ("closed",)),

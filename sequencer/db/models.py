@@ -111,7 +111,7 @@ class Enrollment(Base):
             sqlite_where=text("replied_at IS NOT NULL"), postgresql_where=text("replied_at IS NOT NULL"),
         ),
         Index(
-            "ix_enrollments_active", "next_send_at", "last_touch_at", "enrolled_at", "sequence_id", "owner",
+            "ix_enrollments_active", "status", "next_send_at", "last_touch_at", "enrolled_at", "sequence_id", "owner",
             sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'"),
         ),
         Index(

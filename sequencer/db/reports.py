@@ -55,7 +55,6 @@ from sequencer.db.models import (
 )
 
 E = Enrollment
-DAY = 86400.0
 
 
 class seconds_between(FunctionElement[float]):  # noqa: N801 (reads as SQL)
@@ -198,14 +197,19 @@ AGE_EDGES_DAYS = (1, 3, 7, 14, 30)  # buckets: <1, 1-3, 3-7, 7-14, 14-30, 30+
 NEXT_EDGES_DAYS = (1, 3, 7)  # buckets: overdue, <1, 1-3, 3-7, 7+, unscheduled
 
 
-def _bucket(seconds: ColumnElement[float], edges: tuple[int, ...]) -> ColumnElement[int]:
-    whens = [(seconds < edge * DAY, i) for i, edge in enumerate(edges)]
-    return case(*whens, else_=len(edges))
-
-
 def _active() -> ColumnElement[bool]:
     # inlined constant: the condition of the partial index ix_enrollments_active
     return E.status == literal_column(f"'{lifecycle.ACTIVE}'")
+
+
+def _cumulative(counts: list[int]) -> dict[int, int]:
+    """Counts of "within edge k" (cumulative) -> counts per bucket, the last bucket open-ended."""
+    total, *within = counts
+    out, previous = {}, 0
+    for k, n in enumerate([*within, total]):
+        out[k] = n - previous
+        previous = n
+    return out
 
 
 def aging_histograms(
@@ -215,23 +219,24 @@ def aging_histograms(
 
     Bucket indexes follow AGE_EDGES_DAYS / NEXT_EDGES_DAYS; for the next touch,
     -1 is overdue and -2 is "no next touch scheduled" (a safety violation).
-    Conditional sums in one pass over ix_enrollments_active (no GROUP BY sort).
+    One pass over the partial covering index ix_enrollments_active; bucket edges are
+    instants computed here, so each row costs a few comparisons, no date arithmetic.
     """
-    since_touch = _bucket(seconds_between(_at(now), func.coalesce(E.last_touch_at, E.enrolled_at)), AGE_EDGES_DAYS)
-    until = seconds_between(E.next_send_at, _at(now))
-    until_next = case(
-        (E.next_send_at.is_(None), -2),
-        (until < 0, -1),
-        else_=_bucket(until, NEXT_EDGES_DAYS),
-    )
-    age_keys = list(range(len(AGE_EDGES_DAYS) + 1))
-    next_keys = [-2, -1, *range(len(NEXT_EDGES_DAYS) + 1)]
-    cols = [_flag(since_touch == k) for k in age_keys] + [_flag(until_next == k) for k in next_keys]
-    row = s.execute(select(*cols).where(_active(), *f.clauses())).one()
-    values = [v or 0 for v in row]
-    return dict(zip(age_keys, values[: len(age_keys)], strict=True)), dict(
-        zip(next_keys, values[len(age_keys) :], strict=True)
-    )
+    touched = func.coalesce(E.last_touch_at, E.enrolled_at)
+    nxt = E.next_send_at
+    cols = [
+        func.count(),
+        *(_flag(touched > _at(now - timedelta(days=d))) for d in AGE_EDGES_DAYS),
+        _flag(nxt.is_(None)),
+        _flag(nxt < _at(now)),
+        *(_flag(nxt < _at(now + timedelta(days=d))) for d in NEXT_EDGES_DAYS),
+    ]
+    row = [v or 0 for v in s.execute(select(*cols).where(_active(), *f.clauses())).one()]
+    total = row[0]
+    age = _cumulative([total, *row[1 : 1 + len(AGE_EDGES_DAYS)]])
+    unscheduled, overdue, *within = row[1 + len(AGE_EDGES_DAYS) :]
+    scheduled = _cumulative([total - unscheduled - overdue, *(n - overdue for n in within)])
+    return age, {-2: unscheduled, -1: overdue, **scheduled}
 
 
 def overdue_by_reason(
@@ -347,8 +352,7 @@ def safety_violations(s: Session, f: ReportFilter, *, limit: int, unknown_states
 
 PIPELINE_CATEGORIES: dict[str, ColumnElement[bool]] = {
     "in_sequence": E.status.in_((lifecycle.ACTIVE, lifecycle.PAUSED)),
-    "unanswered": and_(E.status == lifecycle.REPLIED, E.answered_at.is_(None)),
-    "replied_answered": and_(E.status == lifecycle.REPLIED, E.answered_at.is_not(None)),
+    "replied": E.status == lifecycle.REPLIED,
     "at_risk": E.status == lifecycle.COMPLETED,
     "closed": E.status.in_(
         (lifecycle.BOUNCED, lifecycle.UNSUBSCRIBED, lifecycle.STOPPED, lifecycle.FAILED)
@@ -356,27 +360,40 @@ PIPELINE_CATEGORIES: dict[str, ColumnElement[bool]] = {
 }
 
 
+def _latest() -> ColumnElement[bool]:
+    """No later enrollment of the same prospect (an index seek on ix_enrollments_prospect_status)."""
+    later = aliased(Enrollment)
+    return ~(
+        select(literal_column("1"))
+        .where(later.prospect_id == E.prospect_id, later.id > E.id, later.status != lifecycle.UNENROLLED)
+        .exists()
+    )
+
+
 def pipeline_value(s: Session, f: ReportFilter) -> dict[str, tuple[int, Decimal]]:
     """Prospects and the sum of their deal values, by where their latest enrollment stands.
 
     A prospect counts once, in the state of their most recent enrollment, so a lead
     re-enrolled after finishing a sequence is "in sequence", not "at risk" as well.
-    One pass with conditional sums (no GROUP BY sort); the later-enrollment check
-    is an index seek on ix_enrollments_prospect_status.
+    Categories: in_sequence, replied, at_risk, closed, and unanswered (a subset of
+    replied). One pass over ix_enrollments_prospect_status with conditional sums
+    (no GROUP BY sort), prospects read in id order; unanswered replies come from
+    the replied enrollments' partial index.
     """
-    later = aliased(Enrollment)
-    superseded = (
-        select(literal_column("1"))
-        .where(later.prospect_id == E.prospect_id, later.id > E.id, later.status != lifecycle.UNENROLLED)
-        .exists()
-    )
     cols = []
     for condition in PIPELINE_CATEGORIES.values():
         cols += [_flag(condition), func.sum(case((condition, Prospect.deal_value), else_=None))]
-    stmt = select(*cols).join(Prospect, Prospect.id == E.prospect_id).where(*f.clauses(), ~superseded)
-    row = s.execute(stmt).one()
+    stmt = select(*cols).select_from(E).join(Prospect, Prospect.id == E.prospect_id).where(*f.clauses(), _latest())
+    row = list(s.execute(stmt).one())
+    unanswered = (
+        select(func.count(), func.sum(Prospect.deal_value))
+        .select_from(E)
+        .join(Prospect, Prospect.id == E.prospect_id)
+        .where(*_unanswered(f), _latest())
+    )
+    row += list(s.execute(unanswered).one())
     out: dict[str, tuple[int, Decimal]] = {}
-    for i, cat in enumerate(PIPELINE_CATEGORIES):
+    for i, cat in enumerate([*PIPELINE_CATEGORIES, "unanswered"]):
         n, total = row[2 * i] or 0, row[2 * i + 1]
         out[cat] = (n, Decimal(str(total or 0)).quantize(Decimal("0.01")))
     return out

@@ -30,7 +30,7 @@ def upgrade() -> None:
     )
     op.create_index(
         "ix_enrollments_active", "enrollments",
-        ["next_send_at", "last_touch_at", "enrolled_at", "sequence_id", "owner"],
+        ["status", "next_send_at", "last_touch_at", "enrolled_at", "sequence_id", "owner"],
         **_where("status = 'active'"),
     )
     op.create_index(
