@@ -15,21 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from zoneinfo import ZoneInfo
 
-import aiosmtplib
 from sqlalchemy.exc import IntegrityError
 
 from sequencer.clock import Clock
 from sequencer.config import Config, MailboxConfig
 from sequencer.db import reports as queries
 from sequencer.db.session import Database
-from sequencer.errors import MailboxError, NotFound, UserError
+from sequencer.errors import NotFound, UserError
 from sequencer.report import Report, build_report, local_day_window
 from sequencer.report_html import render_digest
 from sequencer.schedule import BusinessCalendar
@@ -119,31 +117,16 @@ def compose(digest: Digest, sender: MailboxConfig, to: list[str], *, now: dateti
 
 
 async def smtp_send(mailbox: MailboxConfig, msg: EmailMessage, to: list[str]) -> None:
-    """Send one message through the mailbox's SMTP server (TLS, STARTTLS or plain)."""
-    server = mailbox.smtp
-    secret = mailbox.secret("smtp")
-    login = bool(secret.password_env or secret.password_cmd)
-    password = secret.password(f"mailbox {mailbox.name} smtp") if login else None
-    context = ssl.create_default_context(cafile=server.ca_file) if server.security != "none" else None
-    port = server.port or {"tls": 465, "starttls": 587, "none": 25}[server.security]
+    """Send through the mailbox's SMTP server with the sending engine's pool (one connection)."""
+    from sequencer.mail.smtp import SmtpPool
+
+    raw = msg.as_bytes()
+    pool = SmtpPool(mailbox, concurrency=1)
     try:
-        await aiosmtplib.send(
-            msg,
-            sender=mailbox.address,
-            recipients=to,
-            hostname=server.host,
-            port=port,
-            username=secret.username if login else None,
-            password=password,
-            use_tls=server.security == "tls",
-            start_tls=server.security == "starttls",
-            tls_context=context,
-            timeout=server.timeout,
-        )
-    except aiosmtplib.SMTPAuthenticationError as exc:
-        raise MailboxError(mailbox.name, f"SMTP login refused ({exc.code})") from None
-    except (aiosmtplib.SMTPException, OSError) as exc:
-        raise MailboxError(mailbox.name, f"sending the digest via {server.host}:{port} failed: {exc}") from None
+        for rcpt in to:
+            await pool.send(mailbox.address, rcpt, raw)
+    finally:
+        await pool.close()
 
 
 async def send_digest(
