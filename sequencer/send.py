@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import random
@@ -101,11 +102,12 @@ class TickResult:
 class Prepared:
     """A composed touch and what recording it needs (kept in memory between claim and send).
 
-    The message is composed (and its headers checked) in the claim; it is serialised only
-    when it is sent, so that CPU work overlaps the SMTP round trips of other touches.
+    Templates are rendered in the claim (a template error fails the enrollment there); the
+    MIME message is built only when an SMTP slot is free, so that CPU work overlaps the
+    round trips of the other slots.
     """
 
-    message: EmailMessage | None
+    compose: Callable[[], EmailMessage] | None
     sequence: Sequence
     step: int
     subject: str
@@ -117,10 +119,15 @@ class Prepared:
 
     @property
     def raw(self) -> bytes:
+        """The message bytes, composed on first use (raises TemplateError/ValueError if it cannot be)."""
         if self._raw is None:
-            assert self.message is not None
-            self._raw = self.message.as_bytes()
+            assert self.compose is not None
+            self._raw = self.compose().as_bytes()
         return self._raw
+
+
+class ComposeFailed(UserError):
+    """A touch's headers could not be built (e.g. a control character in a field)."""
 
 
 @dataclass
@@ -443,7 +450,8 @@ class Engine:
         mailto = None
         if sequence.list_unsubscribe:
             mailto = unsubscribe_mailto(self.config.unsubscribe.mailto, mailbox.address, token)
-        msg = compose_touch(
+        msg = functools.partial(
+            compose_touch,
             rendered=replace(rendered, subject=subject),
             from_name=mailbox.display_name or None,
             from_addr=mailbox.address,
@@ -457,7 +465,7 @@ class Engine:
             list_unsubscribe_url=url if sequence.list_unsubscribe else None,
         )
         return Prepared(
-            message=msg,
+            compose=msg,
             sequence=sequence,
             step=number,
             subject=subject,
@@ -496,9 +504,16 @@ class Engine:
 
     async def _deliver(self, run: _MailboxRun, claim: outbox.Claim) -> _Outcome:
         prepared: Prepared = claim.payload
+
+        def build() -> bytes:
+            try:
+                return prepared.raw
+            except (TemplateError, ValueError) as exc:
+                raise ComposeFailed(f"step {prepared.step} cannot be composed: {exc}") from None
+
         try:
-            await run.pool.send(run.mailbox.address, claim.to_addr, prepared.raw)
-        except (MailboxError, SecretError) as exc:
+            await run.pool.send(run.mailbox.address, claim.to_addr, build)
+        except (MailboxError, SecretError, ComposeFailed) as exc:
             return _Outcome(claim, error=exc)
         sent_at = self.clock.now()
         note = None
@@ -571,6 +586,9 @@ class Engine:
                         actor=self.worker_id,
                     )
                     result.bounced += 1
+                elif isinstance(err, ComposeFailed):
+                    outbox.mark_failed(s, c.id, now=now, error=str(err), actor=self.worker_id)
+                    result.failed += 1
                 elif isinstance(err, PermanentFailure):
                     outbox.mark_failed(
                         s,
@@ -682,7 +700,7 @@ class Engine:
             )
         else:
             prepared = Prepared(
-                message=None,
+                compose=None,
                 sequence=sequence,
                 step=message.step,
                 subject=message.subject,

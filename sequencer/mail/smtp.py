@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiosmtplib
@@ -182,9 +183,16 @@ class SmtpPool:
         if client.is_connected:
             self._idle.append(client)
 
-    async def send(self, sender: str, recipient: str, raw: bytes) -> Accepted:
-        """Send one message to one recipient; raise one of the module's failures."""
+    async def send(self, sender: str, recipient: str, raw: bytes | Callable[[], bytes]) -> Accepted:
+        """Send one message to one recipient; raise one of the module's failures.
+
+        ``raw`` may be a function producing the bytes: it is called once a connection
+        slot is free, so building one message overlaps the other slots' round trips.
+        Whatever it raises propagates unchanged (nothing was sent).
+        """
         async with self._slots:
+            if callable(raw):
+                raw = raw()
             for attempt in (1, 2):
                 client = await self._checkout()
                 try:
