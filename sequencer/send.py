@@ -788,8 +788,12 @@ def run(
     poll_hook: PollHook | None = None,
     once: bool = False,
     on_tick: Callable[[TickResult], None] | None = None,
+    wake_source: Callable[[Callable[[], None]], Callable[[], None]] | None = None,
 ) -> None:
     """The long-running worker: tick, sleep until the next slot or ``interval``, repeat.
+
+    ``wake_source`` is given a thread-safe ``wake()`` (e.g. for IMAP IDLE watchers that
+    see a reply arrive) and returns a function that stops the source on shutdown.
 
     SIGTERM/SIGINT: the SMTP transactions in flight finish and are recorded, claimed
     touches not yet started are given back, connections close, and ``run`` returns.
@@ -802,6 +806,9 @@ def run(
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()
         installed = _install_stop_signals(loop, engine, wake)
+        stop_source = (
+            wake_source(lambda: loop.call_soon_threadsafe(wake.set)) if wake_source else None
+        )
         log.info(
             "%s", json.dumps({"event": "worker_started", "worker": worker_id, "interval": interval})
         )
@@ -835,7 +842,11 @@ def run(
                     delay = min(delay, max(0.5, (wakeup - clock.now()).total_seconds()))
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout=delay)
+                if not engine.stopping:
+                    wake.clear()
         finally:
+            if stop_source is not None:
+                stop_source()
             await engine.aclose()
             for sig in installed:
                 loop.remove_signal_handler(sig)

@@ -27,14 +27,18 @@ def _sequences(app: App) -> tuple[dict[str, Any], Any]:
     return sequences, store
 
 
-def _poll_hook(app: App, sequences: dict[str, Any], no_poll: bool) -> Any:
-    """The inbox poller runs before every tick, so a reply stops the next touch."""
-    if no_poll:
+def _poll_hook(app: App, sequences: dict[str, Any], no_poll: bool, dry_run: bool = False) -> Any:
+    """Before every tick: poll the inboxes (a reply stops the next touch), resume ended
+    pauses, send the digest and rep reminders when due (sequencer.worker.housekeeping)."""
+    if dry_run:
         return None
-    from sequencer import poll
+    from sequencer import worker
 
     db, config, clock = app.db, app.config, app.clock
-    return lambda: poll.poll_all(db, config, sequences, clock)
+    worker_id = _worker_id()
+    return lambda: worker.housekeeping(
+        db, config, sequences, clock, worker_id=worker_id, poll=not no_poll
+    )
 
 
 def _short(dt: datetime | None, tz: str | None = None) -> str:
@@ -78,7 +82,7 @@ def tick_cmd(app: App, dry_run: bool, at: str | None, no_poll: bool, as_json: bo
         app.clock,
         worker_id=_worker_id(),
         dry_run=dry_run,
-        poll_hook=_poll_hook(app, sequences, no_poll or dry_run),
+        poll_hook=_poll_hook(app, sequences, no_poll, dry_run),
     )
     if as_json:
         echo_json(result.as_dict())
@@ -125,10 +129,16 @@ def tick_cmd(app: App, dry_run: bool, at: str | None, no_poll: bool, as_json: bo
 )
 @click.option("--once", is_flag=True, help="One tick, then exit (like `tick`, with run's logging).")
 @click.option("--no-poll", is_flag=True, help="Do not poll the inboxes (another process does).")
+@click.option(
+    "--no-idle", is_flag=True, help="Do not hold IMAP IDLE connections; poll every interval only."
+)
 @pass_app
-def run_cmd(app: App, interval: float, once: bool, no_poll: bool) -> None:
+def run_cmd(app: App, interval: float, once: bool, no_poll: bool, no_idle: bool) -> None:
     """Keep sending: tick, sleep, repeat, until SIGTERM/SIGINT (in-flight sends finish first).
 
+    Before each tick the inboxes are polled, ended pauses resumed, and the daily
+    digest and rep reminders sent when due. Each mailbox's INBOX is watched with
+    IMAP IDLE, so a reply wakes the worker at once instead of at the next interval.
     Logs one JSON line per tick on stderr (use -v to see them). Several workers may
     run against one PostgreSQL database, on one machine or several.
 
@@ -153,7 +163,19 @@ def run_cmd(app: App, interval: float, once: bool, no_poll: bool) -> None:
         interval=interval,
         once=once,
         poll_hook=_poll_hook(app, sequences, no_poll),
+        wake_source=None if (no_poll or no_idle or once) else _idle_source(app),
     )
+
+
+def _idle_source(app: App) -> Any:
+    from sequencer.worker import IdleWatchers
+
+    def start(wake: Any) -> Any:
+        watchers = IdleWatchers(list(app.config.mailboxes), wake)
+        watchers.start()
+        return watchers.stop
+
+    return start
 
 
 @main.command("status")

@@ -160,3 +160,17 @@ __all__ = [
     "require_prospect",
     "transition",
 ]
+
+
+def expired_pauses(s: Session, now: datetime) -> list[tuple[str, str]]:
+    """(email, sequence_id) of paused enrollments whose until-date has passed."""
+    rows = s.execute(
+        select(Prospect.email, Enrollment.sequence_id)
+        .join(Enrollment, Enrollment.prospect_id == Prospect.id)
+        .where(
+            Enrollment.status == lifecycle.PAUSED,
+            Enrollment.paused_until.is_not(None),
+            Enrollment.paused_until <= now,
+        )
+    )
+    return [(email, seq) for email, seq in rows]
