@@ -287,3 +287,59 @@ class JobRun(Base):
     period: Mapped[str] = mapped_column(String(40), primary_key=True)
     at: Mapped[datetime]
     worker: Mapped[str | None] = mapped_column(String(100))
+
+
+class Task(Base):
+    """A rep's to-do created by a task step; the enrollment waits until it is done or skipped."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        # One task per step of an enrollment: a task step is never created twice.
+        UniqueConstraint("enrollment_id", "step", name="uq_tasks_enrollment_step"),
+        # todo lists, reminders, escalations and the report read open tasks by due time.
+        Index("ix_tasks_open", "status", "due_at", "owner"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"))
+    step: Mapped[int]
+    owner: Mapped[str | None] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(10))  # email | call | other
+    due_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(10))  # open | done | skipped
+    done_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    done_by: Mapped[str | None] = mapped_column(String(100))
+    escalated_at: Mapped[datetime | None]
+
+
+class InboundLead(Base):
+    """A message that arrived in an inbound-leads folder and what became of it (kept even without an address)."""
+
+    __tablename__ = "inbound_leads"
+    __table_args__ = (Index("ix_inbound_leads_received", "received_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"), unique=True)
+    mailbox: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime]
+    from_addr: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(String(320))
+    prospect_id: Mapped[int | None] = mapped_column(ForeignKey("prospects.id"))
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"))
+    owner: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))  # enrolled | existing | no_address | failed
+    reason: Mapped[str | None] = mapped_column(Text)
+    notified_at: Mapped[datetime | None]
+
+
+class RoundRobin(Base):
+    """Position of a round-robin assignment, shared by every worker (row-locked when used)."""
+
+    __tablename__ = "round_robin"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
