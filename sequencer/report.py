@@ -373,7 +373,7 @@ def build_report(
     rep_cfg = config.reporting
     stalled_after = timedelta(days=rep_cfg.stalled_after_days)
     sla = timedelta(hours=rep_cfg.reply_sla_hours)
-    with db.session() as s:
+    with db.read_session() as s:
         groups = q.status_groups(s, f)
         names = q.sequence_records(s)
         durations = q.reply_durations(s, f)

@@ -34,7 +34,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def _sqlite_begin(conn: Any) -> None:
     # BEGIN IMMEDIATE: a writer takes the lock up front, so two processes racing to
     # claim the same touch serialise instead of failing late with "database is locked".
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Read-only sessions (reports, the dashboard) begin DEFERRED and never block senders.
+    deferred = conn.get_execution_options().get("sqlite_deferred", False)
+    conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -101,6 +103,9 @@ class Database:
         if migrate:
             ensure_schema(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(
+            self.engine.execution_options(sqlite_deferred=True), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:
@@ -116,6 +121,16 @@ class Database:
             except BaseException:
                 s.rollback()
                 raise
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """For queries that only read: on SQLite it takes no write lock, so a long
+        report never holds up the sending workers. Always rolled back."""
+        with self._read_sessions() as s:
+            try:
+                yield s
+            finally:
+                s.rollback()
 
     def table_names(self) -> list[str]:
         return inspect(self.engine).get_table_names()

@@ -207,7 +207,7 @@ def mailbox_statuses(db: Database, config: Config) -> list[MailboxStatus]:
     """Every configured mailbox (and any the database knows of), with pause and poll times."""
     from sequencer.db import outbox
 
-    with db.session() as s:
+    with db.read_session() as s:
         states = outbox.mailbox_states(s)
     names = [m.name for m in config.mailboxes] + sorted(
         set(states) - {m.name for m in config.mailboxes}
@@ -232,7 +232,7 @@ def mailbox_statuses(db: Database, config: Config) -> list[MailboxStatus]:
 def held_touches(db: Database, f: Filters, limit: int = 200) -> list[HeldTouch]:
     from sequencer.db import outbox
 
-    with db.session() as s:
+    with db.read_session() as s:
         rows = outbox.outbox_rows(s, [HELD], limit=limit)
     return [
         HeldTouch(
@@ -371,7 +371,7 @@ def reps(db: Database, config: Config, now: datetime, f: Filters) -> RepsPage:
     since, _ = f.instants(now)
     sla = timedelta(hours=config.reporting.reply_sla_hours)
     rows = []
-    with db.session() as s:
+    with db.read_session() as s:
         for fig in r.reps:
             # Unanswered replies per rep: the report's own named query, scoped to the rep.
             scope = report_queries.ReportFilter(sequence=f.sequence, owner=fig.owner, since=since)
