@@ -14,6 +14,7 @@ One sequence per YAML file in ``sequences/``; the file stem is the sequence id::
       on_bounce: stop
       stop_on_reply_from_domain: true   # a colleague's reply stops it as well
       on_manual_email: delay       # delay | continue | stop, when the rep emails them by hand
+      on_task_overdue: wait        # or "skip_after 2 business days": move on without the rep
     sample: {email: dana@example.com, name: Dana Whitfield, company: Acme}
     steps:
       - wait: 0
@@ -27,6 +28,9 @@ One sequence per YAML file in ``sequences/``; the file stem is the sequence id::
         variants:
           - {template: quote/03-a, weight: 50}
           - {template: quote/03-b, weight: 50, name: short}
+      - wait: 2 business days
+        task: "Call to walk through the quote"   # a task step: sends nothing (docs/tasks.md)
+        kind: call                                # email | call | other
 
 Threading rule: step 1 and every ``new_thread: true`` step start a thread and need a
 subject (on the step, on a variant, or in the template's front matter). Every other step
@@ -71,6 +75,31 @@ class Policies(BaseModel):
     on_bounce: Literal["stop"] = "stop"
     stop_on_reply_from_domain: bool = True
     on_manual_email: Literal["delay", "continue", "stop"] = "delay"
+    on_task_overdue: str = "wait"
+
+    @field_validator("on_task_overdue", mode="before")
+    @classmethod
+    def _task_overdue(cls, value: Any) -> str:
+        text = " ".join(str(value).lower().split())
+        if text == "wait":
+            return text
+        if text.startswith("skip_after "):
+            try:
+                wait = parse_wait(text.removeprefix("skip_after "))
+            except ValueError:
+                wait = None
+            if wait is not None and wait.amount > 0:
+                return f"skip_after {wait}"
+        raise ValueError(
+            f"on_task_overdue must be 'wait' or like 'skip_after 2 business days', not {value!r}"
+        )
+
+    @property
+    def task_skip_after(self) -> Wait | None:
+        """How long an overdue task may hold the sequence before it is skipped; None = wait for the rep."""
+        if self.on_task_overdue.startswith("skip_after "):
+            return parse_wait(self.on_task_overdue.removeprefix("skip_after "))
+        return None
 
     @field_validator("on_auto_reply", mode="before")
     @classmethod
@@ -103,9 +132,16 @@ class Variant:
     line: int = 0
 
 
+TASK_KINDS = ("email", "call", "other")
+
+
 @dataclass(frozen=True)
 class Step:
-    """One touch of a sequence. ``number`` is 1-based; ``line`` is where it starts in the file."""
+    """One touch of a sequence. ``number`` is 1-based; ``line`` is where it starts in the file.
+
+    A task step (``kind == "task"``) sends nothing: it gives the enrollment's owner a task
+    (``task`` text, ``task_kind`` email | call | other) and the sequence waits for it.
+    """
 
     number: int
     wait: Wait
@@ -114,14 +150,21 @@ class Step:
     new_thread: bool = False
     send_window: SendWindow | None = None
     name: str | None = None
-    kind: Literal["email"] = "email"
+    kind: Literal["email", "task"] = "email"
     line: int = 0
     subject_line: int = 0
+    task: str | None = None
+    task_kind: str | None = None
+
+    @property
+    def is_task(self) -> bool:
+        return self.kind == "task"
 
     @property
     def starts_thread(self) -> bool:
-        """Step 1 and ``new_thread`` steps open a thread; the others reply in it."""
-        return self.number == 1 or self.new_thread
+        """Step 1 and ``new_thread`` emails open a thread (the first email after leading tasks
+        is loaded with ``new_thread``); the others reply in it. A task never starts one."""
+        return not self.is_task and (self.number == 1 or self.new_thread)
 
     @property
     def template(self) -> str:
@@ -130,6 +173,8 @@ class Step:
 
     @property
     def label(self) -> str:
+        if self.is_task:
+            return self.name or f"{self.task_kind} task: {self.task}"
         return self.name or self.template
 
 
@@ -214,7 +259,8 @@ class _StepFile(BaseModel):
     new_thread: bool = False
     send_window: SendWindow | None = None
     name: str | None = None
-    kind: Literal["email"] = "email"
+    kind: Any = None
+    task: Any = None
 
     @field_validator("wait", mode="before")
     @classmethod
@@ -264,7 +310,46 @@ def _problems(located: Located, exc: ValidationError, prefix: tuple[str | int, .
 # --- loading --------------------------------------------------------------------------
 
 
-def _build_step(located: Located, index: int, raw: Any, problems: list[Problem]) -> Step | None:
+def _build_task_step(
+    located: Located, loc: tuple[str | int, ...], number: int, parsed: _StepFile, raw: Mapping[str, Any],
+    problems: list[Problem],
+) -> Step | None:
+    """A task step: text, a kind, the usual wait; nothing that only an email has."""
+    where = f"steps.{number - 1}"
+    line = located.line_of(loc)
+    ok = True
+    text = parsed.task.strip() if isinstance(parsed.task, str) else None
+    if not text:
+        problems.append(Problem(
+            located.path, located.line_of((*loc, "task")),
+            f"{where}.task: a task step needs the task's text, e.g. task: \"Send the written proposal\"",
+        ))
+        ok = False
+    kind = "other" if parsed.kind is None else str(parsed.kind).strip().lower()
+    if kind not in TASK_KINDS:
+        problems.append(Problem(
+            located.path, located.line_of((*loc, "kind")),
+            f"{where}.kind: unknown task kind {parsed.kind!r} (use {', '.join(TASK_KINDS)})",
+        ))
+        ok = False
+    for key in ("template", "variants", "subject", "new_thread"):
+        if key in raw:
+            problems.append(Problem(
+                located.path, located.line_of((*loc, key)),
+                f"{where}.{key}: a task step sends nothing, so it cannot have {key!r}",
+            ))
+            ok = False
+    if not ok:
+        return None
+    return Step(
+        number=number, wait=parsed.wait, variants=(), send_window=parsed.send_window,
+        name=parsed.name, kind="task", line=line, task=text, task_kind=kind,
+    )
+
+
+def _build_step(
+    located: Located, index: int, raw: Any, problems: list[Problem], email_before: bool = True
+) -> Step | None:
     loc: tuple[str | int, ...] = ("steps", index)
     line = located.line_of(loc)
     where = f"steps.{index}"
@@ -277,14 +362,24 @@ def _build_step(located: Located, index: int, raw: Any, problems: list[Problem])
         problems.extend(_problems(located, exc, loc))
         return None
     number = index + 1
+    if "task" in raw:
+        return _build_task_step(located, loc, number, parsed, raw, problems)
     ok = True
+    if parsed.kind is not None and parsed.kind != "email":
+        problems.append(Problem(
+            located.path, located.line_of((*loc, "kind")),
+            f"{where}.kind: {parsed.kind!r} needs a task (task: \"...\"); an email step is kind email",
+        ))
+        ok = False
+    # The first email after leading task steps opens the thread, as step 1 would.
+    new_thread = parsed.new_thread or (number > 1 and not email_before)
     if parsed.template and parsed.variants is not None:
         problems.append(Problem(located.path, line, f"{where}: give either template or variants, not both"))
         ok = False
     if not parsed.template and not parsed.variants:
         problems.append(Problem(located.path, line, f"{where}: missing required key 'template' (or 'variants')"))
         ok = False
-    starts_thread = number == 1 or parsed.new_thread
+    starts_thread = number == 1 or new_thread
     if parsed.subject is not None and not starts_thread:
         problems.append(Problem(
             located.path, located.line_of((*loc, "subject")),
@@ -318,9 +413,14 @@ def _build_step(located: Located, index: int, raw: Any, problems: list[Problem])
         return None
     return Step(
         number=number, wait=parsed.wait, variants=tuple(variants), subject=parsed.subject,
-        new_thread=parsed.new_thread, send_window=parsed.send_window, name=parsed.name,
-        kind=parsed.kind, line=line, subject_line=located.line_of((*loc, "subject")),
+        new_thread=new_thread, send_window=parsed.send_window, name=parsed.name,
+        kind="email", line=line, subject_line=located.line_of((*loc, "subject")),
     )
+
+
+def _email_before(raw_steps: list[Any], index: int) -> bool:
+    """Whether an email step precedes step ``index`` (else that step, if an email, opens the thread)."""
+    return any(not (isinstance(r, Mapping) and "task" in r) for r in raw_steps[:index])
 
 
 def _check_templates(sequence: Sequence, store: TemplateStore, problems: list[Problem]) -> None:
@@ -387,9 +487,12 @@ def _load_unsorted(path: Path, store: TemplateStore | None, mailboxes: Collectio
         raw_steps = located.data.get("steps")
         if isinstance(raw_steps, list):
             for i, raw in enumerate(raw_steps):
-                _build_step(located, i, raw, problems)
+                _build_step(located, i, raw, problems, _email_before(raw_steps, i))
         return None
-    steps = [_build_step(located, i, raw, problems) for i, raw in enumerate(parsed.steps)]
+    steps = [
+        _build_step(located, i, raw, problems, _email_before(parsed.steps, i))
+        for i, raw in enumerate(parsed.steps)
+    ]
     if mailboxes is not None and parsed.mailbox != OWNER_MAILBOX and parsed.mailbox not in mailboxes:
         known = ", ".join(sorted(mailboxes)) or "none configured"
         problems.append(Problem(
