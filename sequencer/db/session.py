@@ -125,12 +125,10 @@ class Database:
     @contextmanager
     def read_session(self) -> Iterator[Session]:
         """For queries that only read: on SQLite it takes no write lock, so a long
-        report never holds up the sending workers. Always rolled back."""
+        report never holds up the sending workers. Never commits; closing it ends the
+        transaction without expiring the objects it loaded."""
         with self._read_sessions() as s:
-            try:
-                yield s
-            finally:
-                s.rollback()
+            yield s
 
     def table_names(self) -> list[str]:
         return inspect(self.engine).get_table_names()
