@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sequencer import lifecycle
@@ -365,6 +366,24 @@ def require_sequence(sequences: Mapping[str, Sequence], sequence_id: str) -> Seq
 
 
 def enroll(
+    target: Session | Any, config: Config, sequences: Mapping[str, Sequence], **kwargs: Any
+) -> EnrollResult:
+    """Create or update the prospect and enroll it (see ``_enroll_once``).
+
+    Two processes enrolling the same new address at the same moment collide on the
+    database's unique keys; with a Database target the loser retries once and then
+    sees the winner's prospect and enrollment, so the result is the same as if the
+    calls had been made one after the other.
+    """
+    if isinstance(target, Session):
+        return _enroll_once(target, config, sequences, **kwargs)
+    try:
+        return _enroll_once(target, config, sequences, **kwargs)
+    except IntegrityError:
+        return _enroll_once(target, config, sequences, **kwargs)
+
+
+def _enroll_once(
     target: Session | Any,
     config: Config,
     sequences: Mapping[str, Sequence],

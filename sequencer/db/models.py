@@ -99,6 +99,16 @@ class Enrollment(Base):
         # The scheduler's due scan reads only this index: O(due), not O(stored).
         Index("ix_enrollments_due", "status", "next_send_at"),
         Index("ix_enrollments_prospect_status", "prospect_id", "status"),
+        # At most one open enrollment per prospect and sequence, even when two imports
+        # or workers race: the database refuses the second, so nobody gets touches twice.
+        Index(
+            "uq_enrollments_open",
+            "prospect_id",
+            "sequence_id",
+            unique=True,
+            sqlite_where=text("status IN ('active', 'paused')"),
+            postgresql_where=text("status IN ('active', 'paused')"),
+        ),
         # Manager report (sequencer.db.reports): covering indexes, so the counts stream
         # from an index in GROUP BY order and the reply, aging and lead-safety figures
         # read only the rows they concern, never the whole table.
