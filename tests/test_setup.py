@@ -142,8 +142,8 @@ def test_check_connect_logs_in_to_smtp_and_imap(tmp_path: Path, mail) -> None:
     cfg = _mail_config(tmp_path, mail, mail.new_address("rep"))
     result = run("--config", str(cfg), "check", "--connect")
     assert result.exit_code == 0, result.output + result.stderr
-    assert "ok   rep smtp: 127.0.0.1" in result.output
-    assert "ok   rep imap: 127.0.0.1" in result.output and "Sent folder: Sent" in result.output
+    assert "ok   rep smtp: SMTP 127.0.0.1" in result.output and "logged in" in result.output
+    assert "ok   rep imap: IMAP 127.0.0.1" in result.output and "Sent folder: Sent" in result.output
 
 
 def test_check_connect_reports_refused_login_without_printing_the_secret(
