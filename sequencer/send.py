@@ -35,13 +35,12 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sequencer import lifecycle
+from sequencer import lifecycle, tasks
 from sequencer.clock import Clock
-from sequencer.compose import compose_touch, new_message_id, reply_subject
+from sequencer.compose import compose_touch_bytes, new_message_id, reply_subject
 from sequencer.config import Config, MailboxConfig
 from sequencer.db import outbox
 from sequencer.db.models import Enrollment, Prospect
@@ -107,7 +106,7 @@ class Prepared:
     round trips of the other slots.
     """
 
-    compose: Callable[[], EmailMessage] | None
+    compose: Callable[[], bytes] | None
     sequence: Sequence
     step: int
     subject: str
@@ -122,7 +121,7 @@ class Prepared:
         """The message bytes, composed on first use (raises TemplateError/ValueError if it cannot be)."""
         if self._raw is None:
             assert self.compose is not None
-            self._raw = self.compose().as_bytes()
+            self._raw = self.compose()
         return self._raw
 
 
@@ -330,6 +329,10 @@ class Engine:
                 if number > len(sequence.steps):
                     return outbox.Finish(lifecycle.COMPLETED, "every step sent, no reply")
                 step = sequence.step(number)
+                if step.is_task:  # sends nothing: the owner's task holds the enrollment (tasks.py)
+                    return tasks.task_step_due(
+                        s, self.config, self.sequences, sequence, step, e, now, self.calendar
+                    )
                 tz_name = prospect_zone(self.config, sequence, mailbox, p.timezone)
                 tz = zone(tz_name)
                 window = sequence.window_for(step, mailbox_window(mailbox))
@@ -451,7 +454,7 @@ class Engine:
         if sequence.list_unsubscribe:
             mailto = unsubscribe_mailto(self.config.unsubscribe.mailto, mailbox.address, token)
         msg = functools.partial(
-            compose_touch,
+            compose_touch_bytes,
             rendered=replace(rendered, subject=subject),
             from_name=mailbox.display_name or None,
             from_addr=mailbox.address,
