@@ -129,8 +129,12 @@ class ImapFolders(_Strict):
     # Enroll by filing: folder (or Gmail label) -> sequence id. A message the rep files
     # there enrolls its To recipients, threaded onto that email (docs/inbox.md).
     enroll: dict[str, str] = Field(default_factory=dict)
-    # Watch Sent for the rep's answers to replies (response time, SLA escalation).
+    # Watch Sent for the rep's answers to replies (response time, SLA escalation) and for
+    # manual emails to prospects (timeline, email tasks, on_manual_email; docs/tasks.md).
     poll_sent: bool = True
+    # A folder where web-form notifications / sales@ mail land: each message becomes an
+    # inbound lead routed by the ``inbound`` section (docs/tasks.md).
+    inbound_leads: str | None = None
 
 
 class ImapConfig(ServerConfig):
@@ -192,6 +196,15 @@ class ReportingConfig(_Strict):
     stalled_after_days: Annotated[float, Field(gt=0)] = 2.0
     digest_time: time = time(8, 0)
     notify_from: str | None = None  # mailbox name used for notifications; default the first
+    # Rep tasks (docs/tasks.md): open past due by this long = escalated once, a lead at risk.
+    task_sla_hours: Annotated[float, Field(gt=0)] = 24.0
+    # Each business morning at this time (the rep's mailbox time zone) reps get their task list.
+    task_reminder_time: time = time(8, 0)
+
+    @field_validator("task_reminder_time", mode="before")
+    @classmethod
+    def _reminder_hhmm(cls, v: str | int | time) -> time:
+        return v if isinstance(v, time) else _parse_hhmm(v)
 
     @field_validator("digest_time", mode="before")
     @classmethod
@@ -210,6 +223,25 @@ class SendingConfig(_Strict):
 class UnsubscribeConfig(_Strict):
     mailto: str | None = None  # e.g. unsubscribe@example.com (tokens added as +TOKEN)
     url: str | None = None  # https one-click endpoint; {token} is replaced
+
+
+class InboundConfig(_Strict):
+    """Routing of inbound leads (``imap.folders.inbound_leads``): who gets them, which sequence."""
+
+    sequence: str | None = None  # the sequence every inbound lead is enrolled in
+    owners: list[str] = Field(default_factory=list)  # round robin among these reps
+    owner: str | None = None  # or one fixed owner
+    # The prospect's address: from a "Field: value" line of the body (web forms), else
+    # Reply-To, else From.
+    email_field: str | None = None
+    name_field: str | None = None
+    company_field: str | None = None
+
+    @model_validator(mode="after")
+    def _one_routing(self) -> InboundConfig:
+        if self.owner and self.owners:
+            raise ValueError("give either owner (fixed) or owners (round robin), not both")
+        return self
 
 
 class WebConfig(_Strict):
@@ -236,6 +268,7 @@ class Config(_Strict):
     sending: SendingConfig = Field(default_factory=SendingConfig)
     unsubscribe: UnsubscribeConfig = Field(default_factory=UnsubscribeConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    inbound: InboundConfig = Field(default_factory=InboundConfig)
     # Where the file was read from; relative paths resolve against it.
     base_dir: Path = Field(default=Path("."), exclude=True)
     source: str = Field(default="<defaults>", exclude=True)

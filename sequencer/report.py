@@ -192,6 +192,42 @@ class SafetyCheck:
 
 
 @dataclass
+class TaskFigures:
+    """Rep tasks (docs/tasks.md): open ones, overdue now, and overdue past the SLA (at risk)."""
+
+    open: int = 0
+    overdue: int = 0
+    at_risk: int = 0
+    sla_hours: float = 0.0
+    at_risk_items: list[Lead] = field(default_factory=list)
+
+
+@dataclass
+class RepSpeed:
+    """Speed to lead of one rep: inbound message -> first touch or the rep's first manual email."""
+
+    owner: str | None
+    leads: int
+    responded: int
+    waiting: int
+    median_minutes: float | None
+    p90_minutes: float | None
+
+
+@dataclass
+class SpeedToLead:
+    leads: int = 0
+    responded: int = 0
+    waiting: int = 0
+    median_minutes: float | None = None
+    p90_minutes: float | None = None
+    per_rep: list[RepSpeed] = field(default_factory=list)
+    # inbound messages with no usable address: recorded, never dropped silently
+    unusable: int = 0
+    unusable_items: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
 class Report:
     schema_version: int
     generated_at: datetime
@@ -207,6 +243,8 @@ class Report:
     pipeline: list[PipelineState]
     activity: Activity
     safety: SafetyCheck
+    tasks: TaskFigures = field(default_factory=TaskFigures)
+    speed_to_lead: SpeedToLead = field(default_factory=SpeedToLead)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(asdict(self))
@@ -393,6 +431,10 @@ def build_report(
             if violation_count
             else []
         )
+        task_figures = _task_figures(s, f, now=now, sla_hours=rep_cfg.task_sla_hours, limit=list_limit)
+        speed = _speed_to_lead(s, f, limit=list_limit)
+    # An open task overdue past the SLA is a lead at risk: the lead-safety check fails on it.
+    violation_count += task_figures.at_risk
     ttr, tta = _percentiles(durations)
 
     def steps_of(seq: str | None) -> int:
@@ -463,7 +505,79 @@ def build_report(
         ),
         pipeline=_pipeline(pipeline),
         activity=activity,
-        safety=SafetyCheck(ok=violation_count == 0, violations=violation_count, items=[_lead(r, now) for r in violations]),
+        safety=SafetyCheck(
+            ok=violation_count == 0, violations=violation_count,
+            items=[*(_lead(r, now) for r in violations), *task_figures.at_risk_items][:list_limit],
+        ),
+        tasks=task_figures,
+        speed_to_lead=speed,
+    )
+
+
+def _task_figures(s: Any, f: q.ReportFilter, *, now: datetime, sla_hours: float, limit: int) -> TaskFigures:
+    from sequencer.db import tasks as tq
+
+    scope = {"owner": f.owner, "sequence": f.sequence}
+    sla_cut = now - timedelta(hours=sla_hours)
+    at_risk = tq.overdue_tasks(s, overdue_before=sla_cut, limit=limit, **scope)
+    items = [
+        Lead(
+            enrollment_id=x.enrollment.id, email=x.prospect.display_email, name=x.prospect.name,
+            company=x.prospect.company, owner=x.task.owner, sequence_id=x.enrollment.sequence_id,
+            status=x.enrollment.status,
+            reason=f"task {x.task.id} overdue past the {sla_hours:g} h SLA: {x.task.title}",
+            step=x.task.step, at=x.task.due_at, age_hours=round((now - x.task.due_at).total_seconds() / 3600, 2),
+            wait_reason=x.enrollment.wait_reason, deal_value=tq.deal_value(x.prospect.deal_value),
+            sla_breached=True,
+        )
+        for x in at_risk
+    ]
+    far_future = now + timedelta(days=36500)
+    return TaskFigures(
+        open=tq.overdue_task_count(s, overdue_before=far_future, **scope),
+        overdue=tq.overdue_task_count(s, overdue_before=now, **scope),
+        at_risk=tq.overdue_task_count(s, overdue_before=sla_cut, **scope),
+        sla_hours=sla_hours,
+        at_risk_items=items,
+    )
+
+
+def _speed_to_lead(s: Any, f: q.ReportFilter, *, limit: int) -> SpeedToLead:
+    """Inbound message -> first touch or the rep's first manual email, in minutes, per rep."""
+    from sequencer.db import tasks as tq
+
+    leads = [
+        lead for lead in tq.list_leads(s, since=f.since, statuses=("enrolled", "existing"), owner=f.owner, limit=100000)
+        if lead.enrollment_id is not None
+    ]
+    first = tq.first_responses(s, [lead.enrollment_id for lead in leads if lead.enrollment_id is not None])
+    per_rep: dict[str | None, list[float | None]] = {}
+    for lead in leads:
+        response = first.get(lead.enrollment_id)  # type: ignore[arg-type]
+        minutes = None if response is None else max(0.0, (response[0] - lead.received_at).total_seconds() / 60)
+        per_rep.setdefault(lead.owner, []).append(minutes)
+
+    def figures(values: list[float | None]) -> tuple[int, int, float | None, float | None]:
+        done = sorted(v for v in values if v is not None)
+        if not done:
+            return len(done), len(values) - len(done), None, None
+        return len(done), len(values) - len(done), round(nearest_rank(done, 50), 1), round(nearest_rank(done, 90), 1)
+
+    reps = []
+    for owner in sorted(per_rep, key=lambda o: (o is None, o or "")):
+        responded, waiting, median, p90 = figures(per_rep[owner])
+        reps.append(RepSpeed(owner, len(per_rep[owner]), responded, waiting, median, p90))
+    responded, waiting, median, p90 = figures([v for values in per_rep.values() for v in values])
+    unusable = tq.list_leads(s, since=f.since, statuses=("no_address", "failed"), limit=limit)
+    return SpeedToLead(
+        leads=len(leads), responded=responded, waiting=waiting, median_minutes=median, p90_minutes=p90,
+        per_rep=reps,
+        unusable=tq.count_leads(s, statuses=("no_address", "failed"), since=f.since),
+        unusable_items=[
+            {"id": u.id, "received_at": u.received_at, "mailbox": u.mailbox, "from": u.from_addr,
+             "subject": u.subject, "status": u.status, "reason": u.reason}
+            for u in unusable
+        ],
     )
 
 

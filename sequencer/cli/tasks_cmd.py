@@ -1,0 +1,143 @@
+"""`todo`, `done`, `skip`: the rep's task list and closing its tasks (sequencer/tasks.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from sequencer.cli.base import App, echo_json, json_option, main, pass_app, print_table
+
+
+def _sequences(app: App) -> dict[str, Any]:
+    from sequencer.sequences import load_sequences
+    from sequencer.templates import TemplateStore
+
+    config = app.config
+    return load_sequences(
+        config.sequences_path,
+        TemplateStore(config.templates_path),
+        [m.name for m in config.mailboxes],
+    )
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+@main.command("todo")
+@click.option("--owner", metavar="REP", help="Only this rep's tasks (default: everyone's).")
+@click.option(
+    "--due",
+    type=click.Choice(["today", "overdue", "all"]),
+    default="today",
+    show_default=True,
+    help="today: due by the end of the rep's day; overdue: past due now; all: every open task.",
+)
+@json_option
+@pass_app
+def todo_cmd(app: App, owner: str | None, due: str, as_json: bool) -> None:
+    """The rep's open tasks, oldest first, with the prospect, deal value and thread.
+
+    Task steps of a sequence create these; the sequence waits until each is done
+    or skipped. Times are UTC.
+
+    \b
+    Example:
+      sequencer todo --owner sam
+      sequencer todo --due overdue --json
+    """
+    from sequencer import tasks
+
+    views = tasks.todo(app.db, app.config, app.clock, owner=owner, due=due)  # type: ignore[arg-type]
+    if as_json:
+        echo_json([v.as_dict() for v in views])
+        return
+    if not views:
+        click.echo("nothing to do" + (f" for {owner}" if owner else ""))
+        return
+    rows = [
+        [
+            v.id,
+            _when(v.due_at),
+            f"{v.overdue_hours:g}h" if v.overdue_hours else "",
+            v.owner,
+            v.kind,
+            v.title,
+            f"{v.prospect_name or ''} <{v.prospect}>".strip(),
+            v.company,
+            "" if v.deal_value is None else f"{v.deal_value:,.0f}",
+            f"{v.sequence_id} #{v.step}",
+            v.touches_sent,
+            v.thread_subject,
+        ]
+        for v in views
+    ]
+    print_table(
+        rows,
+        [
+            "id",
+            "due (UTC)",
+            "overdue",
+            "owner",
+            "kind",
+            "task",
+            "prospect",
+            "company",
+            "deal",
+            "step",
+            "sent",
+            "thread",
+        ],
+    )
+
+
+@main.command("done")
+@click.argument("task_id", metavar="TASK", type=int)
+@click.option("--note", metavar="TEXT", help="What happened (shown on the prospect's timeline).")
+@json_option
+@pass_app
+def done_cmd(app: App, task_id: int, note: str | None, as_json: bool) -> None:
+    """Mark a task done; the sequence moves on to its next step.
+
+    \b
+    Example:
+      sequencer done 12 --note "proposal sent, call booked for Thursday"
+    """
+    _close(app, task_id, "done", note, as_json)
+
+
+@main.command("skip")
+@click.argument("task_id", metavar="TASK", type=int)
+@click.option(
+    "--reason", metavar="TEXT", required=True, help="Why it is skipped (shown on the timeline)."
+)
+@json_option
+@pass_app
+def skip_cmd(app: App, task_id: int, reason: str, as_json: bool) -> None:
+    """Skip a task with a reason; the sequence moves on to its next step.
+
+    \b
+    Example:
+      sequencer skip 12 --reason "they asked for email only"
+    """
+    _close(app, task_id, "skipped", reason, as_json)
+
+
+def _close(app: App, task_id: int, status: str, note: str | None, as_json: bool) -> None:
+    from sequencer import tasks
+
+    closed = tasks.close_task(
+        app.db,
+        app.config,
+        _sequences(app),
+        app.clock,
+        task_id,
+        status=status,
+        note=note,  # type: ignore[arg-type]
+    )
+    if as_json:
+        echo_json({**closed.task.as_dict(), "outcome": closed.outcome})
+        return
+    t = closed.task
+    click.echo(f"task {t.id} {t.status}: {t.title} ({t.prospect}); {closed.outcome}")
