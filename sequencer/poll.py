@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from sequencer import classify as cls
-from sequencer import lifecycle, notify
+from sequencer import lifecycle, notify, tasks
 from sequencer.clock import Clock
 from sequencer.config import Config, MailboxConfig
 from sequencer.db import inbound as q
@@ -838,13 +838,22 @@ def _unsubscribe(s: Session, ctx: _Ctx, row: InboundMessage, enrollment: Enrollm
 
 
 def _apply_sent(s: Session, ctx: _Ctx, row: InboundMessage) -> int | None:
-    """A message in Sent: our touch's copy (nothing to do) or the rep's answer to a reply."""
+    """A message in Sent: our touch's copy (nothing to do), else the rep's manual email.
+
+    One row, both signals: a manual email to a prospect is recorded on the timeline and
+    applies ``on_manual_email`` (``tasks.capture_manual_email``), and if it follows the
+    prospect's reply it is also the rep's answer (``answered_at``, the reply SLA).
+    """
     if row.message_id and q.touches_by_message_ids(s, [row.message_id]):
         return None
+    manual = tasks.capture_manual_email(
+        s, ctx.config, ctx.sequences, ctx.mailbox, row, ctx.now, ctx.calendar, actor=ACTOR
+    )
+    captured = manual.enrollment_ids[0] if manual.enrollment_ids else None
     recipients = [a.lower() for a in row.recipients or []]
     waiting = q.awaiting_answer(s, ctx.mailbox.name)
     if not waiting:
-        return None
+        return captured
     by_reply = q.reply_message_ids(s, [e.id for e, _ in waiting])
     chosen: Enrollment | None = None
     for ref in row.refs or []:
@@ -862,7 +871,7 @@ def _apply_sent(s: Session, ctx: _Ctx, row: InboundMessage) -> int | None:
                 chosen = e
                 break
     if chosen is None or chosen.replied_at is None:
-        return None
+        return captured
     q.update_enrollment(s, chosen.id, answered_at=ctx.now)
     seconds = max(0.0, (ctx.now - chosen.replied_at).total_seconds())
     store.record_event(
