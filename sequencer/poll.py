@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from sequencer import classify as cls
-from sequencer import lifecycle, notify, tasks
+from sequencer import inbound_leads, lifecycle, notify, tasks
 from sequencer.clock import Clock
 from sequencer.config import Config, MailboxConfig
 from sequencer.db import inbound as q
@@ -59,6 +59,7 @@ NOTIFY_ATTEMPTS = 5
 APPLY_BATCH = 500
 
 ROLE_INBOX, ROLE_SENT, ROLE_ENROLL = "inbox", "sent", "enroll"
+ROLE_LEADS = "leads"  # imap.folders.inbound_leads: each message is a new lead (inbound_leads.py)
 
 
 @dataclass
@@ -137,6 +138,9 @@ def poll_mailbox(
             for folder, uids in marks.items():
                 session.mark_seen(folder, uids)
         _send_reply_alerts(db, config, mailbox, sequences, clock, result)
+        leads_alerted, lead_warnings = inbound_leads.send_lead_alerts(db, config, mailbox, clock)
+        result.notified += leads_alerted
+        result.warnings += lead_warnings
         if sent_polled:
             _escalate(db, config, mailbox, sequences, clock, result)
         with db.session() as s:
@@ -229,6 +233,8 @@ def _folders(mailbox: MailboxConfig, poller: ImapPoller) -> list[tuple[str, str]
     out = [(folders.inbox, ROLE_INBOX)]
     out += [(f, ROLE_INBOX) for f in folders.extra]
     out += [(f, ROLE_ENROLL) for f in folders.enroll]
+    if folders.inbound_leads:
+        out.append((folders.inbound_leads, ROLE_LEADS))
     if folders.poll_sent:
         sent = poller.sent_folder()
         if sent:
@@ -388,6 +394,21 @@ def inbound_row(
         "error": None,
         "enrollment_id": None,
     }
+    if role == ROLE_LEADS:
+        lead = inbound_leads.lead_details(mail.raw)
+        return {
+            **base,
+            "message_id": next(iter(_MSGID.findall(str(headers.get("Message-ID") or ""))), None),
+            "from_addr": next(iter(lead["from"]), None),
+            "subject": _subject(headers),
+            "kind": "lead",
+            "severity": None,
+            "reason": f"inbound leads folder {folder}",
+            "refs": [],
+            "recipients": to + [a for a in cc if a not in to],
+            "snippet": lead["snippet"] or None,
+            "details": {**details, **lead},
+        }
     if role in (ROLE_SENT, ROLE_ENROLL):
         refs = _MSGID.findall(str(headers.get("In-Reply-To") or ""))
         refs += _MSGID.findall(str(headers.get("References") or ""))[::-1]
@@ -550,6 +571,8 @@ def _apply_one(s: Session, ctx: _Ctx, row: InboundMessage) -> int | None:
         return _apply_sent(s, ctx, row)
     if row.kind == "filed":
         return _apply_filed(s, ctx, row)
+    if row.kind == "lead":
+        return inbound_leads.apply_lead(s, ctx.config, ctx.sequences, ctx.mailbox, row, ctx.now)
     enrollment, step, how = attribute(s, ctx, row)
     if enrollment is None:
         if row.kind == "unsubscribe":

@@ -506,7 +506,7 @@ def _sender(config: Config, fallback: MailboxConfig | None) -> MailboxConfig | N
     return fallback or (config.mailboxes[0] if config.mailboxes else None)
 
 
-def _message(
+def notification_message(
     kind: str, sender: MailboxConfig, to: list[str], subject: str, body: str, now: datetime
 ) -> EmailMessage:
     """Plain text, link-free, marked auto-generated and as ours (the poller skips it)."""
@@ -570,7 +570,7 @@ def reminder(
         "",
         "-- sequencer",
     ]
-    return _message("task-reminder", sender, [to], subject, "\n".join(body) + "\n", now)
+    return notification_message("task-reminder", sender, [to], subject, "\n".join(body) + "\n", now)
 
 
 def task_escalation(
@@ -587,7 +587,9 @@ def task_escalation(
         "",
         "-- sequencer",
     ]
-    return _message("task-escalation", sender, list(to), subject, "\n".join(body) + "\n", now)
+    return notification_message(
+        "task-escalation", sender, list(to), subject, "\n".join(body) + "\n", now
+    )
 
 
 def run_due_jobs(db: Any, config: Config, clock: Clock, *, worker: str | None = None) -> JobsResult:
