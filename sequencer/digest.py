@@ -79,12 +79,35 @@ def build_digest(db: Database, config: Config, *, now: datetime) -> Digest:
     report = build_report(db, config, now=now, window=window)
     label = _day_label(window, config.timezone)
     text, html = render_digest(report, day_label=label)
+    speed = speed_to_lead_line(report)
+    if speed:
+        from html import escape
+
+        text += f"\n{speed}\n"
+        html = html.replace("</body>", f"<p>{escape(speed)}</p>\n</body>", 1)
     r = report
     subject = (
         f"Sequencer digest {today.isoformat()}: {r.activity.replies} new replies, "
         f"{r.replies.unanswered} unanswered, {r.aging.stalled} stalled"
     )
     return Digest(day=today, subject=subject, text=text, html=html, report=report)
+
+
+def speed_to_lead_line(report: Report) -> str | None:
+    """One line on inbound leads: median minutes to the first response, per rep, and the unusable ones."""
+    s = report.speed_to_lead
+    if not s.leads and not s.unusable:
+        return None
+
+    def minutes(value: float | None) -> str:
+        return "-" if value is None else f"{value:g} min"
+
+    reps = ", ".join(f"{r.owner or 'no rep'} {minutes(r.median_minutes)} ({r.leads})" for r in s.per_rep)
+    line = f"SPEED TO LEAD: median {minutes(s.median_minutes)} over {s.leads} inbound leads"
+    line += f", {s.waiting} still waiting" if s.waiting else ""
+    line += f"; per rep: {reps}" if reps else ""
+    line += f"; {s.unusable} without a usable address (see `sequencer report`)" if s.unusable else ""
+    return line
 
 
 def notifying_mailbox(config: Config) -> MailboxConfig:

@@ -143,3 +143,47 @@ def test_the_address_comes_from_the_form_field_then_reply_to_then_from(tmp_path:
         config, {"fields": {}, "from": ["no-reply@web.example", "sales@ours.example"]}, own
     )
     assert address is None and "From" in why
+
+
+def test_the_digest_has_a_speed_to_lead_line(
+    tmp_path: Path, db: Any, mail: Any, clock: ManualClock
+) -> None:
+    from sequencer.db import tasks as tq
+    from sequencer.digest import build_digest
+
+    w = World(tmp_path, db, mail, clock, inbound={"sequence": "inbound", "owner": "rep0"})
+    eid = w.enroll(mail.new_address("lena"), sequence="inbound")
+    with db.session() as s:
+        tq.record_lead(
+            s,
+            inbound_id=_stored_inbound(s, w),
+            mailbox="rep0",
+            received_at=clock.now(),
+            email="lena@x.example",
+            owner="rep0",
+            enrollment_id=eid,
+            status="enrolled",
+        )
+    clock.set(clock.now() + timedelta(minutes=5))
+    w.tick()
+    text = build_digest(db, w.config, now=clock.now()).text
+    assert "SPEED TO LEAD: median 5 min over 1 inbound leads; per rep: rep0 5 min (1)" in text
+
+
+def _stored_inbound(s: Any, w: World) -> int:
+    from sequencer.db.models import InboundMessage
+
+    row = InboundMessage(
+        mailbox="rep0",
+        folder="Leads",
+        uidvalidity=1,
+        uid=1,
+        kind="lead",
+        received_at=w.clock.now(),
+        applied=True,
+        refs=[],
+        recipients=[],
+    )
+    s.add(row)
+    s.flush()
+    return row.id
