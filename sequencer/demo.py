@@ -423,6 +423,7 @@ async def _simulate(
             clock.set(when)
             await engine.tick()
             happened = cast.react(when)
+            happened += _rep_does_tasks(db, config, sequences, clock, when)
             story.extend(happened)
             if progress is not None:
                 progress(index, len(steps), when, happened)
@@ -430,6 +431,22 @@ async def _simulate(
         await engine.aclose()
         poller.close()
     return story
+
+
+def _rep_does_tasks(
+    db: object, config: object, sequences: object, clock: ManualClock, now: datetime
+) -> list[Happening]:
+    """Sam works the task list (task steps, docs/tasks.md): each due task is done at once."""
+    from sequencer import tasks
+
+    out = []
+    for view in tasks.todo(db, config, clock, due="overdue"):  # type: ignore[arg-type]
+        closed = tasks.close_task(
+            db, config, sequences, clock, view.id, status="done",  # type: ignore[arg-type]
+            note="called; left a voicemail", actor=REP,
+        )  # fmt: skip
+        out.append(Happening(now, REP, f"does the {view.kind} task \u201c{view.title}\u201d for {view.prospect}: {closed.outcome}"))
+    return out
 
 
 def iter_story(outcome: DemoOutcome) -> Iterator[str]:

@@ -68,7 +68,7 @@ def test_each_prospect_ends_where_their_script_leads(kept: tuple[Path, Any]) -> 
     assert leads[OPTS_OUT]["status"] == "unsubscribed"
     assert leads[OPTS_OUT]["steps_done"] == 3
     assert leads[SILENT]["status"] == "completed"
-    assert leads[SILENT]["steps_done"] == leads[SILENT]["total_steps"] == 6
+    assert leads[SILENT]["steps_done"] == leads[SILENT]["total_steps"] == 7  # 6 emails + the call task
     assert leads[AWAY]["status"] in ("active", "paused")
     assert leads[AWAY]["steps_done"] > 1  # touches went on after the out-of-office
 

@@ -349,7 +349,7 @@ def test_shipped_quote_and_proposal_follow_ups_are_one_to_one_mail() -> None:
     assert sequences["quote-follow-up"].list_unsubscribe is False
     assert sequences["post-meeting-proposal"].list_unsubscribe is False
     quote = sequences["quote-follow-up"]
-    assert quote.total_steps == 6
+    assert quote.total_steps == 7 and quote.steps[-1].is_task  # six emails, then a call
     assert sum(s.wait.amount for s in quote.steps if s.wait.unit == "business_days") <= 16
     inbound = sequences["inbound-lead"]
     assert inbound.steps[0].wait.unit == "minutes"
@@ -359,7 +359,7 @@ def test_shipped_quote_follow_up_offers_a_plain_opt_out_in_the_body() -> None:
     quote = shipped()["quote-follow-up"]
     store = TemplateStore(ROOT / "templates")
     texts = []
-    for step in quote.steps[1:]:
+    for step in (s for s in quote.steps[1:] if not s.is_task):
         ctx = build_context(quote.sample, SAMPLE_MAILBOX, quote, step, None, date(2025, 3, 6), US)
         texts.append(render_step(store, quote, step, step.variants[0], ctx).text)
     assert any("stop following up" in t for t in texts)
@@ -427,7 +427,7 @@ def test_preview_shows_local_and_utc_send_times_threading_and_copy(project: Path
     result = run_cli("preview", "quote-follow-up", "--sample", "--start", "2025-11-25T20:00")
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "Step 1/6: Quote sent" in out
+    assert "Step 1/7: Quote sent" in out and "Task for the rep (call)" in out
     assert "sends    Tue 2025-11-25 14:00 CST  (2025-11-25 20:00 UTC)" in out
     # 2 business days after Tuesday skips Thanksgiving (Thursday) -> Friday.
     assert "sends    Fri 2025-11-28 14:00 CST  (2025-11-28 20:00 UTC)" in out

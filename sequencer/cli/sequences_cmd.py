@@ -155,6 +155,12 @@ def plan_touches(
     for step in sequence.steps:
         send_at = due_at(prev, step.wait, tz, sequence.window_for(step, mailbox_window), calendar)
         local_at = send_at.astimezone(tz)
+        if step.is_task:  # sends nothing: the rep's task (docs/tasks.md); the next step waits for it
+            touches.append(PlannedTouch(step.number, step.label, str(step.wait), send_at, local_at, False,
+                                        f"(task for the rep, sends nothing: {step.task_kind})", "", (),
+                                        f"Task for the rep ({step.task_kind}): {step.task}\n", None))
+            prev = send_at
+            continue
         variant = choose_variant(step, variant_key)
         unsubscribe = "https://example.com/unsubscribe/preview" if sequence.list_unsubscribe else None
         context = build_context(prospect, mailbox, sequence, step, unsubscribe, local_at.date(), calendar)
