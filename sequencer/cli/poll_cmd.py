@@ -18,6 +18,7 @@ INBOUND_KINDS = (
     "own",
     "sent",
     "filed",
+    "lead",
 )
 
 

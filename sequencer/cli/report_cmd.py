@@ -32,6 +32,10 @@ def _h(v: float | None) -> str:
     return "–" if v is None else f"{v:.1f}h"
 
 
+def _minutes(v: float | None) -> str:
+    return "–" if v is None else (f"{v:.0f} min" if v < 120 else f"{v / 60:.1f}h")
+
+
 def _figure_rows(figs: list[Figures], label: Any) -> list[list[Any]]:
     return [
         [label(f), f.enrolled, f.active, f.paused, f.replied, f.bounced, f.unsubscribed, f.completed,
@@ -82,6 +86,24 @@ def render_tables(report: Report, console: Any) -> None:
                                "breached" if lead.sla_breached else "ok"] for lead in rp.unanswered_replies]))
     console.print(_table("Pipeline value", ["state", "prospects", "value"],
                          [[p.label, p.prospects, f"{p.value:,.2f}"] for p in r.pipeline]))
+    t = r.tasks
+    if t.open or t.at_risk:
+        console.print(f"Rep tasks: {t.open} open, {t.overdue} overdue, {t.at_risk} past the {t.sla_hours:g}h target")
+        if t.at_risk_items:
+            console.print(_table("Tasks at risk", ["prospect", "rep", "sequence", "step", "overdue", "task"],
+                                 [[lead.email, lead.owner, lead.sequence_id, lead.step, _h(lead.age_hours),
+                                   lead.wait_reason] for lead in t.at_risk_items]))
+    sp = r.speed_to_lead
+    if sp.leads or sp.unusable:
+        console.print(
+            f"Speed to lead: {sp.leads} inbound leads, {sp.responded} answered (median "
+            f"{_minutes(sp.median_minutes)}, p90 {_minutes(sp.p90_minutes)}), {sp.waiting} waiting, "
+            f"{sp.unusable} without a usable address"
+        )
+        if sp.per_rep:
+            console.print(_table("Speed to lead by rep", ["rep", "leads", "answered", "median", "p90"],
+                                 [[x.owner, x.leads, x.responded, _minutes(x.median_minutes),
+                                   _minutes(x.p90_minutes)] for x in sp.per_rep]))
     act = r.activity
     console.print(f"Activity {act.start:%Y-%m-%d %H:%M} – {act.end:%Y-%m-%d %H:%M} UTC: {act.enrolled} enrolled, "
                   f"{act.touches_sent} touches, {act.replies} replies, {act.answered} answered, {act.finished} finished")
