@@ -24,6 +24,8 @@ server accepts. ``daily_limit`` counts touches since midnight in the mailbox's z
 from __future__ import annotations
 
 import asyncio
+import collections
+import concurrent.futures
 import contextlib
 import functools
 import json
@@ -35,7 +37,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sequencer import lifecycle, tasks
@@ -64,6 +66,7 @@ from sequencer.sequences import Sequence, choose_variant, render_step
 from sequencer.templates import TemplateStore, build_context
 
 log = logging.getLogger("sequencer.send")
+_T = TypeVar("_T")
 
 PollHook = Callable[[], Any]
 # Touches marked ``sending`` per commit = concurrency x this. It bounds how many touches a
@@ -217,6 +220,7 @@ class Engine:
         self._runs: dict[str, _MailboxRun] = {}
         self._stopping = False
         self.random = random.Random()
+        self._db_thread: concurrent.futures.ThreadPoolExecutor | None = None
 
     # -- lifecycle -------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -237,6 +241,23 @@ class Engine:
         runs, self._runs = list(self._runs.values()), {}
         for run in runs:
             await run.close()
+        if self._db_thread is not None:
+            self._db_thread.shutdown(wait=True)
+            self._db_thread = None
+
+    async def _db(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run database work on the engine's one database thread, in submission order.
+
+        The event loop, and every SMTP conversation on it, then never waits for a claim
+        or a commit: the next claim and each group's record overlap the sends. One thread
+        keeps the engine's own transactions from contending for SQLite's write lock.
+        """
+        if self._db_thread is None:
+            self._db_thread = concurrent.futures.ThreadPoolExecutor(
+                1, thread_name_prefix="sequencer-db"
+            )
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db_thread, functools.partial(fn, *args))
 
     # -- the tick --------------------------------------------------------------------
     async def tick(self, *, dry_run: bool = False) -> TickResult:
@@ -267,12 +288,25 @@ class Engine:
             except MailboxError as exc:
                 log.warning("mailbox %s: recovery could not check Sent: %s", mailbox.name, exc)
                 result.errors.append(str(exc))
-        while not self._stopping:
-            claims, more = self._claim(mailbox, result, dry_run)
-            if dry_run or not claims:
+        if self._stopping:
+            return
+        leased_at = monotonic_time.monotonic()
+        claims, more = await self._db(self._claim, mailbox, result, dry_run)
+        while claims and not dry_run:
+            # Claim the next batch while this one is being sent (it is leased, and counted
+            # against the limits, from now); give it back if this batch has to stop.
+            ahead: asyncio.Future[tuple[list[outbox.Claim], bool]] | None = None
+            ahead_at = monotonic_time.monotonic()
+            if more and not self._stopping:
+                ahead = asyncio.ensure_future(self._db(self._claim, mailbox, result, False))
+            carry_on = await self._send_batch(run, claims, result, leased_at)
+            if ahead is None:
                 return
-            carry_on = await self._send_batch(run, claims, result)
-            if not (carry_on and more):
+            claims, more = await ahead
+            leased_at = ahead_at
+            if claims and (not carry_on or self._stopping):
+                reason = "worker stopping" if self._stopping else "the mailbox stopped sending"
+                await self._db(self._release, claims, result, reason)
                 return
 
     # -- claiming --------------------------------------------------------------------
@@ -480,30 +514,70 @@ class Engine:
 
     # -- sending ---------------------------------------------------------------------
     async def _send_batch(
-        self, run: _MailboxRun, claims: list[outbox.Claim], result: TickResult
+        self, run: _MailboxRun, claims: list[outbox.Claim], result: TickResult, leased_at: float
     ) -> bool:
-        """Send claimed touches in groups of ``concurrency``; False when the mailbox must stop now."""
+        """Send claimed touches, every SMTP slot kept busy; False when the mailbox must stop now.
+
+        At most ``concurrency x GROUP_PER_SLOT`` touches are ``sending`` and unrecorded at
+        any moment: that bounds what a killed worker can leave in doubt. Each commit both
+        records the touches that finished and marks the next ones ``sending``, and it runs
+        in a thread while the slots go on with the touches already marked, so the database
+        round trips overlap the SMTP ones instead of stalling them.
+        """
         mailbox = run.mailbox
-        deadline = monotonic_time.monotonic() + self.config.sending.lease_seconds / 2
-        pending = list(claims)
-        group_size = mailbox.concurrency * GROUP_PER_SLOT
-        while pending:
-            if self._stopping or monotonic_time.monotonic() > deadline:
-                self._release(
-                    pending,
-                    result,
-                    "worker stopping" if self._stopping else "batch ran past half its lease",
-                )
-                return False
-            group, pending = pending[:group_size], pending[group_size:]
-            with self.db.session() as s:
-                outbox.mark_attempting(s, [c.id for c in group], worker=self.worker_id)
-            outcomes = await asyncio.gather(*(self._deliver(run, c) for c in group))
-            stop_reason = self._record(mailbox, outcomes, result)
-            if stop_reason is not None:
-                self._release(pending, result, stop_reason)
-                return False
-        return True
+        deadline = leased_at + self.config.sending.lease_seconds / 2
+        window = mailbox.concurrency * GROUP_PER_SLOT
+        waiting = collections.deque(claims)  # claimed (queued), not yet marked sending
+        ready: collections.deque[outbox.Claim] = collections.deque()  # marked, not started
+        finished: list[_Outcome] = []  # SMTP done, not yet recorded
+        unsettled = 0  # marked sending and not yet recorded
+        active = 0  # slots running
+        stop: str | None = None
+        wake = asyncio.Event()
+
+        async def slot() -> None:
+            nonlocal active
+            try:
+                while ready and stop is None and not self._stopping:
+                    outcome = await self._deliver(run, ready.popleft())
+                    finished.append(outcome)  # after the await: ``finished`` may be a new list
+                    wake.set()
+            finally:
+                active -= 1
+                wake.set()
+
+        running: set[asyncio.Task[None]] = set()
+        while True:
+            halt = stop is not None or self._stopping or monotonic_time.monotonic() > deadline
+            room = window - unsettled + len(finished)
+            feed = bool(waiting) and not halt and len(ready) <= mailbox.concurrency and room > 0
+            idle = active == 0 and (not ready or halt)
+            if feed or (finished and (idle or len(finished) >= window // 2)):
+                start = [waiting.popleft() for _ in range(min(room, len(waiting)))] if feed else []
+                done, finished = finished, []
+                stop = await self._db(self._record, mailbox, done, start, result)
+                if stop is not None:
+                    waiting.extendleft(reversed(start))  # recorded, but not marked: give back
+                    start = []
+                unsettled += len(start) - len(done)
+                ready.extend(start)
+                while ready and active < mailbox.concurrency and stop is None:
+                    active += 1
+                    task = asyncio.create_task(slot())
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                continue
+            if idle:
+                break
+            wake.clear()
+            await wake.wait()
+        leftover = [*ready, *waiting]
+        if leftover:
+            reason = stop or (
+                "worker stopping" if self._stopping else "batch ran past half its lease"
+            )
+            await self._db(self._release, leftover, result, reason)
+        return stop is None and not leftover
 
     async def _deliver(self, run: _MailboxRun, claim: outbox.Claim) -> _Outcome:
         prepared: Prepared = claim.payload
@@ -529,9 +603,16 @@ class Engine:
         return _Outcome(claim, sent_at=sent_at, note=note)
 
     def _record(
-        self, mailbox: MailboxConfig, outcomes: list[_Outcome], result: TickResult
+        self,
+        mailbox: MailboxConfig,
+        outcomes: list[_Outcome],
+        start: list[outbox.Claim],
+        result: TickResult,
     ) -> str | None:
-        """Commit what SMTP said for one group; returns why the mailbox must stop, if it must."""
+        """Commit what SMTP said and mark ``start`` sending; returns why the mailbox must stop.
+
+        ``start`` is marked only when nothing here says stop, in the same commit.
+        """
         now = self.clock.now()
         sending = self.config.sending
         stop: str | None = None
@@ -609,6 +690,8 @@ class Engine:
                 outbox.pause_mailbox(s, mailbox.name, reason=pause, now=now)
                 result.paused[mailbox.name] = pause
                 log.error("mailbox %s paused: %s", mailbox.name, pause)
+            elif stop is None and start:
+                outbox.mark_attempting(s, [c.id for c in start], worker=self.worker_id)
         return pause or stop
 
     def _release(self, claims: list[outbox.Claim], result: TickResult, reason: str) -> None:

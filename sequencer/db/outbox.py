@@ -306,7 +306,8 @@ def claim_due(
         )
     }
     leased: list[int] = []
-    new_rows: list[tuple[Message, Enrollment, Prospect, SendTouch]] = []
+    new_rows: list[tuple[Message | dict[str, Any], Enrollment, SendTouch]] = []
+    inserts: list[dict[str, Any]] = []  # new Message rows, inserted in one statement below
     deferrals: list[dict[str, Any]] = []
     for enrollment, prospect in rows:
         step = enrollment.steps_done + 1
@@ -327,23 +328,23 @@ def claim_due(
                 previous.to_addr = decision.to_addr
                 previous.subject = decision.subject
                 previous.variant = decision.variant
-                row = previous
+                row: Message | dict[str, Any] = previous
             else:
-                row = Message(
-                    enrollment_id=enrollment.id,
-                    step=step,
-                    message_id=message_id,
-                    mailbox=mailbox,
-                    to_addr=decision.to_addr,
-                    subject=decision.subject,
-                    variant=decision.variant,
-                    status=QUEUED,
-                    claimed_at=now,
-                    attempts=0,
-                    worker=worker,
-                )
-                s.add(row)
-            new_rows.append((row, enrollment, prospect, decision))
+                row = {
+                    "enrollment_id": enrollment.id,
+                    "step": step,
+                    "message_id": message_id,
+                    "mailbox": mailbox,
+                    "to_addr": decision.to_addr,
+                    "subject": decision.subject,
+                    "variant": decision.variant,
+                    "status": QUEUED,
+                    "claimed_at": now,
+                    "attempts": 0,
+                    "worker": worker,
+                }
+                inserts.append(row)
+            new_rows.append((row, enrollment, decision))
             leased.append(enrollment.id)
         elif isinstance(decision, Defer):
             deferrals.append(
@@ -380,14 +381,27 @@ def claim_due(
             .execution_options(synchronize_session=False)
         )
     s.flush()
-    for row, enrollment, _prospect, decision in new_rows:
+    if inserts:
+        ids = s.connection().scalars(
+            Message.__table__.insert().returning(
+                Message.__table__.c.id, sort_by_parameter_order=True
+            ),
+            inserts,
+        )
+        for row, pk in zip(inserts, ids, strict=True):
+            row["id"] = pk
+    for row, enrollment, decision in new_rows:
+        if isinstance(row, dict):
+            pk, message_id, step = row["id"], row["message_id"], row["step"]
+        else:
+            pk, message_id, step = row.id, row.message_id, row.step
         result.claims.append(
             Claim(
-                id=row.id,
-                message_id=row.message_id,
+                id=pk,
+                message_id=message_id,
                 enrollment_id=enrollment.id,
                 prospect_id=enrollment.prospect_id,
-                step=row.step,
+                step=step,
                 mailbox=mailbox,
                 to_addr=decision.to_addr,
                 subject=decision.subject,
@@ -397,20 +411,15 @@ def claim_due(
     return result
 
 
-def _bind(name: str, type_: Any = None) -> Any:
+def _bind(name: str, type_: Any = None, *, expanding: bool = False) -> Any:
     from sqlalchemy import bindparam
 
-    return bindparam(name, type_=type_)
+    return bindparam(name, type_=type_, expanding=expanding)
 
 
 def mark_attempting(s: Session, ids: Sequence[int], *, worker: str) -> None:
     """queued -> sending, committed by the caller right before the SMTP transactions start."""
-    s.execute(
-        update(Message)
-        .where(Message.id.in_(list(ids)), Message.status == QUEUED)
-        .values(status=SENDING, worker=worker)
-        .execution_options(synchronize_session=False)
-    )
+    s.connection().execute(_ATTEMPTING, {"b_ids": list(ids), "b_worker": worker})
 
 
 # --- recording outcomes ---------------------------------------------------------------
@@ -520,58 +529,23 @@ def mark_sent_many(
 
     Same guards: a message row moves only from queued/sending/held; the enrollment only
     from steps_done == step - 1, and its next_send_at only while it is still active (a
-    reply recorded meanwhile keeps its state). Returns how many rows became sent.
+    reply recorded meanwhile keeps its state). Returns how many rows became sent. The
+    statements are built once (module level) so a group costs a few executemany calls,
+    not SQL construction per touch.
     """
     if not touches:
         return 0
-    table, etable = Message.__table__, Enrollment.__table__
-    pks = [t.message_pk for t in touches]
-    open_pks = set(
-        s.scalars(
-            select(Message.id)
-            .where(Message.id.in_(pks), Message.status.in_(IN_FLIGHT))
-            .with_for_update()
-        )
-    )
+    conn = s.connection()
+    open_pks = set(conn.scalars(_OPEN_MESSAGES, {"b_ids": [t.message_pk for t in touches]}))
     todo = [t for t in touches if t.message_pk in open_pks]
     if not todo:
         return 0
-    conn = s.connection()
     conn.execute(
-        update(table)
-        .where(table.c.id == _bind("b_id"), or_(*(table.c.status == st for st in IN_FLIGHT)))
-        .values(
-            status=SENT,
-            sent_at=_bind("b_sent_at"),
-            attempts=table.c.attempts + 1,
-            error=_bind("b_note"),
-        ),
+        _MESSAGES_SENT,
         [{"b_id": t.message_pk, "b_sent_at": t.sent_at, "b_note": t.note} for t in todo],
     )
-    from sqlalchemy import case
-
     conn.execute(
-        update(etable)
-        .where(etable.c.id == _bind("b_id"), etable.c.steps_done == _bind("b_prev"))
-        .values(
-            steps_done=_bind("b_step"),
-            last_touch_at=_bind("b_sent_at"),
-            last_message_id=_bind("b_mid"),
-            thread_refs=_bind("b_refs", type_=etable.c.thread_refs.type),
-            thread_subject=_bind("b_subject"),
-            thread_root_id=_bind("b_root"),
-            retry_count=0,
-            wait_reason=None,
-            lease_owner=None,
-            lease_expires_at=None,
-            next_send_at=case(
-                (
-                    etable.c.status == lifecycle.ACTIVE,
-                    _bind("b_next", type_=etable.c.next_send_at.type),
-                ),
-                else_=etable.c.next_send_at,
-            ),
-        ),
+        _ENROLLMENTS_ADVANCED,
         [
             {
                 "b_id": t.enrollment_id,
@@ -588,7 +562,7 @@ def mark_sent_many(
         ],
     )
     conn.execute(
-        Event.__table__.insert(),
+        _EVENT_INSERT,
         [
             {
                 "at": now,
@@ -605,21 +579,102 @@ def mark_sent_many(
     )
     last = [t.enrollment_id for t in todo if t.advance.next_send_at is None]
     if last:
-        for enrollment in s.scalars(
-            select(Enrollment)
-            .where(Enrollment.id.in_(last), Enrollment.status == lifecycle.ACTIVE)
-            .execution_options(populate_existing=True)
-        ).all():
-            store.transition(
-                s,
-                enrollment,
-                lifecycle.COMPLETED,
-                now=now,
-                actor=actor,
-                reason="every step sent, no reply",
-                step=enrollment.steps_done,
+        # store.transition(..., COMPLETED) for the whole group: one guarded UPDATE, one INSERT.
+        completed = conn.execute(_COMPLETED, {"b_ids": last, "b_now": now}).all()
+        if completed:
+            conn.execute(
+                _EVENT_INSERT,
+                [
+                    {
+                        "at": now,
+                        "enrollment_id": enrollment_id,
+                        "prospect_id": prospect_id,
+                        "kind": lifecycle.EVENT_FOR[lifecycle.COMPLETED],
+                        "actor": actor,
+                        "step": steps_done,
+                        "reason": _COMPLETED_REASON,
+                        "data": {"from": lifecycle.ACTIVE, "to": lifecycle.COMPLETED},
+                    }
+                    for enrollment_id, prospect_id, steps_done in completed
+                ],
             )
+            s.expire_all()  # enrollments loaded in this session no longer match their rows
     return len(todo)
+
+
+def _hot_statements() -> tuple[Any, ...]:
+    """The engine's per-group statements, built once: SQLAlchemy then only binds values."""
+    from sqlalchemy import case
+
+    m, e = Message.__table__, Enrollment.__table__
+    in_flight = m.c.status.in_(IN_FLIGHT)
+    attempting = (
+        update(m)
+        .where(m.c.id.in_(_bind("b_ids", expanding=True)), m.c.status == QUEUED)
+        .values(status=SENDING, worker=_bind("b_worker"))
+    )
+    open_messages = (
+        select(m.c.id)
+        .where(m.c.id.in_(_bind("b_ids", expanding=True)), in_flight)
+        .with_for_update()
+    )
+    sent = (
+        update(m)
+        .where(m.c.id == _bind("b_id"), or_(*(m.c.status == st for st in IN_FLIGHT)))
+        .values(
+            status=SENT,
+            sent_at=_bind("b_sent_at", type_=m.c.sent_at.type),
+            attempts=m.c.attempts + 1,
+            error=_bind("b_note", type_=m.c.error.type),
+        )
+    )
+    advanced = (
+        update(e)
+        .where(e.c.id == _bind("b_id"), e.c.steps_done == _bind("b_prev"))
+        .values(
+            steps_done=_bind("b_step"),
+            last_touch_at=_bind("b_sent_at", type_=e.c.last_touch_at.type),
+            last_message_id=_bind("b_mid", type_=e.c.last_message_id.type),
+            thread_refs=_bind("b_refs", type_=e.c.thread_refs.type),
+            thread_subject=_bind("b_subject", type_=e.c.thread_subject.type),
+            thread_root_id=_bind("b_root", type_=e.c.thread_root_id.type),
+            retry_count=0,
+            wait_reason=None,
+            lease_owner=None,
+            lease_expires_at=None,
+            next_send_at=case(
+                (e.c.status == lifecycle.ACTIVE, _bind("b_next", type_=e.c.next_send_at.type)),
+                else_=e.c.next_send_at,
+            ),
+        )
+    )
+    assert lifecycle.allowed_from(lifecycle.COMPLETED) == {lifecycle.ACTIVE}
+    completed = (
+        update(e)
+        .where(e.c.id.in_(_bind("b_ids", expanding=True)), e.c.status == lifecycle.ACTIVE)
+        .values(
+            status=lifecycle.COMPLETED,
+            status_reason=_COMPLETED_REASON,
+            status_changed_at=_bind("b_now", type_=e.c.status_changed_at.type),
+            finished_at=_bind("b_now", type_=e.c.finished_at.type),
+            next_send_at=None,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        .returning(e.c.id, e.c.prospect_id, e.c.steps_done)
+    )
+    return attempting, open_messages, sent, advanced, completed, Event.__table__.insert()
+
+
+_COMPLETED_REASON = "every step sent, no reply"
+(
+    _ATTEMPTING,
+    _OPEN_MESSAGES,
+    _MESSAGES_SENT,
+    _ENROLLMENTS_ADVANCED,
+    _COMPLETED,
+    _EVENT_INSERT,
+) = _hot_statements()
 
 
 def mark_failed_temporary(
