@@ -156,3 +156,41 @@ def test_check_connect_reports_refused_login_without_printing_the_secret(
     assert "FAIL rep smtp" in result.output and "login refused" in result.output
     assert "FAIL rep imap" in result.output
     assert "wrong-password-xyz" not in result.output + result.stderr
+
+
+def _field_names(model: type, seen: set[type] | None = None) -> set[str]:
+    """Every key a user can write in the config, at any depth."""
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    seen = seen or set()
+    names: set[str] = set()
+    for name, info in model.model_fields.items():
+        if info.exclude:
+            continue
+        names.add(name)
+        for arg in (info.annotation, *get_args(info.annotation)):
+            for inner in (arg, *get_args(arg)):
+                if isinstance(inner, type) and issubclass(inner, BaseModel) and inner not in seen:
+                    seen.add(inner)
+                    names |= _field_names(inner, seen)
+    return names
+
+
+def test_config_example_loads_and_documents_every_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sequencer.config import Config
+
+    monkeypatch.setenv("DANA_MAIL_PASSWORD", "x")
+    root = Path(__file__).resolve().parents[1]
+    config = load_config(root / "config.example.yaml")
+    assert config.mailboxes[0].name == "dana"
+    example = (root / "config.example.yaml").read_text()
+    readme = (root / "README.md").read_text()
+    undocumented = {
+        name for name in _field_names(Config)
+        if f"{name}:" not in example and f"# {name}" not in example
+    }
+    assert undocumented == set(), f"keys missing from config.example.yaml: {sorted(undocumented)}"
+    missing_in_readme = {name for name in _field_names(Config) if f"`{name}" not in readme and f".{name}`" not in readme}
+    assert missing_in_readme == set(), f"keys missing from the README: {sorted(missing_in_readme)}"
