@@ -62,7 +62,7 @@ from sequencer.mail.smtp import (
     TemporaryFailure,
 )
 from sequencer.schedule import BusinessCalendar, due_at, in_window, next_window_open, zone
-from sequencer.sequences import Sequence, choose_variant, render_step
+from sequencer.sequences import Sequence, Step, choose_variant, render_step
 from sequencer.templates import TemplateStore, build_context
 
 log = logging.getLogger("sequencer.send")
@@ -467,7 +467,7 @@ class Engine:
         )
         variant = choose_variant(step, token)
         rendered = render_step(self.templates, sequence, step, variant, context)
-        if step.starts_thread:
+        if _starts_thread(step, e.thread_root_id):
             subject = rendered.subject or ""
             in_reply_to, references = None, []
         else:
@@ -705,7 +705,7 @@ class Engine:
     ) -> outbox.Advance:
         sequence, number = prepared.sequence, prepared.step
         step = sequence.step(number)
-        if step.starts_thread:
+        if _starts_thread(step, prepared.thread_root_id):
             root, refs, thread_subject = message_id, [message_id], prepared.subject
         else:
             root, thread_subject = prepared.thread_root_id, prepared.thread_subject
@@ -810,6 +810,17 @@ class Engine:
             if st.next_send_allowed_at is not None and not st.paused_reason
         ]
         return min(times) if times else None
+
+
+def _starts_thread(step: Step, thread_root_id: str | None) -> bool:
+    """Whether this touch opens a new thread, rather than replying in the enrollment's.
+
+    Step 1 normally does; but an enrollment made by filing already has a thread, the
+    rep's own filed email (touch 0), so its step 1 replies to it and keeps that root.
+    """
+    if step.number == 1 and thread_root_id:
+        return False
+    return step.starts_thread
 
 
 def unsubscribe_mailto(configured: str | None, mailbox_address: str, token: str) -> str:

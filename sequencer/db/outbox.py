@@ -209,11 +209,17 @@ def sent_since(s: Session, mailbox: str, since: datetime) -> int:
 
 
 def _poll_condition(require_poll: bool, polled_until: datetime | None) -> Any:
+    """Only an enrollment's very first email is exempt from the reply race check.
+
+    One made by filing already has a first email, the rep's own (``thread_root_id`` set
+    before step 1), so its step 1 is a follow-up and waits for a poll like any other.
+    """
     if not require_poll:
         return None
+    first = and_(Enrollment.steps_done == 0, Enrollment.thread_root_id.is_(None))
     if polled_until is None:
-        return Enrollment.steps_done == 0
-    return or_(Enrollment.steps_done == 0, Enrollment.next_send_at <= polled_until)
+        return first
+    return or_(first, Enrollment.next_send_at <= polled_until)
 
 
 def flag_awaiting_poll(
@@ -224,7 +230,7 @@ def flag_awaiting_poll(
         Enrollment.status == lifecycle.ACTIVE,
         Enrollment.next_send_at <= now,
         Enrollment.mailbox == mailbox,
-        Enrollment.steps_done > 0,
+        or_(Enrollment.steps_done > 0, Enrollment.thread_root_id.is_not(None)),
         or_(Enrollment.wait_reason.is_(None), Enrollment.wait_reason != WAIT_POLL),
     ]
     if polled_until is not None:
