@@ -4,11 +4,13 @@ Ordering per touch, and what a crash at each point leaves behind:
 
 1. claim (commit): Message row ``queued`` with its Message-ID, enrollment leased.
    Crash -> the row is released after the lease and the touch goes later, same Message-ID.
-2. ``queued -> sending`` (commit, per group of ``concurrency`` touches), then SMTP.
+2. ``queued -> sending`` (commit, a group at a time), then SMTP.
 3. Right after the server's 250, the copy is appended to the Sent folder.
-4. Record (commit): sent, enrollment advanced, event written.
+4. Record (commit): sent, enrollment advanced, event written. One commit records the
+   group that finished and marks the next group ``sending`` (steps 4 and 2 together).
    Crash between 3 and 4 -> recovery finds the Message-ID in Sent and marks it sent.
-   Crash between 2 and 3 (at most ``concurrency`` touches per worker) -> not in Sent:
+   Crash between 2 and 3 (at most ``concurrency x GROUP_PER_SLOT`` touches per worker,
+   the ones marked ``sending`` and not yet recorded) -> not in Sent:
    the row is ``held`` and shown in ``status`` for ``sequencer outbox resolve``,
    because only the operator can tell whether the server took it. Never re-sent
    silently, never dropped. With ``server_saves_sent`` the server's own Sent copy
@@ -69,10 +71,12 @@ log = logging.getLogger("sequencer.send")
 _T = TypeVar("_T")
 
 PollHook = Callable[[], Any]
-# Touches marked ``sending`` per commit = concurrency x this. It bounds how many touches a
-# killed worker can leave in doubt (held for the operator), and amortises two commits
-# over that many sends.
-GROUP_PER_SLOT = 4
+# At most concurrency x this touches are ``sending`` and not yet recorded at any moment.
+# It bounds how many touches a killed worker can leave in doubt (held for the operator
+# when the Sent folder cannot confirm them), and sets how many touches one commit
+# records: 8 (16 at the default concurrency of 2) keeps the commits under a fifth of the
+# engine's time on SQLite (docs/performance.md); 4 cost about 10% of the send rate.
+GROUP_PER_SLOT = 8
 MAX_REFERENCES = 20
 
 
@@ -221,6 +225,9 @@ class Engine:
         self._stopping = False
         self.random = random.Random()
         self._db_thread: concurrent.futures.ThreadPoolExecutor | None = None
+        # SQLite work is CPU in this process (a thread only adds GIL hand-offs), PostgreSQL
+        # work is mostly waiting on the server: only the latter moves off the event loop.
+        self._offload = getattr(db, "dialect", "sqlite") != "sqlite"
 
     # -- lifecycle -------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -248,10 +255,13 @@ class Engine:
     async def _db(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run database work on the engine's one database thread, in submission order.
 
-        The event loop, and every SMTP conversation on it, then never waits for a claim
-        or a commit: the next claim and each group's record overlap the sends. One thread
-        keeps the engine's own transactions from contending for SQLite's write lock.
+        On PostgreSQL the event loop, and every SMTP conversation on it, then never waits
+        for a claim or a commit: the next claim and each group's record overlap the sends.
+        One thread keeps the engine's own transactions in order. On SQLite the work runs
+        inline (see ``_offload``).
         """
+        if not self._offload:
+            return fn(*args)
         if self._db_thread is None:
             self._db_thread = concurrent.futures.ThreadPoolExecutor(
                 1, thread_name_prefix="sequencer-db"
@@ -534,6 +544,10 @@ class Engine:
         active = 0  # slots running
         stop: str | None = None
         wake = asyncio.Event()
+        # When to commit the next group: offloaded, while the slots still have a touch each
+        # to send during the commit; inline (the commit blocks the loop), once the marked
+        # ones run out, so that each commit records as many as the window allows.
+        low = mailbox.concurrency if self._offload else 0
 
         async def slot() -> None:
             nonlocal active
@@ -550,9 +564,9 @@ class Engine:
         while True:
             halt = stop is not None or self._stopping or monotonic_time.monotonic() > deadline
             room = window - unsettled + len(finished)
-            feed = bool(waiting) and not halt and len(ready) <= mailbox.concurrency and room > 0
+            feed = bool(waiting) and not halt and len(ready) <= low and room > 0
             idle = active == 0 and (not ready or halt)
-            if feed or (finished and (idle or len(finished) >= window // 2)):
+            if feed or (finished and idle):
                 start = [waiting.popleft() for _ in range(min(room, len(waiting)))] if feed else []
                 done, finished = finished, []
                 stop = await self._db(self._record, mailbox, done, start, result)

@@ -22,11 +22,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiosmtplib
+from aiosmtplib.email import quote_address
 
 from sequencer.config import MailboxConfig, ServerConfig
 from sequencer.errors import MailboxAuthError, MailboxError
@@ -169,6 +171,15 @@ class SmtpPool:
                 raise TemporaryFailure(
                     self.name, f"SMTP {where} login failed: {_describe(exc)}"
                 ) from None
+        if client.is_ehlo_or_helo_needed:
+            try:
+                await client.ehlo()
+            except aiosmtplib.SMTPHeloError:
+                await client.helo()
+            except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+                raise TemporaryFailure(
+                    self.name, f"SMTP {where} greeting failed: {_describe(exc)}"
+                ) from None
         self.connections_opened += 1
         return client
 
@@ -225,7 +236,7 @@ class SmtpPool:
         in_data = False
         try:
             try:
-                await client.mail(sender)
+                await _mail(client, sender)
             except aiosmtplib.SMTPSenderRefused as exc:
                 await _rset(client)
                 if exc.code >= 500:
@@ -234,7 +245,7 @@ class SmtpPool:
                     ) from None
                 raise TemporaryFailure(self.name, _reply_text(exc), code=exc.code) from None
             try:
-                await client.rcpt(recipient)
+                await _rcpt(client, recipient)
             except aiosmtplib.SMTPRecipientRefused as exc:
                 await _rset(client)
                 if exc.code >= 500:
@@ -284,6 +295,34 @@ class _Dropped(Exception):
         super().__init__(reason)
         self.reason = reason
         self.after_data = after_data
+
+
+_PLAIN_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+$")
+
+
+def _path(address: str) -> bytes:
+    """``<address>`` for MAIL FROM / RCPT TO, as aiosmtplib would quote it.
+
+    Plain addresses (all of ours: validated when stored) skip aiosmtplib's
+    ``email.utils`` parsing, a visible cost per message at hundreds a second.
+    """
+    if _PLAIN_ADDRESS.match(address):
+        return f"<{address}>".encode("ascii")
+    return quote_address(address).encode("ascii")
+
+
+async def _mail(client: aiosmtplib.SMTP, sender: str) -> None:
+    """``client.mail(sender)`` on a connection already greeted (see ``_connect``)."""
+    response = await client.execute_command(b"MAIL", b"FROM:" + _path(sender))
+    if response.code != 250:
+        raise aiosmtplib.SMTPSenderRefused(response.code, response.message, sender)
+
+
+async def _rcpt(client: aiosmtplib.SMTP, recipient: str) -> None:
+    """``client.rcpt(recipient)``, the same way."""
+    response = await client.execute_command(b"RCPT", b"TO:" + _path(recipient))
+    if response.code not in (250, 251):
+        raise aiosmtplib.SMTPRecipientRefused(response.code, response.message, recipient)
 
 
 async def _rset(client: aiosmtplib.SMTP) -> None:
