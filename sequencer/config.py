@@ -127,13 +127,13 @@ class ImapFolders(_Strict):
     sent: str | None = None  # None: discover by SPECIAL-USE \Sent
     extra: list[str] = Field(default_factory=list)
     # Enroll by filing: folder (or Gmail label) -> sequence id. A message the rep files
-    # there enrolls its To recipients, threaded onto that email (docs/inbox.md).
+    # there enrolls its To recipients, threaded onto that email (README, "The inbox poller").
     enroll: dict[str, str] = Field(default_factory=dict)
     # Watch Sent for the rep's answers to replies (response time, SLA escalation) and for
-    # manual emails to prospects (timeline, email tasks, on_manual_email; docs/tasks.md).
+    # manual emails to prospects (timeline, email tasks, on_manual_email; README, "Rep workflow").
     poll_sent: bool = True
     # A folder where web-form notifications / sales@ mail land: each message becomes an
-    # inbound lead routed by the ``inbound`` section (docs/tasks.md).
+    # inbound lead routed by the ``inbound`` section (README, "Rep workflow").
     inbound_leads: str | None = None
 
 
@@ -196,7 +196,7 @@ class ReportingConfig(_Strict):
     stalled_after_days: Annotated[float, Field(gt=0)] = 2.0
     digest_time: time = time(8, 0)
     notify_from: str | None = None  # mailbox name used for notifications; default the first
-    # Rep tasks (docs/tasks.md): open past due by this long = escalated once, a lead at risk.
+    # Rep tasks (README, "Rep workflow"): open past due by this long = escalated once, a lead at risk.
     task_sla_hours: Annotated[float, Field(gt=0)] = 24.0
     # Each business morning at this time (the rep's mailbox time zone) reps get their task list.
     task_reminder_time: time = time(8, 0)

@@ -436,7 +436,7 @@ async def _simulate(
 def _rep_does_tasks(
     db: object, config: object, sequences: object, clock: ManualClock, now: datetime
 ) -> list[Happening]:
-    """Sam works the task list (task steps, docs/tasks.md): each due task is done at once."""
+    """Sam works the task list (task steps, README, "Rep workflow"): each due task is done at once."""
     from sequencer import tasks
 
     out = []

@@ -16,7 +16,7 @@ past ``reporting.reply_sla_hours`` are escalated to ``reporting.managers`` once.
 
 Folder roles: the inbox and ``imap.folders.extra`` are classified; the Sent folder is
 watched for the rep's answers (``imap.folders.poll_sent``); ``imap.folders.enroll``
-folders enroll what the rep files there. See docs/inbox.md for every effect.
+folders enroll what the rep files there. See README, "The inbox poller" for every effect.
 """
 
 from __future__ import annotations

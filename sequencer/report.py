@@ -8,7 +8,7 @@ per-sequence, per-rep and per-sequence-x-rep figures, takes the reply-time
 percentiles from the replied enrollments' durations, and turns seconds into
 hours and counts into rates.
 
-Definitions (also in docs/reports.md):
+Definitions (also in README, "Manager reports"):
 - ``unenrolled`` enrollments are treated as never enrolled: they are counted in
   ``unenrolled`` and left out of every other figure.
 - ``contacted``: at least one touch sent. Reply and bounce rates are per contacted.
@@ -193,7 +193,7 @@ class SafetyCheck:
 
 @dataclass
 class TaskFigures:
-    """Rep tasks (docs/tasks.md): open ones, overdue now, and overdue past the SLA (at risk)."""
+    """Rep tasks (README, "Rep workflow"): open ones, overdue now, and overdue past the SLA (at risk)."""
 
     open: int = 0
     overdue: int = 0

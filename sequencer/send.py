@@ -75,7 +75,7 @@ PollHook = Callable[[], Any]
 # It bounds how many touches a killed worker can leave in doubt (held for the operator
 # when the Sent folder cannot confirm them), and sets how many touches one commit
 # records: 8 (16 at the default concurrency of 2) keeps the commits under a fifth of the
-# engine's time on SQLite (docs/performance.md); 4 cost about 10% of the send rate.
+# engine's time on SQLite (README, "Performance"); 4 cost about 10% of the send rate.
 GROUP_PER_SLOT = 8
 MAX_REFERENCES = 20
 

@@ -29,7 +29,7 @@ One sequence per YAML file in ``sequences/``; the file stem is the sequence id::
           - {template: quote/03-a, weight: 50}
           - {template: quote/03-b, weight: 50, name: short}
       - wait: 2 business days
-        task: "Call to walk through the quote"   # a task step: sends nothing (docs/tasks.md)
+        task: "Call to walk through the quote"   # a task step: sends nothing (README, "Rep workflow")
         kind: call                                # email | call | other
 
 Threading rule: step 1 and every ``new_thread: true`` step start a thread and need a

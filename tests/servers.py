@@ -14,6 +14,7 @@ import contextlib
 import email
 import email.policy
 import itertools
+import logging
 import os
 import shutil
 import smtplib
@@ -262,6 +263,8 @@ class SmtpRelay:
 
         relay = self
         self.lmtp_port = lmtp_port
+        # aiosmtpd warns about its own deprecated Session.login_data on every AUTH
+        logging.getLogger("mail.log").setLevel(logging.ERROR)
 
         def authenticator(server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
             ok = getattr(auth_data, "password", b"") == PASSWORD.encode()

@@ -2,7 +2,7 @@
 
 Each command parses its options, calls one function of ``sequencer.enroll`` or
 ``sequencer.importer`` and prints a line, a table or ``--json`` (documented in
-docs/enroll.md; keys are only ever added, never renamed).
+README, "Prospects and enrollment"; keys are only ever added, never renamed).
 """
 
 from __future__ import annotations

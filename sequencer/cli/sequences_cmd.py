@@ -155,7 +155,7 @@ def plan_touches(
     for step in sequence.steps:
         send_at = due_at(prev, step.wait, tz, sequence.window_for(step, mailbox_window), calendar)
         local_at = send_at.astimezone(tz)
-        if step.is_task:  # sends nothing: the rep's task (docs/tasks.md); the next step waits for it
+        if step.is_task:  # sends nothing: the rep's task (README, "Rep workflow"); the next step waits for it
             touches.append(PlannedTouch(step.number, step.label, str(step.wait), send_at, local_at, False,
                                         f"(task for the rep, sends nothing: {step.task_kind})", "", (),
                                         f"Task for the rep ({step.task_kind}): {step.task}\n", None))

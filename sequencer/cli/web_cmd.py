@@ -2,7 +2,7 @@
 
 The dashboard reads the same database as `sequencer run` and may run beside it or
 alone. It listens on 127.0.0.1 unless told otherwise, and refuses any other address
-while no password hash or token is configured (docs/web.md).
+while no password hash or token is configured (README, "The manager dashboard").
 """
 
 from __future__ import annotations
