@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import Row  # noqa: E402
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NOW_SQL = "2026-03-02 09:00:00"
 SEQUENCES = 8
@@ -78,13 +78,18 @@ def generate(path: Path, n: int) -> None:
         con.execute(
             cte.format(count=n)
             + f""", e AS (
-                SELECT i, (i * 7919) % 1000 AS r, 3 + (i % {SEQUENCES}) % 4 AS steps,
-                       (i % 360) * 86400 + (i % 86400) AS age
-                FROM n)
+                SELECT i, (i * 7919) % 1000 AS r, 3 + seq % 4 AS steps,
+                       (i % 360) * 86400 + (i % 86400) AS age, seq
+                FROM (
+                    -- a prospect's second enrollment (i > prospects) is in the next sequence:
+                    -- at most one open enrollment per prospect and sequence, as the schema demands
+                    SELECT i, CASE WHEN i <= {prospects} THEN i % {SEQUENCES}
+                                   ELSE ((i - {prospects}) % {SEQUENCES} + 1) % {SEQUENCES} END AS seq
+                    FROM n))
             INSERT INTO enrollments (id, prospect_id, sequence_id, mailbox, owner, status, status_reason,
                 status_changed_at, steps_done, total_steps, next_send_at, wait_reason, retry_count, token,
                 thread_refs, enrolled_at, last_touch_at, finished_at, replied_at, replied_step, answered_at)
-            SELECT i, ((i - 1) % {prospects}) + 1, 'seq' || (i % {SEQUENCES}), 'rep' || (i % {REPS}),
+            SELECT i, ((i - 1) % {prospects}) + 1, 'seq' || seq, 'rep' || (i % {REPS}),
                 'rep' || (i % {REPS}), status,
                 CASE WHEN status = 'active' THEN 'enrolled' ELSE status || ' (bench)' END,
                 {_ts("age / 2")}, steps_done, steps,
@@ -98,7 +103,7 @@ def generate(path: Path, n: int) -> None:
                 CASE WHEN status = 'replied' THEN steps_done END,
                 CASE WHEN status = 'replied' AND i % 5 <> 0 THEN {_ts("age / 3 - (i % 72) * 3600 - (i % 20) * 3600")} END
             FROM (
-                SELECT i, r, steps, age,
+                SELECT i, r, steps, age, seq,
                     CASE WHEN r < 150 THEN 'active' WHEN r < 200 THEN 'paused' WHEN r < 300 THEN 'replied'
                          WHEN r < 330 THEN 'bounced' WHEN r < 350 THEN 'unsubscribed' WHEN r < 850 THEN 'completed'
                          WHEN r < 900 THEN 'stopped' WHEN r < 910 THEN 'failed' WHEN r < 920 THEN 'unenrolled'
