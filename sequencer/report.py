@@ -192,6 +192,18 @@ class SafetyCheck:
 
 
 @dataclass
+class OverdueTask(Lead):
+    """An open rep task past due, as a lead to act on plus which task it is.
+
+    ``at`` is the task's due time, ``age_hours`` the hours overdue and ``sla_breached``
+    whether that is past ``reporting.task_sla_hours`` (the lead is then at risk).
+    """
+
+    task_id: int | None = None
+    title: str | None = None
+
+
+@dataclass
 class TaskFigures:
     """Rep tasks (README, "Rep workflow"): open ones, overdue now, and overdue past the SLA (at risk)."""
 
@@ -200,6 +212,8 @@ class TaskFigures:
     at_risk: int = 0
     sla_hours: float = 0.0
     at_risk_items: list[Lead] = field(default_factory=list)
+    # Every open task past due, most overdue first (the dashboard's "Rep tasks overdue").
+    overdue_items: list[OverdueTask] = field(default_factory=list)
 
 
 @dataclass
@@ -532,6 +546,17 @@ def _task_figures(s: Any, f: q.ReportFilter, *, now: datetime, sla_hours: float,
         )
         for x in at_risk
     ]
+    overdue_items = [
+        OverdueTask(
+            enrollment_id=x.enrollment.id, email=x.prospect.display_email, name=x.prospect.name,
+            company=x.prospect.company, owner=x.task.owner, sequence_id=x.enrollment.sequence_id,
+            status=x.enrollment.status, reason=f"task {x.task.id} overdue: {x.task.title}",
+            step=x.task.step, at=x.task.due_at, age_hours=round((now - x.task.due_at).total_seconds() / 3600, 2),
+            wait_reason=x.enrollment.wait_reason, deal_value=tq.deal_value(x.prospect.deal_value),
+            sla_breached=x.task.due_at < sla_cut, task_id=x.task.id, title=x.task.title,
+        )
+        for x in tq.overdue_tasks(s, overdue_before=now, limit=limit, **scope)
+    ]
     far_future = now + timedelta(days=36500)
     return TaskFigures(
         open=tq.overdue_task_count(s, overdue_before=far_future, **scope),
@@ -539,6 +564,7 @@ def _task_figures(s: Any, f: q.ReportFilter, *, now: datetime, sla_hours: float,
         at_risk=tq.overdue_task_count(s, overdue_before=sla_cut, **scope),
         sla_hours=sla_hours,
         at_risk_items=items,
+        overdue_items=overdue_items,
     )
 
 

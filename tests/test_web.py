@@ -50,6 +50,7 @@ PASSWORD = "correct horse battery staple"
 XSS_SUBJECT = "<script>alert('subject')</script>Re: Quote"
 XSS_SNIPPET = "Sounds good <img src=x onerror=alert('snippet')> call me"
 XSS_NAME = "<img src=x onerror=alert('name')>Mallory"
+XSS_TASK = "<script>alert('task')</script>Call Gus"
 _HASH: dict[str, str] = {}
 
 
@@ -521,6 +522,65 @@ def test_every_table_downloads_as_csv(client: TestClient) -> None:
     ] == "bob"
     assert tuple(got["reps"][0]) == CSV_COLUMNS and [r[3] for r in got["reps"][1:]] == ["bob"]
     assert client.get("/csv/secrets.csv").status_code == 404
+
+
+def seed_tasks(db: Any, ids: dict[str, int]) -> None:
+    """Open task steps as the tasks service writes them: gus's (bob) 30 h past due, over the
+    24 h task SLA, titled with a payload; finn's (alice) 2 h past due; hal's not yet due."""
+    from sequencer.db import tasks as task_queries
+
+    with db.session() as s:
+        for who, title, due in (
+            ("gus", XSS_TASK, NOW - timedelta(hours=30)),
+            ("finn", "Call Finn about the quote", NOW - timedelta(hours=2)),
+            ("erin", "Send the proposal", NOW + timedelta(hours=5)),
+        ):
+            e = s.get(Enrollment, ids[who])
+            task_queries.create_task(
+                s,
+                enrollment_id=e.id,
+                step=e.steps_done + 1,
+                owner=e.owner,
+                title=title,
+                kind="call",
+                due_at=due,
+                now=due - timedelta(days=1),
+            )
+
+
+def test_home_lists_overdue_rep_tasks_flags_sla_breaches_and_downloads_them(
+    client: TestClient, db: Any, seeded: dict[str, int]
+) -> None:
+    seed_tasks(db, seeded)
+    home = client.get("/").text
+    section = home.split('id="tasks"')[1].split("</section>")[0]
+    rows = re.findall(r'<tr class="([^"]*)" data-task="\d+">(.*?)</tr>', section, re.S)
+    assert [cls for cls, _ in rows] == ["breach", ""]  # most overdue first; only gus's past the SLA
+    gus, finn = (row for _, row in rows)
+    assert (
+        "&lt;script&gt;alert(&#39;task&#39;)&lt;/script&gt;Call Gus" in gus
+        and "<script>" not in section
+    )
+    assert 'href="/leads/gus@prospects.example"' in gus and "<td>bob</td>" in gus
+    assert "30.0 h" in gus and "breached" in gus
+    assert "Call Finn about the quote" in finn and "2.0 h" in finn and "within" in finn
+    assert "Send the proposal" not in section  # not due yet
+    assert 'id="tasks-overdue-count">2<' in home
+
+    alice = client.get("/?rep=alice").text.split('id="tasks"')[1].split("</section>")[0]
+    assert "Call Finn" in alice and "Call Gus" not in alice
+    assert "No rep task is overdue." in client.get("/?sequence=other").text
+
+    report = build_report(db, web_config(db.url), now=NOW).to_dict()
+    items = report["tasks"]["overdue_items"]
+    table = list(csv.reader(io.StringIO(client.get("/csv/tasks.csv").text)))
+    assert table[0] == list(items[0]) and "title" in table[0] and "sla_breached" in table[0]
+    col = {name: i for i, name in enumerate(table[0])}
+    assert [row[col["title"]] for row in table[1:]] == [XSS_TASK, "Call Finn about the quote"]
+    assert [row[col["email"]] for row in table[1:]] == [i["email"] for i in items]
+    assert table[1][col["sla_breached"]] == "True" and table[1][col["at"]] == "2026-03-01T03:00:00Z"
+    bob_only = list(csv.reader(io.StringIO(client.get("/csv/tasks.csv?rep=bob").text)))
+    assert [row[col["title"]] for row in bob_only[1:]] == [XSS_TASK]
 
 
 # ---------------------------------------------------------------- actions

@@ -28,7 +28,7 @@ from sequencer.config import Config
 from sequencer.db import reports as report_queries
 from sequencer.db.session import Database
 from sequencer.errors import NotFound, SequenceError, UserError
-from sequencer.report import CSV_COLUMNS, Figures, Lead, Report, build_report
+from sequencer.report import CSV_COLUMNS, Figures, Lead, OverdueTask, Report, build_report
 from sequencer.web import charts
 
 log = logging.getLogger(__name__)
@@ -537,6 +537,7 @@ LEAD_COLUMNS = tuple(f.name for f in fields(Lead))
 CSV_TABLES = (
     *FIGURE_SCOPES,
     *LEAD_TABLES,
+    "tasks",
     "pipeline",
     "aging",
     "variants",
@@ -570,6 +571,8 @@ def csv_table(db: Database, config: Config, now: datetime, f: Filters, table: st
             "safety": r.safety.items,
         }[table]
         return _csv(LEAD_COLUMNS, (asdict(lead) for lead in leads))
+    if table == "tasks":
+        return _csv(fields_of(OverdueTask), (asdict(t) for t in r.tasks.overdue_items))
     if table == "pipeline":
         return _csv(("state", "label", "prospects", "value"), (asdict(p) for p in r.pipeline))
     if table == "aging":
