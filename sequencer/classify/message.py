@@ -1,0 +1,234 @@
+"""Reading an inbound message without ever raising: parsing, headers, MIME parts, the Inbound view.
+
+Mail from the wild is malformed often enough that one broken header must not stop a poll, so
+every accessor here degrades to "absent" instead of raising.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
+from datetime import date
+from email import policy
+from email.header import decode_header, make_header
+from email.message import EmailMessage, Message
+from email.parser import BytesParser, HeaderParser
+from email.utils import getaddresses, parsedate_to_datetime
+from functools import cached_property
+from typing import cast
+
+from sequencer.classify.text import cut_html_quote, html_to_text, strip_quoted
+
+MSGID = re.compile(r"<[^<>\s]+>")
+
+
+def parse_message(raw: bytes) -> EmailMessage:
+    """Parse raw RFC 5322 bytes; never raises, because one broken message must not stop a poll.
+
+    Defects are recorded on the message (``msg.defects``) by the email package as usual.
+    """
+    try:
+        return cast(EmailMessage, BytesParser(policy=policy.default).parsebytes(raw))
+    except Exception:  # the feed parser is lenient; this is a last resort
+        msg = EmailMessage(policy=policy.default)
+        msg.set_payload(raw.decode("utf-8", "replace"))
+        return msg
+
+
+def parse_headers(text: str) -> Message:
+    """A header block found as text (a DSN block, text/rfc822-headers); compat32 never raises."""
+    return HeaderParser(policy=policy.compat32).parsestr(text)
+
+
+# --- header access that survives broken mail -------------------------------------------------
+
+
+def _clean(value: str) -> str:
+    """Unfold and drop undecodable bytes (surrogates) so values are safe to print and store."""
+    value = re.sub(r"\r?\n[ \t]*", " ", str(value)).strip()
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def raw_values(msg: Message, name: str) -> list[str]:
+    """Raw header values; ``msg[name]`` can raise on malformed structured headers."""
+    name = name.lower()
+    try:
+        return [_clean(v) for k, v in msg.raw_items() if k.lower() == name]
+    except Exception:
+        return []
+
+
+def first(msg: Message, name: str) -> str:
+    values = raw_values(msg, name)
+    return values[0] if values else ""
+
+
+def decoded(value: str) -> str:
+    try:
+        return _clean(str(make_header(decode_header(value))))
+    except Exception:
+        return value
+
+
+def addresses_in(values: Iterable[str]) -> tuple[str, ...]:
+    """Lowercased addresses from address-list texts, in order, each once."""
+    found = [addr.strip().lower() for _, addr in getaddresses(list(values)) if "@" in addr]
+    return tuple(dict.fromkeys(found))
+
+
+def addresses(msg: Message, *names: str) -> tuple[str, ...]:
+    return addresses_in(v for name in names for v in raw_values(msg, name))
+
+
+def msgids(values: list[str]) -> list[str]:
+    """Message-IDs from header values; tolerates a bare ``id@host`` without angle brackets."""
+    found: list[str] = []
+    for value in values:
+        tokens = MSGID.findall(value)
+        if not tokens and re.fullmatch(r"[^\s<>@]+@[^\s<>@]+", value.strip()):
+            tokens = [f"<{value.strip()}>"]
+        found.extend(tokens)
+    return found
+
+
+def message_ids(msg: Message) -> list[str]:
+    return msgids(raw_values(msg, "message-id"))
+
+
+def thread_refs(headers: Message) -> list[str]:
+    """In-Reply-To first, then References newest first: the most specific parent leads."""
+    references = msgids(raw_values(headers, "references"))
+    return msgids(raw_values(headers, "in-reply-to")) + references[::-1]
+
+
+def date_header(msg: Message) -> date | None:
+    try:
+        return parsedate_to_datetime(first(msg, "date")).date()
+    except Exception:
+        return None
+
+
+# --- MIME walking ----------------------------------------------------------------------------
+
+
+def leaves(part: Message) -> Iterator[Message]:
+    """Leaf parts, treating message/* parts as leaves so an attached original stays opaque."""
+    payload = part.get_payload()
+    if part.get_content_maintype() == "message" or not isinstance(payload, list):
+        yield part
+        return
+    for sub in payload:
+        if isinstance(sub, Message):
+            yield from leaves(sub)
+
+
+def part_text(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        return payload.decode(charset, "replace")
+    except LookupError:
+        return payload.decode("utf-8", "replace")
+
+
+def _is_attachment(part: Message) -> bool:
+    return first(part, "content-disposition").lower().startswith("attachment")
+
+
+def _first_text_body(msg: Message) -> tuple[str, bool]:
+    """The first inline text/plain leaf, else the first text/html one (and whether it is HTML)."""
+    inline = [p for p in leaves(msg) if not _is_attachment(p)]
+    for ctype, is_html in (("text/plain", False), ("text/html", True)):
+        for part in inline:
+            if part.get_content_type() == ctype:
+                return part_text(part), is_html
+    return "", False
+
+
+def _embedded_original(msg: Message) -> Message | None:
+    """Headers of the returned message in a bounce (message/rfc822 or text/rfc822-headers)."""
+    for part in leaves(msg):
+        ctype = part.get_content_type()
+        if ctype == "message/rfc822":
+            payload = part.get_payload()
+            if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+                return payload[0]
+        elif ctype == "text/rfc822-headers":
+            return parse_headers(part_text(part))
+    return None
+
+
+# --- the facts rules look at -----------------------------------------------------------------
+
+
+class Inbound:
+    """One message plus the caller's context; derived facts are computed once, when needed."""
+
+    def __init__(
+        self,
+        msg: Message,
+        own_addresses: AbstractSet[str],
+        unsubscribe_addresses: AbstractSet[str],
+    ) -> None:
+        self.msg = msg
+        self.own_addresses = frozenset(a.lower() for a in own_addresses)
+        self.unsubscribe_addresses = frozenset(a.lower() for a in unsubscribe_addresses)
+
+    def header(self, name: str) -> str:
+        return first(self.msg, name)
+
+    def has(self, name: str) -> bool:
+        return bool(raw_values(self.msg, name))
+
+    @cached_property
+    def from_addr(self) -> str:
+        found = addresses(self.msg, "from") or addresses(self.msg, "sender")
+        return found[0] if found else ""
+
+    @cached_property
+    def from_display(self) -> str:
+        pairs = getaddresses(raw_values(self.msg, "from"))
+        return decoded(pairs[0][0]) if pairs else ""
+
+    @cached_property
+    def subject(self) -> str:
+        return decoded(self.header("subject"))
+
+    @cached_property
+    def refs(self) -> list[str]:
+        return thread_refs(self.msg)
+
+    @cached_property
+    def null_return_path(self) -> bool:
+        """Return-Path <>: the sender wants no replies (bounces, RFC 3834 responders)."""
+        return self.header("return-path").replace(" ", "") == "<>"
+
+    @cached_property
+    def precedence(self) -> str:
+        return self.header("precedence").strip().lower()
+
+    @cached_property
+    def body(self) -> tuple[str, bool]:
+        """The first text body, raw, and whether it is HTML; both text views start from it."""
+        return _first_text_body(self.msg)
+
+    @cached_property
+    def text(self) -> str:
+        """The whole first text body (HTML flattened), quotes included."""
+        text, is_html = self.body
+        return html_to_text(text) if is_html else text.replace("\r\n", "\n")
+
+    @cached_property
+    def reply_text(self) -> str:
+        """What the sender wrote: quotes, attributions and signature removed."""
+        text, is_html = self.body
+        if is_html:
+            text = html_to_text(cut_html_quote(text))
+        return strip_quoted(text)
+
+    @cached_property
+    def original(self) -> Message | None:
+        return _embedded_original(self.msg)

@@ -1,0 +1,145 @@
+"""The ordered rule chain and ``classify``, which runs it and assembles the Verdict.
+
+The order of ``RULES`` is the classification policy; the package docstring says why each
+group sits where it does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Set as AbstractSet
+from datetime import date
+from email.message import EmailMessage, Message
+
+from sequencer.classify.autoreply import (
+    AutoReplyHeader,
+    AutoReplySubject,
+    AutoSubmittedHeader,
+    ExchangeRuleReply,
+    NullReturnPath,
+    PrecedenceHeader,
+)
+from sequencer.classify.bounce import DeliveryStatusReport, MailerDaemonNotice, bounced_refs
+from sequencer.classify.dates import find_return_date
+from sequencer.classify.message import (
+    Inbound,
+    addresses,
+    date_header,
+    message_ids,
+    parse_message,
+)
+from sequencer.classify.text import snippet
+from sequencer.classify.unsubscribe import (
+    UnsubscribeAddress,
+    UnsubscribeRequest,
+    UnsubscribeSubject,
+)
+from sequencer.classify.verdict import Decision, Rule, Verdict
+
+
+class OwnMessage(Rule):
+    name = "own address"
+    description = "From is one of our own addresses: a copy of our touch, never a reply."
+
+    def check(self, mail: Inbound) -> Decision | None:
+        if mail.from_addr and mail.from_addr in mail.own_addresses:
+            return Decision("own", mail.from_addr)
+        return None
+
+
+class ListMail(Rule):
+    name = "list mail"
+    description = (
+        "List-Id / List-Unsubscribe / Precedence bulk|list and no reference to any message: "
+        "a newsletter, not a prospect answering us."
+    )
+
+    def check(self, mail: Inbound) -> Decision | None:
+        if mail.refs:
+            return None
+        for name in ("list-id", "list-unsubscribe", "list-post"):
+            if mail.has(name):
+                return Decision("unrelated", f"{name}: {mail.header(name)}"[:120])
+        precedence = mail.precedence
+        return (
+            Decision("unrelated", f"precedence: {precedence}")
+            if precedence in {"bulk", "list"}
+            else None
+        )
+
+
+class HumanReply(Rule):
+    name = "human reply"
+    description = "Nothing machine-made or opt-out about it: a person wrote back."
+
+    def check(self, mail: Inbound) -> Decision | None:
+        return Decision("reply", "in thread" if mail.refs else "no threading headers")
+
+
+RULES: tuple[Rule, ...] = (
+    OwnMessage(),
+    DeliveryStatusReport(),
+    MailerDaemonNotice(),
+    AutoSubmittedHeader(),
+    AutoReplyHeader(),
+    PrecedenceHeader(),
+    ExchangeRuleReply(),
+    NullReturnPath(),
+    AutoReplySubject(),
+    UnsubscribeAddress(),
+    ListMail(),
+    UnsubscribeSubject(),
+    UnsubscribeRequest(),
+    HumanReply(),
+)
+
+
+def classify(
+    msg: EmailMessage | Message | bytes,
+    *,
+    own_addresses: AbstractSet[str],
+    unsubscribe_addresses: AbstractSet[str] = frozenset(),
+    received: date | None = None,
+    rules: tuple[Rule, ...] = RULES,
+) -> Verdict:
+    """Run the rules in order; the first that decides names the verdict's ``reason``.
+
+    ``own_addresses`` are the reps' mailbox addresses (case-insensitive). ``received`` anchors
+    year and weekday inference of an out-of-office's return date; without it the message's
+    Date header is used, and without that only fully dated return dates are found.
+    """
+    if isinstance(msg, bytes | bytearray):
+        msg = parse_message(bytes(msg))
+    mail = Inbound(msg, own_addresses, unsubscribe_addresses)
+    rule, decision = _decide(mail, rules)
+    refs = mail.refs
+    if decision.kind == "bounce":
+        refs = bounced_refs(mail) + refs
+    reference = received or date_header(msg)
+    return Verdict(
+        kind=decision.kind,
+        rule=rule,
+        reason=f"{rule}: {decision.detail}" if decision.detail else rule,
+        severity=decision.severity,
+        recipients=decision.recipients,
+        refs=tuple(dict.fromkeys(refs)),
+        from_addr=mail.from_addr,
+        from_domain=mail.from_addr.rpartition("@")[2],
+        reply_to=addresses(msg, "reply-to"),
+        subject=mail.subject,
+        message_id=next(iter(message_ids(msg)), None),
+        snippet=snippet(mail.reply_text),
+        return_date=(
+            find_return_date(f"{mail.subject}\n{mail.reply_text}", reference)
+            if decision.kind == "auto_reply"
+            else None
+        ),
+        token=decision.token,
+    )
+
+
+def _decide(mail: Inbound, rules: tuple[Rule, ...]) -> tuple[str, Decision]:
+    for rule in rules:
+        decision = rule.check(mail)
+        if decision is not None:
+            return rule.name, decision
+    return HumanReply.name, Decision("reply", "no rule decided")

@@ -1,0 +1,66 @@
+"""The human part of a message: what a person typed, without quotes, attributions, signature.
+
+Rules that read words (opt-out requests, return dates) must not see the quoted touch we sent,
+or our own wording would decide the verdict.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+_ATTRIBUTION = re.compile(
+    r"^[ \t>]*(On|Am|Le|El|Il|Op)\b[^\n]{0,200}(?:\n[^\n]{0,200}){0,2}?"
+    r"\b(wrote|schrieb|a [ée]crit|escribi[óo]|ha scritto|schreef)\b[^\n]{0,80}:[ \t]*$"
+    r"|^[ \t]*-{2,}\s*(Original Message|Urspr[üu]ngliche Nachricht|Message d'origine"
+    r"|Mensaje original|Messaggio originale|Oorspronkelijk bericht|Forwarded message)\s*-{2,}"
+    r"|^[ \t]*Begin forwarded message:"
+    r"|^[ \t]*_{8,}[ \t]*$"
+    r"|^[ \t]*\*?(From|Von|De|Da|Van)\*?[ \t]*:[^\n]*\n(?:[^\n]*\n){0,3}?"
+    r"[ \t]*\*?(Sent|Date|Gesendet|Datum|Envoy[ée]|Enviado|Fecha|Inviato|Verzonden)\*?[ \t]*:",
+    re.M | re.I,
+)
+_SIGNATURE = re.compile(
+    r"^-- ?$|^(Sent from my |Sent from Outlook|Get Outlook for |Von meinem .* gesendet"
+    r"|Envoy[ée] de mon |Enviado desde mi )",
+    re.M,
+)
+_HTML_QUOTE = re.compile(
+    r"<div[^>]+(gmail_quote|divRplyFwdMsg|appendonsend|moz-cite-prefix|yahoo_quoted)"
+    r"|<blockquote|<hr\b",
+    re.I,
+)
+
+
+def cut_html_quote(html_text: str) -> str:
+    """HTML mail quotes in markup (Gmail, Outlook, Yahoo), which flattening would lose."""
+    match = _HTML_QUOTE.search(html_text)
+    return html_text[: match.start()] if match else html_text
+
+
+def html_to_text(html_text: str) -> str:
+    """Good enough for rules and snippets; layout is irrelevant, only the words count."""
+    text = re.sub(r"(?is)<(script|style|head)\b.*?</\1\s*>", " ", html_text)
+    text = re.sub(r"(?i)<br\s*/?>|</(p|div|tr|li|h\d|table)\s*>", "\n", text)
+    text = re.sub(r"<[^>]*>", "", text)
+    return html.unescape(text).replace("\xa0", " ")
+
+
+def strip_quoted(text: str) -> str:
+    """The text a person typed: cut at the first attribution/forward block and signature,
+    then drop ``>`` lines (interleaved quotes)."""
+    text = text.replace("\r\n", "\n").replace("\u2019", "'")
+    for pattern in (_ATTRIBUTION, _SIGNATURE):
+        match = pattern.search(text)
+        if match:
+            text = text[: match.start()]
+    lines = [line for line in text.split("\n") if not line.lstrip().startswith(">")]
+    return "\n".join(lines).strip()
+
+
+def snippet(text: str, limit: int = 300) -> str:
+    """Whitespace-collapsed, cut on a word boundary: enough for a notification line."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
