@@ -244,12 +244,14 @@ def engine_rate(n: int, concurrency: int, port: int) -> tuple[float, list[bytes]
 
 
 def _render_like_engine(*, engine_config: Any, store: Any, sequences: Any, e: Any, p: Any) -> bytes:
-    from sequencer.clock import ManualClock
-    from sequencer.send import Engine
+    from sequencer.enroll import business_calendar
+    from sequencer.touch import render_touch
 
-    engine = Engine(None, engine_config, sequences, store, ManualClock(NOW), worker_id="bench")
     e.steps_done = 0
-    prepared = engine._render(
+    prepared = render_touch(
+        engine_config,
+        store,
+        business_calendar(engine_config),
         engine_config.mailboxes[0],
         sequences["bench"],
         1,

@@ -37,35 +37,26 @@ import signal
 import time as monotonic_time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sequencer import lifecycle, tasks
 from sequencer.clock import Clock
-from sequencer.compose import compose_touch_bytes, new_message_id, reply_subject
+from sequencer.compose import new_message_id
 from sequencer.config import Config, MailboxConfig
-from sequencer.db import outbox
+from sequencer.db import mailbox_state, outbox, outbox_record
 from sequencer.db.models import Enrollment, Prospect
-from sequencer.enroll import business_calendar, mailbox_window, prospect_mapping, prospect_zone
-from sequencer.errors import (
-    MailboxError,
-    NotFound,
-    SecretError,
-    TemplateError,
-    UserError,
-)
-from sequencer.mail.imap import ImapSession
-from sequencer.mail.smtp import (
-    HardBounce,
-    PermanentFailure,
-    SmtpPool,
-    TemporaryFailure,
-)
-from sequencer.schedule import BusinessCalendar, due_at, in_window, next_window_open, zone
-from sequencer.sequences import Sequence, Step, choose_variant, render_step
-from sequencer.templates import TemplateStore, build_context
+from sequencer.enroll import business_calendar, mailbox_window, prospect_zone
+from sequencer.errors import MailboxError, SecretError, TemplateError
+from sequencer.mail.smtp import HardBounce, PermanentFailure, TemporaryFailure
+from sequencer.mailbox_run import MailboxRun
+from sequencer.outbox_ops import confirm_sent
+from sequencer.schedule import BusinessCalendar, in_window, next_window_open, zone
+from sequencer.sequences import Sequence
+from sequencer.templates import TemplateStore
+from sequencer.touch import ComposeFailed, Prepared, advance_after, render_touch
 
 log = logging.getLogger("sequencer.send")
 _T = TypeVar("_T")
@@ -77,7 +68,6 @@ PollHook = Callable[[], Any]
 # records: 8 (16 at the default concurrency of 2) keeps the commits under a fifth of the
 # engine's time on SQLite (README, "Performance"); 4 cost about 10% of the send rate.
 GROUP_PER_SLOT = 8
-MAX_REFERENCES = 20
 
 
 @dataclass
@@ -105,98 +95,11 @@ class TickResult:
 
 
 @dataclass
-class Prepared:
-    """A composed touch and what recording it needs (kept in memory between claim and send).
-
-    Templates are rendered in the claim (a template error fails the enrollment there); the
-    MIME message is built only when an SMTP slot is free, so that CPU work overlaps the
-    round trips of the other slots.
-    """
-
-    compose: Callable[[], bytes] | None
-    sequence: Sequence
-    step: int
-    subject: str
-    tz_name: str
-    thread_subject: str | None
-    thread_root_id: str | None
-    thread_refs: list[str]
-    _raw: bytes | None = None
-
-    @property
-    def raw(self) -> bytes:
-        """The message bytes, composed on first use (raises TemplateError/ValueError if it cannot be)."""
-        if self._raw is None:
-            assert self.compose is not None
-            self._raw = self.compose()
-        return self._raw
-
-
-class ComposeFailed(UserError):
-    """A touch's headers could not be built (e.g. a control character in a field)."""
-
-
-@dataclass
 class _Outcome:
     claim: outbox.Claim
     sent_at: datetime | None = None
     error: Exception | None = None
     note: str | None = None
-
-
-class _MailboxRun:
-    """Per mailbox: the SMTP pool and a lazily opened IMAP session (for Sent), reused across ticks."""
-
-    def __init__(self, mailbox: MailboxConfig) -> None:
-        self.mailbox = mailbox
-        self.pool = SmtpPool(mailbox)
-        # One IMAP session per SMTP slot, so Sent copies do not serialise the sends.
-        self.imap_free: list[ImapSession] = []
-        self.imap_slots = asyncio.Semaphore(mailbox.concurrency)
-
-    @property
-    def saves_sent(self) -> bool:
-        return self.mailbox.imap is not None and not self.mailbox.server_saves_sent
-
-    async def _imap_call(self, fn: Callable[[ImapSession], Any]) -> Any:
-        async with self.imap_slots:
-            session = self.imap_free.pop() if self.imap_free else None
-
-            def call() -> Any:
-                nonlocal session
-                if session is None:
-                    session = ImapSession(self.mailbox).connect()
-                return fn(session)
-
-            try:
-                value = await asyncio.to_thread(call)
-            except MailboxError:
-                if session is not None:
-                    await asyncio.to_thread(session.close)
-                raise
-            assert session is not None
-            self.imap_free.append(session)
-            return value
-
-    async def append_sent(self, raw: bytes, when: datetime) -> None:
-        await self._imap_call(lambda session: session.append_sent(raw, when))
-
-    async def find_in_sent(self, message_ids: list[str]) -> set[str]:
-        def search(session: ImapSession) -> set[str]:
-            folder = session.find_sent_folder()
-            if folder is None:
-                raise MailboxError(
-                    self.mailbox.name, "no Sent folder found to check; set imap.folders.sent"
-                )
-            return {mid for mid in message_ids if session.search_message_id(folder, mid)}
-
-        return await self._imap_call(search)
-
-    async def close(self) -> None:
-        await self.pool.close()
-        sessions, self.imap_free = self.imap_free, []
-        for session in sessions:
-            await asyncio.to_thread(session.close)
 
 
 class Engine:
@@ -221,7 +124,7 @@ class Engine:
         self.worker_id = worker_id
         self.poll_hook = poll_hook
         self.calendar: BusinessCalendar = business_calendar(config)
-        self._runs: dict[str, _MailboxRun] = {}
+        self._runs: dict[str, MailboxRun] = {}
         self._stopping = False
         self.random = random.Random()
         self._db_thread: concurrent.futures.ThreadPoolExecutor | None = None
@@ -238,10 +141,10 @@ class Engine:
     def stopping(self) -> bool:
         return self._stopping
 
-    def _run_for(self, mailbox: MailboxConfig) -> _MailboxRun:
+    def _run_for(self, mailbox: MailboxConfig) -> MailboxRun:
         run = self._runs.get(mailbox.name)
         if run is None:
-            run = self._runs[mailbox.name] = _MailboxRun(mailbox)
+            run = self._runs[mailbox.name] = MailboxRun(mailbox)
         return run
 
     async def aclose(self) -> None:
@@ -287,7 +190,7 @@ class Engine:
         self, mailbox: MailboxConfig, result: TickResult, dry_run: bool
     ) -> None:
         with self.db.session() as s:
-            state = outbox.get_mailbox_state(s, mailbox.name)
+            state = mailbox_state.get_mailbox_state(s, mailbox.name)
             if state is not None and state.paused_reason:
                 result.paused[mailbox.name] = state.paused_reason
                 return
@@ -330,7 +233,7 @@ class Engine:
         now = self.clock.now()
         sending = self.config.sending
         with self.db.session() as s:
-            state = outbox.lock_mailbox_state(s, mailbox.name)
+            state = mailbox_state.lock_mailbox_state(s, mailbox.name)
             if state.paused_reason:
                 result.paused[mailbox.name] = state.paused_reason
                 return [], False
@@ -339,13 +242,15 @@ class Engine:
             midnight = datetime.combine(local_now.date(), datetime.min.time(), mzone).astimezone(
                 UTC
             )
-            remaining = mailbox.daily_limit - outbox.sent_since(s, mailbox.name, midnight)
+            remaining = mailbox.daily_limit - mailbox_state.sent_since(s, mailbox.name, midnight)
             paced = state.next_send_allowed_at is not None and state.next_send_allowed_at > now
             if remaining > 0 and paced and not dry_run:
                 return [], False
             # per_minute is a sliding window: touches sent or in flight in the last 60 seconds.
             per_minute = max(1, int(mailbox.per_minute))
-            rate_left = per_minute - outbox.sent_since(s, mailbox.name, now - timedelta(seconds=60))
+            rate_left = per_minute - mailbox_state.sent_since(
+                s, mailbox.name, now - timedelta(seconds=60)
+            )
             spaced = mailbox.max_spacing_seconds > 0
             allowance = 1 if spaced else rate_left
             allowance = max(0, min(allowance, rate_left, remaining, sending.batch_size))
@@ -391,8 +296,18 @@ class Engine:
                         )
                     return outbox.LEAVE
                 try:
-                    prepared = self._render(
-                        mailbox, sequence, number, e, p, message_id, now, tz_name
+                    prepared = render_touch(
+                        self.config,
+                        self.templates,
+                        self.calendar,
+                        mailbox,
+                        sequence,
+                        number,
+                        e,
+                        p,
+                        message_id,
+                        now,
+                        tz_name,
                     )
                 except (TemplateError, ValueError) as exc:
                     return outbox.Finish(
@@ -441,90 +356,15 @@ class Engine:
                 gap = max(
                     60.0 / mailbox.per_minute, self.random.uniform(lo, mailbox.max_spacing_seconds)
                 )
-                outbox.set_next_send_allowed(s, mailbox.name, now + timedelta(seconds=gap))
+                mailbox_state.set_next_send_allowed(s, mailbox.name, now + timedelta(seconds=gap))
         # Claim again at once unless pacing forbids it; an exhausted daily limit gets one more
         # pass, which moves the remaining due touches to the next morning (wait_reason "limit").
         more = n > 0 and n >= allowance and not spaced
         return claimed.claims, more
 
-    def _render(
-        self,
-        mailbox: MailboxConfig,
-        sequence: Sequence,
-        number: int,
-        e: Enrollment,
-        p: Prospect,
-        message_id: str,
-        now: datetime,
-        tz_name: str,
-    ) -> Prepared:
-        step = sequence.step(number)
-        token = e.token
-        url = (
-            self.config.unsubscribe.url.replace("{token}", token)
-            if self.config.unsubscribe.url
-            else None
-        )
-        mailbox_map = {
-            "name": mailbox.name,
-            "address": mailbox.address,
-            "display_name": mailbox.display_name or mailbox.name,
-            "signature": mailbox.signature,
-        }
-        today = now.astimezone(zone(tz_name)).date()
-        context = build_context(
-            prospect_mapping(p), mailbox_map, sequence, step, url, today, self.calendar
-        )
-        variant = choose_variant(step, token)
-        rendered = render_step(self.templates, sequence, step, variant, context)
-        if _starts_thread(step, e.thread_root_id):
-            subject = rendered.subject or ""
-            in_reply_to, references = None, []
-        else:
-            thread_subject = e.thread_subject
-            if not thread_subject:
-                start = sequence.thread_start(step)
-                thread_subject = (
-                    render_step(
-                        self.templates, sequence, start, choose_variant(start, token), context
-                    ).subject
-                    or ""
-                )
-            subject = reply_subject(thread_subject)
-            in_reply_to = e.last_message_id
-            references = list(e.thread_refs or ([e.last_message_id] if e.last_message_id else []))
-            rendered = replace(rendered, subject=subject)
-        mailto = None
-        if sequence.list_unsubscribe:
-            mailto = unsubscribe_mailto(self.config.unsubscribe.mailto, mailbox.address, token)
-        msg = functools.partial(
-            compose_touch_bytes,
-            rendered=replace(rendered, subject=subject),
-            from_name=mailbox.display_name or None,
-            from_addr=mailbox.address,
-            to_name=p.name,
-            to_addr=p.display_email or p.email,
-            message_id=message_id,
-            date=now.astimezone(self._mailbox_zone(mailbox)),
-            in_reply_to=in_reply_to,
-            references=references,
-            list_unsubscribe_mailto=mailto,
-            list_unsubscribe_url=url if sequence.list_unsubscribe else None,
-        )
-        return Prepared(
-            compose=msg,
-            sequence=sequence,
-            step=number,
-            subject=subject,
-            tz_name=tz_name,
-            thread_subject=e.thread_subject,
-            thread_root_id=e.thread_root_id,
-            thread_refs=list(e.thread_refs or []),
-        )
-
     # -- sending ---------------------------------------------------------------------
     async def _send_batch(
-        self, run: _MailboxRun, claims: list[outbox.Claim], result: TickResult, leased_at: float
+        self, run: MailboxRun, claims: list[outbox.Claim], result: TickResult, leased_at: float
     ) -> bool:
         """Send claimed touches, every SMTP slot kept busy; False when the mailbox must stop now.
 
@@ -593,7 +433,7 @@ class Engine:
             await self._db(self._release, leftover, result, reason)
         return stop is None and not leftover
 
-    async def _deliver(self, run: _MailboxRun, claim: outbox.Claim) -> _Outcome:
+    async def _deliver(self, run: MailboxRun, claim: outbox.Claim) -> _Outcome:
         prepared: Prepared = claim.payload
 
         def build() -> bytes:
@@ -633,19 +473,21 @@ class Engine:
         pause: str | None = None
         with self.db.session() as s:
             accepted = [
-                outbox.SentTouch(
+                outbox_record.SentTouch(
                     message_pk=o.claim.id,
                     enrollment_id=o.claim.enrollment_id,
                     prospect_id=o.claim.prospect_id,
                     message_id=o.claim.message_id,
                     sent_at=o.sent_at,
-                    advance=self._advance(mailbox, o.claim.payload, o.claim.message_id, o.sent_at),
+                    advance=advance_after(
+                        self.calendar, mailbox, o.claim.payload, o.claim.message_id, o.sent_at
+                    ),
                     note=o.note,
                 )
                 for o in outcomes
                 if o.error is None and o.sent_at is not None
             ]
-            result.sent += outbox.mark_sent_many(
+            result.sent += outbox_record.mark_sent_many(
                 s, accepted, now=now, mailbox=mailbox.name, actor=self.worker_id
             )
             for o in outcomes:
@@ -653,7 +495,7 @@ class Engine:
                 if err is None:
                     continue
                 if isinstance(err, TemporaryFailure) and err.maybe_delivered:
-                    outbox.hold(
+                    outbox_record.hold(
                         s,
                         c.id,
                         now=now,
@@ -662,7 +504,7 @@ class Engine:
                     )
                     result.held += 1
                 elif isinstance(err, TemporaryFailure):
-                    outbox.mark_failed_temporary(
+                    outbox_record.mark_failed_temporary(
                         s,
                         c.id,
                         now=now,
@@ -675,7 +517,7 @@ class Engine:
                     if err.recipient is None:
                         stop = f"SMTP unavailable: {err}"
                 elif isinstance(err, HardBounce):
-                    outbox.mark_bounced(
+                    outbox_record.mark_bounced(
                         s,
                         c.id,
                         now=now,
@@ -685,10 +527,12 @@ class Engine:
                     )
                     result.bounced += 1
                 elif isinstance(err, ComposeFailed):
-                    outbox.mark_failed(s, c.id, now=now, error=str(err), actor=self.worker_id)
+                    outbox_record.mark_failed(
+                        s, c.id, now=now, error=str(err), actor=self.worker_id
+                    )
                     result.failed += 1
                 elif isinstance(err, PermanentFailure):
-                    outbox.mark_failed(
+                    outbox_record.mark_failed(
                         s,
                         c.id,
                         now=now,
@@ -697,63 +541,35 @@ class Engine:
                     )
                     result.failed += 1
                 else:  # auth refused, sender refused, no password: the mailbox, not the touch
-                    outbox.release(s, [c.id], reason=str(err))
+                    outbox_record.release(s, [c.id], reason=str(err))
                     result.released += 1
                     pause = str(err)
             if pause is not None:
-                outbox.pause_mailbox(s, mailbox.name, reason=pause, now=now)
+                mailbox_state.pause_mailbox(s, mailbox.name, reason=pause, now=now)
                 result.paused[mailbox.name] = pause
                 log.error("mailbox %s paused: %s", mailbox.name, pause)
             elif stop is None and start:
-                outbox.mark_attempting(s, [c.id for c in start], worker=self.worker_id)
+                outbox_record.mark_attempting(s, [c.id for c in start], worker=self.worker_id)
         return pause or stop
 
     def _release(self, claims: list[outbox.Claim], result: TickResult, reason: str) -> None:
         if not claims:
             return
         with self.db.session() as s:
-            result.released += outbox.release(s, [c.id for c in claims], reason=reason)
-
-    def _advance(
-        self, mailbox: MailboxConfig, prepared: Prepared, message_id: str, sent_at: datetime
-    ) -> outbox.Advance:
-        sequence, number = prepared.sequence, prepared.step
-        step = sequence.step(number)
-        if _starts_thread(step, prepared.thread_root_id):
-            root, refs, thread_subject = message_id, [message_id], prepared.subject
-        else:
-            root, thread_subject = prepared.thread_root_id, prepared.thread_subject
-            refs = [*prepared.thread_refs, message_id]
-            if (
-                len(refs) > MAX_REFERENCES
-            ):  # keep the root and the most recent ones (RFC 5322 advice)
-                refs = [refs[0], *refs[-(MAX_REFERENCES - 1) :]]
-        next_at = None
-        if number < len(sequence.steps):
-            nxt = sequence.step(number + 1)
-            window = sequence.window_for(nxt, mailbox_window(mailbox))
-            next_at = due_at(sent_at, nxt.wait, zone(prepared.tz_name), window, self.calendar)
-        return outbox.Advance(
-            step=number,
-            next_send_at=next_at,
-            thread_subject=thread_subject,
-            thread_root_id=root,
-            last_message_id=message_id,
-            thread_refs=refs,
-        )
+            result.released += outbox_record.release(s, [c.id for c in claims], reason=reason)
 
     # -- crash recovery ----------------------------------------------------------------
-    async def _reconcile(self, run: _MailboxRun, result: TickResult) -> None:
+    async def _reconcile(self, run: MailboxRun, result: TickResult) -> None:
         """Rows a dead worker left behind: queued ones go back, sending ones are looked up in Sent."""
         now = self.clock.now()
         mailbox = run.mailbox
         with self.db.session() as s:
-            stale = outbox.stale_sending(
+            stale = outbox_record.stale_sending(
                 s, now, lease_seconds=self.config.sending.lease_seconds, mailbox=mailbox.name
             )
             queued = [m.id for m in stale if m.status == outbox.QUEUED]
             if queued:
-                result.released += outbox.release(
+                result.released += outbox_record.release(
                     s, queued, reason="released after a worker stopped before sending"
                 )
             in_doubt = [(m.id, m.message_id) for m in stale if m.status == outbox.SENDING]
@@ -773,82 +589,31 @@ class Engine:
         with self.db.session() as s:
             for pk, mid in in_doubt:
                 if mid in found:
-                    if self._confirm_sent(
-                        s, mailbox, pk, now, note="confirmed in the Sent folder after a crash"
+                    if confirm_sent(
+                        s,
+                        self.config,
+                        self.sequences,
+                        mailbox,
+                        pk,
+                        now,
+                        note="confirmed in the Sent folder after a crash",
+                        actor=self.worker_id,
+                        calendar=self.calendar,
                     ):
                         result.reconciled += 1
-                elif outbox.hold(s, pk, now=now, reason=reason, actor=self.worker_id):
+                elif outbox_record.hold(s, pk, now=now, reason=reason, actor=self.worker_id):
                     result.held += 1
-
-    def _confirm_sent(
-        self, s: Any, mailbox: MailboxConfig, message_pk: int, now: datetime, *, note: str
-    ) -> bool:
-        """Mark a touch sent from the database alone (recovery and ``outbox resolve ID sent``)."""
-        message = outbox.message(s, message_pk)
-        if message is None:
-            raise NotFound(f"no outbox message {message_pk}")
-        e, p = outbox.enrollment_with_prospect(s, message.enrollment_id)
-        sequence = self.sequences.get(e.sequence_id)
-        if sequence is None or message.step > len(sequence.steps):
-            advance = outbox.Advance(
-                step=message.step,
-                next_send_at=None,
-                thread_subject=e.thread_subject,
-                thread_root_id=e.thread_root_id,
-                last_message_id=message.message_id,
-                thread_refs=[*(e.thread_refs or []), message.message_id],
-            )
-        else:
-            prepared = Prepared(
-                compose=None,
-                sequence=sequence,
-                step=message.step,
-                subject=message.subject,
-                tz_name=prospect_zone(self.config, sequence, mailbox, p.timezone),
-                thread_subject=e.thread_subject,
-                thread_root_id=e.thread_root_id,
-                thread_refs=list(e.thread_refs or []),
-            )
-            advance = self._advance(mailbox, prepared, message.message_id, now)
-        return outbox.mark_sent(
-            s, message_pk, now=now, sent_at=now, advance=advance, actor=self.worker_id, note=note
-        )
 
     def next_wakeup(self) -> datetime | None:
         """The earliest moment a mailbox's pacing lets it send again (for ``run``'s sleep)."""
         with self.db.session() as s:
-            states = outbox.mailbox_states(s)
+            states = mailbox_state.mailbox_states(s)
         times = [
             st.next_send_allowed_at
             for st in states.values()
             if st.next_send_allowed_at is not None and not st.paused_reason
         ]
         return min(times) if times else None
-
-
-def _starts_thread(step: Step, thread_root_id: str | None) -> bool:
-    """Whether this touch opens a new thread, rather than replying in the enrollment's.
-
-    Step 1 normally does; but an enrollment made by filing already has a thread, the
-    rep's own filed email (touch 0), so its step 1 replies to it and keeps that root.
-    """
-    if step.number == 1 and thread_root_id:
-        return False
-    return step.starts_thread
-
-
-def unsubscribe_mailto(configured: str | None, mailbox_address: str, token: str) -> str:
-    """``unsubscribe+TOKEN@domain`` for a configured opt-out address, else ``rep+unsubscribe-TOKEN@domain``.
-
-    Both forms are what the inbox classifier recognises as a List-Unsubscribe hit, and
-    the second lands in the rep's own inbox, which the poller already watches.
-    """
-    base = configured or mailbox_address
-    if base.lower().startswith("mailto:"):
-        base = base[7:]
-    local, _, domain = base.partition("@")
-    tag = token if configured else f"unsubscribe-{token}"
-    return f"mailto:{local}+{tag}@{domain}?subject=unsubscribe"
 
 
 # --- entry points -------------------------------------------------------------------------
@@ -985,158 +750,10 @@ def _install_stop_signals(
     return installed
 
 
-def resolve(
-    db: Any,
-    config: Config,
-    sequences: Mapping[str, Sequence],
-    clock: Clock,
-    message_pk: int,
-    decision: str,
-    *,
-    actor: str = "cli",
-) -> str:
-    """``outbox resolve ID sent|resend`` for a held touch; returns what was done."""
-    now = clock.now()
-    with db.session() as s:
-        message = outbox.message(s, message_pk)
-        if message is None:
-            raise NotFound(f"no outbox message with id {message_pk} (see `sequencer outbox list`)")
-        if message.status != outbox.HELD:
-            raise UserError(
-                f"outbox message {message_pk} is {message.status}, not held; nothing to resolve"
-            )
-        if decision == "sent":
-            mailbox = config.mailbox(message.mailbox)
-            engine = Engine(
-                db, config, sequences, TemplateStore(config.templates_path), clock, worker_id=actor
-            )
-            engine._confirm_sent(s, mailbox, message_pk, now, note="confirmed sent by the operator")
-            return (
-                f"message {message_pk} ({message.message_id}) marked sent; the enrollment moves on"
-            )
-        if decision == "resend":
-            outbox.resend(s, message_pk, now=now, actor=actor)
-            return f"message {message_pk} will be sent again at the next tick, with the same Message-ID"
-        raise UserError(f"resolve takes 'sent' or 'resend', not {decision!r}")
-
-
-def unpause(db: Any, clock: Clock, mailbox: str, *, actor: str = "cli") -> bool:
-    with db.session() as s:
-        return outbox.unpause_mailbox(s, mailbox, now=clock.now(), actor=actor)
-
-
-# --- status -------------------------------------------------------------------------------
-
-
-@dataclass
-class MailboxStatus:
-    name: str
-    address: str
-    sent_today: int
-    daily_limit: int
-    next_due: datetime | None
-    next_send_allowed_at: datetime | None
-    overdue: dict[str, int]
-    waiting: dict[str, int]
-    held: int
-    in_flight: int
-    last_poll_at: datetime | None
-    last_poll_error: str | None
-    paused_reason: str | None
-
-
-def status(db: Any, config: Config, clock: Clock) -> list[MailboxStatus]:
-    """Per mailbox: sent today / limit, next due, overdue backlog and why, held rows, last poll."""
-    now = clock.now()
-    out = []
-    with db.session() as s:
-        states = outbox.mailbox_states(s)
-        for mb in config.mailboxes:
-            mzone = zone(mb.timezone or config.timezone)
-            local = now.astimezone(mzone)
-            midnight = datetime.combine(local.date(), datetime.min.time(), mzone).astimezone(UTC)
-            counts = outbox.count_by_status(s, mb.name, outbox.IN_FLIGHT)
-            st = states.get(mb.name)
-            out.append(
-                MailboxStatus(
-                    name=mb.name,
-                    address=mb.address,
-                    sent_today=outbox.sent_since(s, mb.name, midnight),
-                    daily_limit=mb.daily_limit,
-                    next_due=outbox.next_due(s, mb.name),
-                    next_send_allowed_at=st.next_send_allowed_at if st else None,
-                    overdue=outbox.overdue_by_reason(s, mb.name, now),
-                    waiting=outbox.waiting_by_reason(s, mb.name),
-                    held=counts.get(outbox.HELD, 0),
-                    in_flight=counts.get(outbox.QUEUED, 0) + counts.get(outbox.SENDING, 0),
-                    last_poll_at=st.last_poll_at if st else None,
-                    last_poll_error=st.last_poll_error if st else None,
-                    paused_reason=st.paused_reason if st else None,
-                )
-            )
-    return out
-
-
-@dataclass
-class OutboxRow:
-    id: int
-    status: str
-    mailbox: str
-    to: str
-    step: int
-    subject: str
-    message_id: str
-    claimed_at: datetime
-    error: str | None
-    enrollment_id: int
-
-
-def outbox_list(
-    db: Any,
-    *,
-    statuses: tuple[str, ...] = (
-        outbox.HELD,
-        outbox.QUEUED,
-        outbox.SENDING,
-        outbox.DEFERRED,
-        outbox.FAILED,
-    ),
-) -> list[OutboxRow]:
-    with db.session() as s:
-        return [
-            OutboxRow(
-                m.id,
-                m.status,
-                m.mailbox,
-                m.to_addr,
-                m.step,
-                m.subject,
-                m.message_id,
-                m.claimed_at,
-                m.error,
-                e.id,
-            )
-            for m, e in outbox.outbox_rows(s, statuses)
-        ]
-
-
-def mark_polled(db: Any, mailbox: str, at: datetime) -> None:
-    """For poll hooks: the mailbox's inbox has been read up to ``at``."""
-    with db.session() as s:
-        outbox.mark_polled(s, mailbox, at)
-
-
 __all__ = [
+    "GROUP_PER_SLOT",
     "Engine",
-    "MailboxStatus",
-    "OutboxRow",
     "TickResult",
-    "mark_polled",
-    "outbox_list",
-    "resolve",
     "run",
-    "status",
     "tick",
-    "unpause",
-    "unsubscribe_mailto",
 ]

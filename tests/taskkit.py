@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from click.testing import CliRunner, Result
 
-from sequencer import send
+from sequencer import outbox_ops, send
 from sequencer.clock import ManualClock
 from sequencer.config import load_config
 from sequencer.db.models import Enrollment, Message, Task
@@ -117,7 +117,7 @@ class World:
 
         def hook() -> None:
             for m in self.config.mailboxes:
-                send.mark_polled(self.db, m.name, self.clock.now())
+                outbox_ops.mark_polled(self.db, m.name, self.clock.now())
 
         return send.tick(
             self.db,

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from sequencer import send
+from sequencer import outbox_ops, send
 from sequencer.clock import ManualClock
 from sequencer.config import load_config
 from sequencer.db import outbox
@@ -88,7 +88,7 @@ class World:
         self, db: Any, clock: ManualClock, *, poll: bool = True, dry_run: bool = False
     ) -> send.TickResult:
         """A tick whose poll hook stands in for the inbox poller (marks the inbox read up to now)."""
-        hook = (lambda: send.mark_polled(db, "rep", clock.now())) if poll else None
+        hook = (lambda: outbox_ops.mark_polled(db, "rep", clock.now())) if poll else None
         return send.tick(
             db,
             self.config,
@@ -245,7 +245,7 @@ def test_follow_up_waits_for_an_inbox_poll_after_it_became_due(
     clock.set(due + timedelta(minutes=1))
     assert world.tick(db, clock, poll=False).sent == 0
     assert enrollment(db, eid).wait_reason == outbox.WAIT_POLL
-    [status] = send.status(db, world.config, clock)
+    [status] = outbox_ops.status(db, world.config, clock)
     assert status.overdue == {outbox.WAIT_POLL: 1}
     assert world.tick(db, clock, poll=True).sent == 1
 
@@ -306,7 +306,7 @@ def test_window_and_daily_limit_hold_the_rest_until_next_business_morning(
         world.enroll(db, clock, p, tz="Europe/Berlin")
     result = world.tick(db, clock)
     assert result.sent == 3 and result.deferred == {outbox.WAIT_LIMIT: 2}
-    [status] = send.status(db, world.config, clock)
+    [status] = outbox_ops.status(db, world.config, clock)
     assert (status.sent_today, status.daily_limit) == (3, 3)
     assert status.waiting == {outbox.WAIT_LIMIT: 2}
     for hour in (17, 20, 23):
@@ -359,12 +359,12 @@ def test_refused_login_pauses_mailbox_and_sends_nothing(
     assert mail.relay.messages == []
     e = enrollment(db, eid)
     assert e.status == "active" and e.steps_done == 0 and e.lease_owner is None
-    [status] = send.status(db, world.config, clock)
+    [status] = outbox_ops.status(db, world.config, clock)
     assert status.paused_reason and status.overdue == {"due": 1}
     assert world.tick(db, clock).sent == 0, "a paused mailbox stays paused"
 
     monkeypatch.setenv("SEQ_WRONG_PASSWORD", "secret")
-    assert send.unpause(db, clock, "rep")
+    assert outbox_ops.unpause(db, clock, "rep")
     assert world.tick(db, clock).sent == 1
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Message)) == 1

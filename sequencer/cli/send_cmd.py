@@ -189,9 +189,9 @@ def status_cmd(app: App, as_json: bool) -> None:
       sequencer status
       sequencer status --json
     """
-    from sequencer import send
+    from sequencer import outbox_ops
 
-    rows = send.status(app.db, app.config, app.clock)
+    rows = outbox_ops.status(app.db, app.config, app.clock)
     if as_json:
         echo_json([r.__dict__ for r in rows])
         return
@@ -247,13 +247,13 @@ def outbox_list_cmd(app: App, show_all: bool, as_json: bool) -> None:
       sequencer outbox list
       sequencer outbox list --all --json
     """
-    from sequencer import send
+    from sequencer import outbox_ops
     from sequencer.db import outbox
 
     statuses = (outbox.HELD, outbox.QUEUED, outbox.SENDING)
     if show_all:
         statuses += (outbox.DEFERRED, outbox.FAILED)
-    rows = send.outbox_list(app.db, statuses=statuses)
+    rows = outbox_ops.outbox_list(app.db, statuses=statuses)
     if as_json:
         echo_json([r.__dict__ for r in rows])
         return
@@ -293,10 +293,10 @@ def outbox_resolve_cmd(app: App, message_id: int, decision: str) -> None:
       sequencer outbox resolve 412 sent
       sequencer outbox resolve 413 resend
     """
-    from sequencer import send
+    from sequencer import outbox_ops
 
     sequences, _store = _sequences(app)
-    click.echo(send.resolve(app.db, app.config, sequences, app.clock, message_id, decision))
+    click.echo(outbox_ops.resolve(app.db, app.config, sequences, app.clock, message_id, decision))
 
 
 @outbox_group.command("unpause")
@@ -309,10 +309,10 @@ def outbox_unpause_cmd(app: App, mailbox: str) -> None:
     Example:
       sequencer outbox unpause sam
     """
-    from sequencer import send
+    from sequencer import outbox_ops
 
     app.config.mailbox(mailbox)
-    if send.unpause(app.db, app.clock, mailbox):
+    if outbox_ops.unpause(app.db, app.clock, mailbox):
         click.echo(f"mailbox {mailbox} sends again from the next tick")
     else:
         click.echo(f"mailbox {mailbox} was not paused")

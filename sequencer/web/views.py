@@ -205,10 +205,10 @@ class HeldTouch:
 
 def mailbox_statuses(db: Database, config: Config) -> list[MailboxStatus]:
     """Every configured mailbox (and any the database knows of), with pause and poll times."""
-    from sequencer.db import outbox
+    from sequencer.db import mailbox_state
 
     with db.read_session() as s:
-        states = outbox.mailbox_states(s)
+        states = mailbox_state.mailbox_states(s)
     names = [m.name for m in config.mailboxes] + sorted(
         set(states) - {m.name for m in config.mailboxes}
     )
