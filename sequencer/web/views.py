@@ -2,7 +2,8 @@
 
 Every figure comes from ``sequencer.report.build_report`` (the same function behind
 ``sequencer report``), a lead's history from ``sequencer.enroll.timeline``, and the
-outbox and mailbox status from the named queries of ``sequencer.db.outbox``; this
+outbox and mailbox status from the named queries of ``sequencer.db.outbox`` and
+``sequencer.db.mailbox_state``; this
 module only picks, filters and arranges them for a page. Functions are synchronous
 (the app runs them in a worker thread) and take ``now`` from the app's clock.
 """
