@@ -28,6 +28,20 @@ pytestmark = pytest.mark.servers
 MONDAY = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 
 
+def _wait_for_first_poll(db: Any, at: datetime, timeout: float = 30.0) -> None:
+    """The worker's first tick has polled the inbox (so a later reply is news to it)."""
+    from sequencer.db.models import MailboxState
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with db.session() as s:
+            state = s.get(MailboxState, "rep")
+            if state is not None and state.last_poll_at is not None and state.last_poll_at >= at:
+                return
+        time.sleep(0.2)
+    raise AssertionError("the worker never polled")
+
+
 def _status(db: Any, enrollment_id: int) -> tuple[str, str | None]:
     with db.session() as s:
         e = s.get(Enrollment, enrollment_id)
@@ -54,7 +68,8 @@ def test_a_reply_wakes_the_running_worker_through_imap_idle(
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:
-        time.sleep(3)  # first tick done, IDLE established
+        _wait_for_first_poll(db, MONDAY + timedelta(minutes=5))
+        time.sleep(1.0)  # the IDLE watcher is connected well within this
         reply = EmailMessage()
         reply["From"], reply["To"] = prospect, world.rep
         reply["Subject"] = "Re: " + touch["Subject"]
