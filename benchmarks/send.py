@@ -244,7 +244,7 @@ def engine_rate(n: int, concurrency: int, port: int) -> tuple[float, list[bytes]
 
 
 def _render_like_engine(*, engine_config: Any, store: Any, sequences: Any, e: Any, p: Any) -> bytes:
-    from sequencer.enroll import business_calendar
+    from sequencer.planning import business_calendar
     from sequencer.touch import render_touch
 
     e.steps_done = 0

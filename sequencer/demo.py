@@ -31,6 +31,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sequencer import enroll as enrollment
+from sequencer import timeline as timelines
 from sequencer.clock import ManualClock
 from sequencer.config import load_config
 from sequencer.demo_servers import SENT_FOLDER, DemoMailServers
@@ -106,7 +107,7 @@ class DemoOutcome:
     started: datetime
     ended: datetime
     report: Report
-    leads: list[enrollment.EnrollmentRow]
+    leads: list[timelines.EnrollmentRow]
     story: list[Happening] = field(default_factory=list)
 
 
@@ -368,7 +369,7 @@ def run_demo(
             story = _enroll_cast(db, config, project.sequences, clock)
             story += asyncio.run(_simulate(db, project, clock, servers, steps, progress))
             report = build_report(db, config, now=clock.now(), since=start)
-            leads = enrollment.list_enrollments(db, now=clock.now())
+            leads = timelines.list_enrollments(db, now=clock.now())
         finally:
             db.dispose()
     report_path.parent.mkdir(parents=True, exist_ok=True)

@@ -41,19 +41,16 @@ from sequencer.config import Config, MailboxConfig
 from sequencer.db import prospects as q
 from sequencer.enroll import (
     ALREADY_ENROLLED,
-    TouchPlanner,
-    choose_mailbox,
     enrollment_guard,
     missing_variables,
     new_token,
     parse_deal_value,
     parse_timezone,
-    prospect_zone,
     require_sequence,
     sequence_required_variables,
-    template_prospect,
 )
 from sequencer.errors import InvalidAddress, NotFound, UserError
+from sequencer.planning import TouchPlanner, choose_mailbox, prospect_zone, template_prospect
 from sequencer.sequences import Sequence
 
 BATCH_SIZE = 500

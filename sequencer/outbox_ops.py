@@ -16,8 +16,8 @@ from sequencer.clock import Clock
 from sequencer.config import Config, MailboxConfig
 from sequencer.db import mailbox_state, outbox, outbox_record
 from sequencer.db.outbox_record import Advance
-from sequencer.enroll import business_calendar, prospect_zone
 from sequencer.errors import NotFound, UserError
+from sequencer.planning import business_calendar, prospect_zone
 from sequencer.schedule import BusinessCalendar, zone
 from sequencer.sequences import Sequence
 from sequencer.touch import Prepared, advance_after

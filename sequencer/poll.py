@@ -223,7 +223,7 @@ def _apply_pending(
     sent_folder: str | None,
 ) -> dict[str, list[int]]:
     """Apply every pending verdict; returns the UIDs to flag \\Seen per folder (mark_seen)."""
-    from sequencer.enroll import business_calendar
+    from sequencer.planning import business_calendar
 
     ctx = effects.ApplyContext(
         config,

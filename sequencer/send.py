@@ -48,11 +48,11 @@ from sequencer.compose import new_message_id
 from sequencer.config import Config, MailboxConfig
 from sequencer.db import mailbox_state, outbox, outbox_record
 from sequencer.db.models import Enrollment, Prospect
-from sequencer.enroll import business_calendar, mailbox_window, prospect_zone
 from sequencer.errors import MailboxError, SecretError, TemplateError
 from sequencer.mail.smtp import HardBounce, PermanentFailure, TemporaryFailure
 from sequencer.mailbox_run import MailboxRun
 from sequencer.outbox_ops import confirm_sent
+from sequencer.planning import business_calendar, mailbox_window, prospect_zone
 from sequencer.schedule import BusinessCalendar, in_window, next_window_open, zone
 from sequencer.sequences import Sequence
 from sequencer.templates import TemplateStore

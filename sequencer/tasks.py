@@ -64,7 +64,7 @@ Due = Literal["today", "overdue", "all"]
 
 
 def _calendar(config: Config) -> BusinessCalendar:
-    from sequencer.enroll import business_calendar
+    from sequencer.planning import business_calendar
 
     return business_calendar(config)
 
@@ -85,7 +85,7 @@ def owner_zone(config: Config, owner: str | None) -> ZoneInfo:
 def _enrollment_zone(
     config: Config, sequence: Sequence | None, e: Enrollment
 ) -> tuple[str, MailboxConfig | None]:
-    from sequencer.enroll import prospect_zone
+    from sequencer.planning import prospect_zone
 
     try:
         mailbox: MailboxConfig | None = config.mailbox(e.mailbox)
@@ -105,7 +105,7 @@ def _next_step_time(
     calendar: BusinessCalendar,
 ) -> datetime:
     """When step ``number`` is due counting its wait from ``start`` (windows, business days apply)."""
-    from sequencer.enroll import mailbox_window
+    from sequencer.planning import mailbox_window
 
     tz_name, mailbox = _enrollment_zone(config, sequence, e)
     step = sequence.step(number)

@@ -17,8 +17,8 @@ from sequencer.compose import compose_touch_bytes, reply_subject
 from sequencer.config import Config, MailboxConfig
 from sequencer.db.models import Enrollment, Prospect
 from sequencer.db.outbox_record import Advance
-from sequencer.enroll import mailbox_window, prospect_mapping
 from sequencer.errors import UserError
+from sequencer.planning import mailbox_window, prospect_mapping
 from sequencer.schedule import BusinessCalendar, due_at, zone
 from sequencer.sequences import Sequence, Step, choose_variant, render_step
 from sequencer.templates import TemplateStore, build_context

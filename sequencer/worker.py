@@ -50,7 +50,7 @@ def _run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
 
 def resume_expired_pauses(db: Any, config: Config, sequences: Mapping[str, Sequence], now: Any) -> int:
     """Paused enrollments whose until-date has come go back to active (actor: scheduler)."""
-    from sequencer import enroll
+    from sequencer import state_changes
     from sequencer.db.store import expired_pauses
 
     resumed = 0
@@ -59,7 +59,7 @@ def resume_expired_pauses(db: Any, config: Config, sequences: Mapping[str, Seque
     for email, sequence_id in due:
         try:
             resumed += len(
-                enroll.resume(
+                state_changes.resume(
                     db, config, sequences, email=email, sequence_id=sequence_id,
                     reason="pause ended", now=now, actor="scheduler",
                 )

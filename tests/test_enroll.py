@@ -17,6 +17,8 @@ import yaml
 from sqlalchemy import func, select
 
 from sequencer import enroll as svc
+from sequencer import state_changes, suppression
+from sequencer import timeline as timelines
 from sequencer.clock import ManualClock
 from sequencer.config import Config, load_config
 from sequencer.db.models import Enrollment, Event, Prospect
@@ -226,7 +228,7 @@ def test_already_active_in_same_sequence_is_not_enrolled_twice(db, world, clock)
 
 def test_paused_in_same_sequence_also_counts_as_enrolled(db, world, clock) -> None:
     enroll(db, world, clock, "dana@acme.com")
-    svc.pause(db, email="dana@acme.com", reason="vacation", now=clock.now())
+    state_changes.pause(db, email="dana@acme.com", reason="vacation", now=clock.now())
     assert not enroll(db, world, clock, "dana@acme.com").enrolled
 
 
@@ -240,8 +242,8 @@ def test_active_elsewhere_needs_allow_parallel(db, world, clock) -> None:
 
 
 def test_suppressed_address_or_domain_is_never_enrolled_even_with_force(db, world, clock) -> None:
-    svc.suppress_add(db, "dana@acme.com", reason="unsubscribed", now=clock.now())
-    svc.suppress_add(db, "@bounce.example", reason="hard bounce", now=clock.now())
+    suppression.suppress_add(db, "dana@acme.com", reason="unsubscribed", now=clock.now())
+    suppression.suppress_add(db, "@bounce.example", reason="hard bounce", now=clock.now())
     for email in ("Dana@ACME.com", "anyone@bounce.example"):
         with pytest.raises(Suppressed):
             enroll(db, world, clock, email, force=True, allow_parallel=True)
@@ -250,7 +252,7 @@ def test_suppressed_address_or_domain_is_never_enrolled_even_with_force(db, worl
 
 def test_finished_sequence_needs_force(db, world, clock) -> None:
     enroll(db, world, clock, "dana@acme.com")
-    svc.stop(db, email="dana@acme.com", reason="lost deal", now=clock.now())
+    state_changes.stop(db, email="dana@acme.com", reason="lost deal", now=clock.now())
     with pytest.raises(AlreadyEnrolled, match=r"before \(stopped"):
         enroll(db, world, clock, "dana@acme.com")
     assert enroll(db, world, clock, "dana@acme.com", force=True).enrolled
@@ -259,7 +261,7 @@ def test_finished_sequence_needs_force(db, world, clock) -> None:
 
 def test_unenrolled_prospect_can_be_enrolled_again_without_force(db, world, clock) -> None:
     enroll(db, world, clock, "dana@acme.com")
-    svc.unenroll(db, email="dana@acme.com", reason="wrong sequence", now=clock.now())
+    state_changes.unenroll(db, email="dana@acme.com", reason="wrong sequence", now=clock.now())
     assert enroll(db, world, clock, "dana@acme.com").enrolled
 
 
@@ -287,7 +289,7 @@ def test_timeline_through_pause_resume_stop(db, world, clock) -> None:
     first = enroll(db, world, clock, "dana@acme.com", tz="America/New_York")
     clock.advance(timedelta(hours=1))
     until = clock.now() + timedelta(days=7)
-    [paused] = svc.pause(
+    [paused] = state_changes.pause(
         db,
         email="dana@acme.com",
         reason="on holiday",
@@ -297,17 +299,17 @@ def test_timeline_through_pause_resume_stop(db, world, clock) -> None:
     )
     assert (paused.to_status, paused.paused_until) == ("paused", until)
     clock.set(datetime(2026, 3, 14, 3, 0, tzinfo=UTC))  # Saturday: the planned touch is long past
-    [resumed] = svc.resume(
+    [resumed] = state_changes.resume(
         db, world.config, world.sequences, email="dana@acme.com", now=clock.now(), actor="cli:sam"
     )
     assert first.next_send_at < clock.now()
     assert resumed.next_send_at == datetime(2026, 3, 16, 12, 30, tzinfo=UTC)  # Mon 08:30 EDT
     clock.advance(timedelta(days=1))
-    svc.stop(
+    state_changes.stop(
         db, email="dana@acme.com", reason="went with a competitor", now=clock.now(), actor="cli:lee"
     )
 
-    t = svc.timeline(db, "DANA@acme.com", now=clock.now())
+    t = timelines.timeline(db, "DANA@acme.com", now=clock.now())
     events = [(e.kind, e.actor, e.reason) for e in t.entries if e.source == "event"]
     assert events == [
         ("enrolled", "cli", "enrolled in quote"),
@@ -324,8 +326,8 @@ def test_timeline_through_pause_resume_stop(db, world, clock) -> None:
 def test_resume_keeps_a_future_touch_time(db, world, clock) -> None:
     clock.set(datetime(2026, 3, 7, 12, 0, tzinfo=UTC))  # Saturday
     first = enroll(db, world, clock, "dana@acme.com")  # Monday 08:30 Chicago
-    svc.pause(db, email="dana@acme.com", now=clock.now())
-    [resumed] = svc.resume(
+    state_changes.pause(db, email="dana@acme.com", now=clock.now())
+    [resumed] = state_changes.resume(
         db, world.config, world.sequences, email="dana@acme.com", now=clock.now()
     )
     assert resumed.next_send_at == first.next_send_at
@@ -334,27 +336,27 @@ def test_resume_keeps_a_future_touch_time(db, world, clock) -> None:
 def test_pause_or_resume_needs_a_matching_enrollment(db, world, clock) -> None:
     enroll(db, world, clock, "dana@acme.com")
     with pytest.raises(NotFound):
-        svc.resume(db, world.config, world.sequences, email="dana@acme.com", now=clock.now())
+        state_changes.resume(db, world.config, world.sequences, email="dana@acme.com", now=clock.now())
     with pytest.raises(UserError, match="name a prospect"):
-        svc.pause(db, now=clock.now())
+        state_changes.pause(db, now=clock.now())
     with pytest.raises(UserError, match="not in the future"):
-        svc.pause(db, email="dana@acme.com", until=clock.now(), now=clock.now())
+        state_changes.pause(db, email="dana@acme.com", until=clock.now(), now=clock.now())
     with pytest.raises(NotFound, match="no prospect"):
-        svc.stop(db, email="nobody@acme.com", now=clock.now())
+        state_changes.stop(db, email="nobody@acme.com", now=clock.now())
 
 
 def test_pause_a_whole_sequence(db, world, clock) -> None:
     for i in range(3):
         enroll(db, world, clock, f"p{i}@acme.com")
     enroll(db, world, clock, "x@other.com", sequence_id="nurture")
-    changes = svc.pause(db, sequence_id="quote", reason="pricing change", now=clock.now())
+    changes = state_changes.pause(db, sequence_id="quote", reason="pricing change", now=clock.now())
     assert sorted(c.email for c in changes) == ["p0@acme.com", "p1@acme.com", "p2@acme.com"]
     assert count(db, Enrollment, Enrollment.status == "paused") == 3
 
 
 def test_mark_replied_stops_open_and_then_completed_enrollments(db, world, clock) -> None:
     enroll(db, world, clock, "dana@acme.com")
-    [change] = svc.mark_replied(db, email="dana@acme.com", note="called back", now=clock.now())
+    [change] = state_changes.mark_replied(db, email="dana@acme.com", note="called back", now=clock.now())
     assert (change.from_status, change.to_status, change.reason) == (
         "active",
         "replied",
@@ -364,15 +366,15 @@ def test_mark_replied_stops_open_and_then_completed_enrollments(db, world, clock
         e = s.scalars(select(Enrollment)).one()
         assert e.replied_at == clock.now() and e.next_send_at is None
     with pytest.raises(NotFound):
-        svc.mark_replied(db, email="dana@acme.com", now=clock.now())
+        state_changes.mark_replied(db, email="dana@acme.com", now=clock.now())
 
 
 def test_suppressing_a_domain_stops_every_open_enrollment_there(db, world, clock) -> None:
     a = enroll(db, world, clock, "a@acme.com")
     b = enroll(db, world, clock, "b@acme.com", sequence_id="nurture")
-    svc.pause(db, email="b@acme.com", now=clock.now())
+    state_changes.pause(db, email="b@acme.com", now=clock.now())
     c = enroll(db, world, clock, "c@notacme.com")
-    result = svc.suppress_add(db, "ACME.com", reason="asked by legal", now=clock.now())
+    result = suppression.suppress_add(db, "ACME.com", reason="asked by legal", now=clock.now())
     assert (result.value, result.kind, result.created) == ("acme.com", "domain", True)
     assert sorted(x.enrollment_id for x in result.stopped) == sorted(
         [a.enrollment_id, b.enrollment_id]
@@ -381,54 +383,54 @@ def test_suppressing_a_domain_stops_every_open_enrollment_there(db, world, clock
         statuses = {e.id: (e.status, e.status_reason) for e in s.scalars(select(Enrollment))}
     assert statuses[a.enrollment_id] == ("stopped", "suppressed: acme.com (asked by legal)")
     assert statuses[c.enrollment_id][0] == "active"
-    assert svc.suppress_add(db, "@acme.com", now=clock.now()).created is False
-    assert [r.value for r in svc.suppress_list(db)] == ["acme.com"]
-    assert svc.suppress_remove(db, "@acme.com", now=clock.now()) is True
-    assert svc.suppress_remove(db, "acme.com", now=clock.now()) is False
+    assert suppression.suppress_add(db, "@acme.com", now=clock.now()).created is False
+    assert [r.value for r in suppression.suppress_list(db)] == ["acme.com"]
+    assert suppression.suppress_remove(db, "@acme.com", now=clock.now()) is True
+    assert suppression.suppress_remove(db, "acme.com", now=clock.now()) is False
     assert enroll(db, world, clock, "new@acme.com").enrolled
 
 
 def test_suppression_values_are_checked() -> None:
-    assert svc.parse_suppression("@Example.COM") == ("example.com", "domain")
-    assert svc.parse_suppression("Dana@Example.com") == ("dana@example.com", "address")
+    assert suppression.parse_suppression("@Example.COM") == ("example.com", "domain")
+    assert suppression.parse_suppression("Dana@Example.com") == ("dana@example.com", "address")
     for bad in ("localhost", "@", "a b.com", "x@"):
         with pytest.raises(UserError):
-            svc.parse_suppression(bad)
+            suppression.parse_suppression(bad)
 
 
 def test_list_shows_step_status_and_days_in_state(db, world, clock) -> None:
     enroll(db, world, clock, "a@acme.com", owner="sam")
     enroll(db, world, clock, "b@acme.com", owner="lee")
-    svc.pause(db, email="b@acme.com", reason="waiting on budget", now=clock.now())
+    state_changes.pause(db, email="b@acme.com", reason="waiting on budget", now=clock.now())
     clock.advance(timedelta(days=3, hours=12))
-    rows = svc.list_enrollments(db, now=clock.now())
+    rows = timelines.list_enrollments(db, now=clock.now())
     # soonest next touch first: lee's prospect is timed in Berlin (due at once), sam's in Chicago
     assert [(r.email, r.step, r.status, r.days_in_state) for r in rows] == [
         ("b@acme.com", "1/3", "paused", 3.5),
         ("a@acme.com", "1/3", "active", 3.5),
     ]
-    assert [r.email for r in svc.list_enrollments(db, now=clock.now(), owner="lee")] == [
+    assert [r.email for r in timelines.list_enrollments(db, now=clock.now(), owner="lee")] == [
         "b@acme.com"
     ]
-    assert [r.email for r in svc.list_enrollments(db, now=clock.now(), status="paused")] == [
+    assert [r.email for r in timelines.list_enrollments(db, now=clock.now(), status="paused")] == [
         "b@acme.com"
     ]
-    due = svc.list_enrollments(db, now=clock.now(), due_before=clock.now())
+    due = timelines.list_enrollments(db, now=clock.now(), due_before=clock.now())
     assert [r.email for r in due] == ["b@acme.com", "a@acme.com"]
     assert (
-        svc.list_enrollments(
+        timelines.list_enrollments(
             db, now=clock.now(), due_before=datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
         )[0].email
         == "b@acme.com"
     )
     assert (
         len(
-            svc.list_enrollments(
+            timelines.list_enrollments(
                 db, now=clock.now(), due_before=datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
             )
         )
         == 1
     )
-    assert svc.list_enrollments(db, now=clock.now(), sequence_id="nurture") == []
+    assert timelines.list_enrollments(db, now=clock.now(), sequence_id="nurture") == []
     with pytest.raises(UserError, match="unknown status"):
-        svc.list_enrollments(db, now=clock.now(), status="sleeping")
+        timelines.list_enrollments(db, now=clock.now(), status="sleeping")

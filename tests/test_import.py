@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from sequencer import enroll as svc
+from sequencer import state_changes, suppression
 from sequencer.db.models import Enrollment, Event, Prospect
 from sequencer.errors import UserError
 from sequencer.importer import ImportSummary, import_csv
@@ -50,7 +51,7 @@ MIXED = (
 def test_good_rows_enrolled_bad_rows_rejected_with_row_number_and_reason(
     db, world, clock, tmp_path
 ) -> None:
-    svc.suppress_add(db, "@blocked.example", reason="competitor", now=clock.now())
+    suppression.suppress_add(db, "@blocked.example", reason="competitor", now=clock.now())
     svc.enroll(
         db,
         world.config,
@@ -250,7 +251,7 @@ def test_import_guards_parallel_and_previous_enrollments(db, world, clock, tmp_p
         allow_parallel=True,
         now=clock.now(),
     )
-    svc.stop(db, email="done@acme.com", sequence_id="quote", now=clock.now())
+    state_changes.stop(db, email="done@acme.com", sequence_id="quote", now=clock.now())
     path = tmp_path / "leads.csv"
     path.write_text("email,company,quote_number\nbusy@acme.com,Acme,Q\ndone@acme.com,Acme,Q\n")
     summary = run_import(db, world, clock, path, allow_parallel=True)

@@ -16,8 +16,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from sequencer import enroll as enrollment
-from sequencer import worker
+from sequencer import state_changes, worker
 from sequencer.clock import ManualClock
 from sequencer.db.models import Enrollment
 from sequencer.db.session import Database
@@ -95,7 +94,7 @@ def test_tick_housekeeping_resumes_a_pause_whose_until_date_passed(tmp_path: Pat
     clock = ManualClock(MONDAY)
     prospect = mail.new_address("prospect")
     eid = world.enroll(db, clock, prospect)
-    enrollment.pause(db, email=prospect, reason="on holiday", until=MONDAY + timedelta(days=2), now=MONDAY)
+    state_changes.pause(db, email=prospect, reason="on holiday", until=MONDAY + timedelta(days=2), now=MONDAY)
     early = worker.housekeeping(db, world.config, world.sequences, ManualClock(MONDAY + timedelta(days=1)),
                                 worker_id="t", poll=False)
     assert early.resumed == 0 and _status(db, eid)[0] == "paused"

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 import click
 
 from sequencer import enroll as svc
+from sequencer import state_changes, suppression
+from sequencer import timeline as timelines
 from sequencer.cli.base import App, echo_json, json_option, main, parse_when, pass_app, print_table
 from sequencer.importer import ImportSummary, import_csv
 from sequencer.lifecycle import STATES
@@ -304,7 +306,7 @@ def _print_import(s: ImportSummary) -> None:
 # --- state changes --------------------------------------------------------------------
 
 
-def _changes_out(changes: list[svc.StateChange], verb: str, as_json: bool) -> None:
+def _changes_out(changes: list[state_changes.StateChange], verb: str, as_json: bool) -> None:
     if as_json:
         echo_json(
             {
@@ -375,7 +377,7 @@ def pause_cmd(
       sequencer pause dana@acme.com --reason "on holiday" --until 2026-03-16T08:00
       sequencer pause --sequence quote-followup --reason "pricing change"
     """
-    changes = svc.pause(
+    changes = state_changes.pause(
         app.db,
         email=email,
         sequence_id=sequence_id,
@@ -399,7 +401,7 @@ def resume_cmd(
     Example:
       sequencer resume dana@acme.com
     """
-    changes = svc.resume(
+    changes = state_changes.resume(
         app.db,
         app.config,
         _sequences(app),
@@ -424,7 +426,7 @@ def stop_cmd(
     Example:
       sequencer stop dana@acme.com --reason "bought from a competitor"
     """
-    changes = svc.stop(
+    changes = state_changes.stop(
         app.db,
         email=email,
         sequence_id=sequence_id,
@@ -447,7 +449,7 @@ def unenroll_cmd(
     Example:
       sequencer unenroll dana@acme.com --sequence quote-followup --reason "wrong sequence"
     """
-    changes = svc.unenroll(
+    changes = state_changes.unenroll(
         app.db,
         email=email,
         sequence_id=sequence_id,
@@ -473,7 +475,7 @@ def mark_replied_cmd(
     Example:
       sequencer mark-replied dana@acme.com --note "called back, meeting Thursday"
     """
-    changes = svc.mark_replied(
+    changes = state_changes.mark_replied(
         app.db, email=email, sequence_id=sequence_id, note=note, now=app.clock.now(), actor=_actor()
     )
     _changes_out(changes, "marked replied", as_json)
@@ -504,7 +506,7 @@ def suppress_add_cmd(app: App, value: str, reason: str, as_json: bool) -> None:
       sequencer suppress add dana@acme.com --reason "asked by phone"
       sequencer suppress add @competitor.com --reason competitor
     """
-    result = svc.suppress_add(app.db, value, reason=reason, now=app.clock.now(), actor=_actor())
+    result = suppression.suppress_add(app.db, value, reason=reason, now=app.clock.now(), actor=_actor())
     if as_json:
         echo_json(
             {
@@ -538,8 +540,8 @@ def suppress_remove_cmd(app: App, value: str, as_json: bool) -> None:
     Example:
       sequencer suppress remove @acme.com
     """
-    removed = svc.suppress_remove(app.db, value, now=app.clock.now(), actor=_actor())
-    key, kind = svc.parse_suppression(value)
+    removed = suppression.suppress_remove(app.db, value, now=app.clock.now(), actor=_actor())
+    key, kind = suppression.parse_suppression(value)
     if as_json:
         echo_json({"value": key, "kind": kind, "removed": removed})
         return
@@ -557,7 +559,7 @@ def suppress_list_cmd(app: App, contains: str | None, as_json: bool) -> None:
     Example:
       sequencer suppress list --contains acme
     """
-    rows = svc.suppress_list(app.db, contains=contains)
+    rows = suppression.suppress_list(app.db, contains=contains)
     if as_json:
         echo_json([asdict(r) for r in rows])
         return
@@ -570,7 +572,7 @@ def suppress_list_cmd(app: App, contains: str | None, as_json: bool) -> None:
 # --- list / show ----------------------------------------------------------------------
 
 
-def _row_json(r: svc.EnrollmentRow) -> dict[str, Any]:
+def _row_json(r: timelines.EnrollmentRow) -> dict[str, Any]:
     d = asdict(r)
     d["sequence"] = d.pop("sequence_id")
     return d
@@ -602,7 +604,7 @@ def list_cmd(
       sequencer list --sequence quote-followup --status active
       sequencer list --due-before 2026-03-03 --json
     """
-    rows = svc.list_enrollments(
+    rows = timelines.list_enrollments(
         app.db,
         now=app.clock.now(),
         sequence_id=sequence_id,
@@ -652,7 +654,7 @@ def show_cmd(app: App, email: str, as_json: bool) -> None:
     Example:
       sequencer show dana@acme.com
     """
-    t = svc.timeline(app.db, email, now=app.clock.now())
+    t = timelines.timeline(app.db, email, now=app.clock.now())
     if as_json:
         echo_json(
             {
@@ -707,7 +709,7 @@ def show_cmd(app: App, email: str, as_json: bool) -> None:
     )
 
 
-def _describe(e: svc.TimelineEntry) -> str:
+def _describe(e: timelines.TimelineEntry) -> str:
     if e.source == "touch":
         return f"{e.subject} {e.message_id}"
     if e.source == "inbound":

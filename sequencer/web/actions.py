@@ -1,9 +1,9 @@
 """The manager's actions from the dashboard, each recorded as an event with the manager as actor.
 
-Pause and resume go through ``sequencer.enroll`` (the same functions as
+Pause and resume go through ``sequencer.state_changes`` (the same functions as
 ``sequencer pause`` / ``resume``), so the state machine, its guards and its events
 are the CLI's. Reassigning an owner and marking a reply handled have no CLI
-service yet; they live here until ``sequencer.enroll`` grows them, and write the
+service yet; they live here until ``sequencer.state_changes`` grows them, and write the
 same kind of audit event (``owner_changed``, ``reply_handled``).
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from sequencer import enroll, lifecycle
+from sequencer import lifecycle, state_changes
 from sequencer.config import Config
 from sequencer.db import store
 from sequencer.db.models import Enrollment, Prospect
@@ -60,7 +60,7 @@ def pause(
             raise IllegalTransition(
                 f"enrollment {enrollment_id} is {e.status}, not active; not paused"
             )
-        enroll.pause(s, email=p.email, sequence_id=e.sequence_id, reason=why, now=now, actor=actor)
+        state_changes.pause(s, email=p.email, sequence_id=e.sequence_id, reason=why, now=now, actor=actor)
         return Done(f"Paused {p.email} in {e.sequence_id}: {why}", p.email)
 
 
@@ -82,7 +82,7 @@ def resume(
             raise IllegalTransition(
                 f"enrollment {enrollment_id} is {e.status}, not paused; not resumed"
             )
-        changes = enroll.resume(
+        changes = state_changes.resume(
             s,
             config,
             loaded,

@@ -1,7 +1,7 @@
 """What each dashboard page shows, gathered from the services the CLI uses.
 
 Every figure comes from ``sequencer.report.build_report`` (the same function behind
-``sequencer report``), a lead's history from ``sequencer.enroll.timeline``, and the
+``sequencer report``), a lead's history from ``sequencer.timeline.timeline``, and the
 outbox and mailbox status from the named queries of ``sequencer.db.outbox`` and
 ``sequencer.db.mailbox_state``; this
 module only picks, filters and arranges them for a page. Functions are synchronous
@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
-from sequencer import enroll, lifecycle
+from sequencer import lifecycle
+from sequencer import timeline as timelines
 from sequencer.config import Config
 from sequencer.db import reports as report_queries
 from sequencer.db.session import Database
@@ -409,14 +410,14 @@ class NextTouch:
 
 @dataclass
 class LeadPage:
-    timeline: enroll.ProspectTimeline
+    timeline: timelines.ProspectTimeline
     next_touches: list[NextTouch]
     zone: str
     owners: list[str]
 
 
 def lead(db: Database, config: Config, now: datetime, email: str) -> LeadPage:
-    tl = enroll.timeline(db, email, now=now)
+    tl = timelines.timeline(db, email, now=now)
     zone_name = tl.timezone or config.timezone
     try:
         zone = ZoneInfo(zone_name)
