@@ -28,9 +28,9 @@ from sequencer.config import Config, MailboxConfig
 from sequencer.db import reports as queries
 from sequencer.db.session import Database
 from sequencer.errors import NotFound, UserError
+from sequencer.project import calendar_for
 from sequencer.report import Report, build_report, local_day_window
 from sequencer.report_html import render_digest
-from sequencer.schedule import BusinessCalendar
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +46,11 @@ class Digest:
     report: Report
 
 
-def calendar(config: Config) -> BusinessCalendar:
-    return BusinessCalendar.from_names(config.business_days, config.holidays, config.holiday_subdivision)
-
-
 def digest_window(config: Config, *, now: datetime) -> tuple[date, tuple[datetime, datetime]]:
     """(today, [start of the previous business day, start of today)) in the team's time zone."""
     tz = ZoneInfo(config.timezone)
     today = now.astimezone(tz).date()
-    cal = calendar(config)
+    cal = calendar_for(config)
     previous = today - timedelta(days=1)
     for _ in range(14):  # a run of holidays longer than two weeks is not a calendar we can help
         if cal.is_business_day(previous):
@@ -167,7 +163,7 @@ async def send_digest(
 def digest_due(config: Config, *, now: datetime) -> date | None:
     """The local day whose digest is due at ``now``, or None (weekend, holiday, too early)."""
     local = now.astimezone(ZoneInfo(config.timezone))
-    if not calendar(config).is_business_day(local.date()):
+    if not calendar_for(config).is_business_day(local.date()):
         return None
     if local.time() < config.reporting.digest_time:
         return None
