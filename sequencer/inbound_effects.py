@@ -4,7 +4,7 @@ A reply stops the sequence (``replied``; the owner alert follows in ``reply_aler
 auto-reply holds the next touch until the return date or ``on_auto_reply``, a hard bounce
 (or the third soft one) suppresses the address, an unsubscribe suppresses it and ends
 every open enrollment of the prospect. A message in the Sent folder is the rep's manual
-email (``tasks``) and, after a reply, the rep's answer that stops the reply SLA clock.
+email (``manual_email``) and, after a reply, the rep's answer that stops the reply SLA clock.
 Each function runs inside the caller's savepoint: raising sets the message aside.
 """
 
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from sequencer import lifecycle, tasks
+from sequencer import lifecycle, manual_email
 from sequencer.config import Config, MailboxConfig
 from sequencer.db import inbound as q
 from sequencer.db import store
@@ -272,12 +272,12 @@ def apply_sent(s: Session, ctx: ApplyContext, row: InboundMessage) -> int | None
     """A message in Sent: our touch's copy (nothing to do), else the rep's manual email.
 
     One row, both signals: a manual email to a prospect is recorded on the timeline and
-    applies ``on_manual_email`` (``tasks.capture_manual_email``), and if it follows the
+    applies ``on_manual_email`` (``manual_email.capture_manual_email``), and if it follows the
     prospect's reply it is also the rep's answer (``answered_at``, the reply SLA).
     """
     if row.message_id and q.touches_by_message_ids(s, [row.message_id]):
         return None
-    manual = tasks.capture_manual_email(
+    manual = manual_email.capture_manual_email(
         s, ctx.config, ctx.sequences, ctx.mailbox, row, ctx.now, ctx.calendar, actor=ACTOR
     )
     captured = manual.enrollment_ids[0] if manual.enrollment_ids else None

@@ -250,7 +250,7 @@ def lead_alert(
         "",
         "-- sequencer",
     ]
-    from sequencer.tasks import notification_message
+    from sequencer.task_jobs import notification_message
 
     return notification_message("inbound-lead", sender, [to], subject, "\n".join(lines) + "\n", now)
 

@@ -121,10 +121,10 @@ def _tasks_job(
 ) -> Callable[[], Any] | None:
     """Rep-task reminders and escalations, once that module exists in this installation."""
     try:
-        from sequencer import tasks
+        from sequencer import task_jobs
     except ImportError:
         return None
-    run_due_jobs = getattr(tasks, "run_due_jobs", None)
+    run_due_jobs = getattr(task_jobs, "run_due_jobs", None)
     if run_due_jobs is None:
         return None
     return lambda: run_due_jobs(db, config, clock)

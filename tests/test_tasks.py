@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sequencer import tasks
+from sequencer import task_jobs
 from sequencer.clock import ManualClock
 from sequencer.db.session import Database
 from sequencer.errors import SequenceError
@@ -44,10 +44,10 @@ def test_a_task_step_holds_the_sequence_until_done_with_one_reminder_and_one_esc
     assert w.enrollment(eid).wait_reason == "task: Send the written proposal"
 
     # The morning reminder: once, whichever worker and however often it runs.
-    first = tasks.run_due_jobs(db, w.config, clock, worker="a")
+    first = task_jobs.run_due_jobs(db, w.config, clock, worker="a")
     other = Database(db.url)
     try:
-        again = tasks.run_due_jobs(other, w.config, clock, worker="b")
+        again = task_jobs.run_due_jobs(other, w.config, clock, worker="b")
     finally:
         other.dispose()
     assert first.reminders == ["rep0"] and again.reminders == []
@@ -62,8 +62,8 @@ def test_a_task_step_holds_the_sequence_until_done_with_one_reminder_and_one_esc
     w.tick()
     assert [t.step for t in w.touches(eid)] == [1]
     assert w.cli_json("todo", "--due", "overdue")[0]["overdue_hours"] == 51.0
-    assert tasks.run_due_jobs(db, w.config, clock).escalated == [todo["id"]]
-    assert tasks.run_due_jobs(db, w.config, clock).escalated == []
+    assert task_jobs.run_due_jobs(db, w.config, clock).escalated == [todo["id"]]
+    assert task_jobs.run_due_jobs(db, w.config, clock).escalated == []
     (escalation,) = mail.wait_for(w.manager, 1, timeout=5)
     assert "Overdue task" in str(escalation["Subject"]) and "(rep0)" in str(escalation["Subject"])
     report = build_report(db, w.config, now=clock.now())

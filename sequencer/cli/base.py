@@ -9,6 +9,7 @@ a user mistake, 1 for an operational failure, never a traceback.
 from __future__ import annotations
 
 import functools
+import getpass
 import json
 import logging
 import sys
@@ -17,6 +18,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -169,3 +171,37 @@ def with_errors(f: F) -> F:
             _fail(exc, 1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def cli_actor() -> str:
+    """Who is at the keyboard, for the audit trail: ``cli:<login>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no login name in some containers
+        return "cli"
+
+
+def app_sequences(app: App) -> dict[str, Any]:
+    """The configured sequences, loaded only by the commands that need them."""
+    from sequencer.sequences import load_sequences
+    from sequencer.templates import TemplateStore
+
+    config = app.config
+    return load_sequences(
+        config.sequences_path,
+        TemplateStore(config.templates_path),
+        [m.name for m in config.mailboxes],
+    )
+
+
+def format_when(dt: datetime | None, tz: str | None = None) -> str:
+    """``Tue 2026-03-03 08:30 CET`` in ``tz`` (UTC when None); empty for None."""
+    if dt is None:
+        return ""
+    local = dt.astimezone(ZoneInfo(tz)) if tz else dt
+    return local.strftime("%a %Y-%m-%d %H:%M %Z")
+
+
+def format_short(dt: datetime | None) -> str:
+    """``2026-03-03 08:30`` for table cells (the column header names the zone)."""
+    return dt.strftime("%Y-%m-%d %H:%M") if dt else ""

@@ -1,0 +1,181 @@
+"""`list` and `show`: where every lead stands, and one prospect's timeline.
+
+Both read the enrollment listing and timeline service and print a table or ``--json``
+(documented in README, "Prospects and enrollment"; keys are only ever added, never
+renamed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import click
+
+from sequencer import timeline as timelines
+from sequencer.cli.base import (
+    App,
+    echo_json,
+    format_short,
+    json_option,
+    main,
+    parse_when,
+    pass_app,
+    print_table,
+)
+from sequencer.lifecycle import STATES
+
+# --- list / show ----------------------------------------------------------------------
+
+
+def _row_json(r: timelines.EnrollmentRow) -> dict[str, Any]:
+    d = asdict(r)
+    d["sequence"] = d.pop("sequence_id")
+    return d
+
+
+@main.command("list")
+@click.option("--sequence", "sequence_id", metavar="ID", help="Only this sequence.")
+@click.option("--owner", metavar="REP", help="Only this rep's (owner or mailbox name).")
+@click.option("--status", type=click.Choice(STATES), help="Only enrollments in this state.")
+@click.option(
+    "--due-before", metavar="DATETIME", help="Only those with a next touch before DATETIME."
+)
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many rows.")
+@json_option
+@pass_app
+def list_cmd(
+    app: App,
+    sequence_id: str | None,
+    owner: str | None,
+    status: str | None,
+    due_before: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """Where every lead stands: step, status, last and next touch, days in the current state.
+
+    \b
+    Example:
+      sequencer list --sequence quote-followup --status active
+      sequencer list --due-before 2026-03-03 --json
+    """
+    rows = timelines.list_enrollments(
+        app.db,
+        now=app.clock.now(),
+        sequence_id=sequence_id,
+        owner=owner,
+        status=status,
+        due_before=parse_when(due_before, "--due-before"),
+        limit=limit,
+    )
+    if as_json:
+        echo_json([_row_json(r) for r in rows])
+        return
+    print_table(
+        (
+            (
+                r.email,
+                r.sequence_id,
+                r.step,
+                r.status,
+                format_short(r.last_touch_at),
+                format_short(r.next_send_at),
+                r.wait_reason or (r.status_reason if r.status != "active" else ""),
+                f"{r.days_in_state:g}",
+            )
+            for r in rows
+        ),
+        (
+            "prospect",
+            "sequence",
+            "step",
+            "status",
+            "last touch (UTC)",
+            "next touch (UTC)",
+            "why",
+            "days",
+        ),
+    )
+
+
+@main.command("show")
+@click.argument("email")
+@json_option
+@pass_app
+def show_cmd(app: App, email: str, as_json: bool) -> None:
+    """A prospect's timeline: enrollments, touches, replies and every state change.
+
+    \b
+    Example:
+      sequencer show dana@acme.com
+    """
+    t = timelines.timeline(app.db, email, now=app.clock.now())
+    if as_json:
+        echo_json(
+            {
+                "email": t.email,
+                "display_email": t.display_email,
+                "name": t.name,
+                "company": t.company,
+                "owner": t.owner,
+                "timezone": t.timezone,
+                "deal_value": t.deal_value,
+                "fields": t.fields,
+                "suppressed_by": t.suppressed_by,
+                "enrollments": [_row_json(r) for r in t.enrollments],
+                "timeline": [
+                    {
+                        **{k: v for k, v in asdict(e).items() if k != "sequence_id"},
+                        "sequence": e.sequence_id,
+                    }
+                    for e in t.entries
+                ],
+            }
+        )
+        return
+    who = " ".join(
+        x for x in (t.name, f"<{t.display_email}>", f"({t.company})" if t.company else None) if x
+    )
+    click.echo(who)
+    facts = [
+        f"owner {t.owner}" if t.owner else None,
+        f"tz {t.timezone}" if t.timezone else None,
+        f"value {t.deal_value}" if t.deal_value is not None else None,
+    ]
+    if any(facts):
+        click.echo("  " + ", ".join(f for f in facts if f))
+    if t.suppressed_by:
+        click.echo(f"  SUPPRESSED by {t.suppressed_by}")
+    print_table(
+        (
+            (r.sequence_id, r.step, r.status, r.status_reason, format_short(r.next_send_at))
+            for r in t.enrollments
+        ),
+        ("sequence", "step", "status", "reason", "next touch (UTC)"),
+        title="Enrollments",
+    )
+    print_table(
+        (
+            (
+                format_short(e.at),
+                e.sequence_id,
+                e.step,
+                f"{e.source}:{e.kind}",
+                e.actor,
+                _describe(e),
+            )
+            for e in t.entries
+        ),
+        ("when (UTC)", "sequence", "step", "what", "who", "detail"),
+        title="Timeline",
+    )
+
+
+def _describe(e: timelines.TimelineEntry) -> str:
+    if e.source == "touch":
+        return f"{e.subject} {e.message_id}"
+    if e.source == "inbound":
+        snippet = (e.detail.get("snippet") or "")[:60]
+        return " ".join(x for x in (f"from {e.detail.get('from')}", e.subject, snippet) if x)
+    return e.reason or ""
