@@ -36,6 +36,7 @@ class App:
         self.config_path = find_config_path(config_path)
         self._config: Config | None = None
         self._db: Any = None
+        self._project: Any = None
         self.clock: Clock = ManualClock(at) if at else SystemClock()
 
     @property
@@ -43,6 +44,15 @@ class App:
         if self._config is None:
             self._config = load_config(self.config_path)
         return self._config
+
+    @property
+    def project(self) -> Any:
+        """Calendar, templates and sequences of the config, loaded once per command."""
+        if self._project is None:
+            from sequencer.project import load_project
+
+            self._project = load_project(self.config)
+        return self._project
 
     @property
     def db(self) -> Any:
@@ -183,15 +193,7 @@ def cli_actor() -> str:
 
 def app_sequences(app: App) -> dict[str, Any]:
     """The configured sequences, loaded only by the commands that need them."""
-    from sequencer.sequences import load_sequences
-    from sequencer.templates import TemplateStore
-
-    config = app.config
-    return load_sequences(
-        config.sequences_path,
-        TemplateStore(config.templates_path),
-        [m.name for m in config.mailboxes],
-    )
+    return app.project.sequences
 
 
 def format_when(dt: datetime | None, tz: str | None = None) -> str:

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import click
 
-from sequencer.cli.base import App, echo_json, json_option, main, pass_app, print_table
+from sequencer.cli.base import (
+    App,
+    app_sequences,
+    echo_json,
+    json_option,
+    main,
+    pass_app,
+    print_table,
+)
 
 INBOUND_KINDS = (
     "reply",
@@ -20,15 +27,6 @@ INBOUND_KINDS = (
     "filed",
     "lead",
 )
-
-
-def _sequences(app: App) -> dict[str, Any]:
-    from sequencer.sequences import load_sequences
-    from sequencer.templates import TemplateStore
-
-    config = app.config
-    store = TemplateStore(config.templates_path)
-    return load_sequences(config.sequences_path, store, [m.name for m in config.mailboxes])
 
 
 @main.command("poll")
@@ -48,7 +46,7 @@ def poll_cmd(app: App, mailbox: str | None, as_json: bool) -> None:
     """
     from sequencer import poll
 
-    sequences = _sequences(app)
+    sequences = app_sequences(app)
     if mailbox:
         results = [poll.poll_mailbox(app.db, app.config, sequences, app.clock, mailbox)]
     else:
@@ -165,7 +163,7 @@ def inbound_retry(app: App, mailbox: str | None) -> None:
     if not released:
         click.echo("nothing set aside")
         return
-    sequences = _sequences(app)
+    sequences = app_sequences(app)
     names = [mailbox] if mailbox else [m.name for m in app.config.mailboxes]
     applied = failed = 0
     for name in names:

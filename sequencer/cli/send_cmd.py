@@ -17,16 +17,6 @@ def _worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _sequences(app: App) -> tuple[dict[str, Any], Any]:
-    from sequencer.sequences import load_sequences
-    from sequencer.templates import TemplateStore
-
-    config = app.config
-    store = TemplateStore(config.templates_path)
-    sequences = load_sequences(config.sequences_path, store, [m.name for m in config.mailboxes])
-    return sequences, store
-
-
 def _poll_hook(app: App, sequences: dict[str, Any], no_poll: bool, dry_run: bool = False) -> Any:
     """Before every tick: poll the inboxes (a reply stops the next touch), resume ended
     pauses, send the digest and rep reminders when due (sequencer.worker.housekeeping)."""
@@ -73,7 +63,7 @@ def tick_cmd(app: App, dry_run: bool, at: str | None, no_poll: bool, as_json: bo
     when = parse_when(at)
     if when is not None:
         app.clock = ManualClock(when)
-    sequences, store = _sequences(app)
+    sequences, store = app.project.sequences, app.project.templates
     result = send.tick(
         app.db,
         app.config,
@@ -152,7 +142,7 @@ def run_cmd(app: App, interval: float, once: bool, no_poll: bool, no_idle: bool)
 
     if logging.getLogger().level > logging.INFO:
         logging.getLogger("sequencer.send").setLevel(logging.INFO)
-    sequences, store = _sequences(app)
+    sequences, store = app.project.sequences, app.project.templates
     send.run(
         app.db,
         app.config,
@@ -295,7 +285,7 @@ def outbox_resolve_cmd(app: App, message_id: int, decision: str) -> None:
     """
     from sequencer import outbox_ops
 
-    sequences, _store = _sequences(app)
+    sequences = app.project.sequences
     click.echo(outbox_ops.resolve(app.db, app.config, sequences, app.clock, message_id, decision))
 
 

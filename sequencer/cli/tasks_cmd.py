@@ -6,19 +6,15 @@ from typing import Any
 
 import click
 
-from sequencer.cli.base import App, echo_json, json_option, main, pass_app, print_table
-
-
-def _sequences(app: App) -> dict[str, Any]:
-    from sequencer.sequences import load_sequences
-    from sequencer.templates import TemplateStore
-
-    config = app.config
-    return load_sequences(
-        config.sequences_path,
-        TemplateStore(config.templates_path),
-        [m.name for m in config.mailboxes],
-    )
+from sequencer.cli.base import (
+    App,
+    app_sequences,
+    echo_json,
+    json_option,
+    main,
+    pass_app,
+    print_table,
+)
 
 
 def _when(value: Any) -> str:
@@ -130,7 +126,7 @@ def _close(app: App, task_id: int, status: str, note: str | None, as_json: bool)
     closed = tasks.close_task(
         app.db,
         app.config,
-        _sequences(app),
+        app_sequences(app),
         app.clock,
         task_id,
         status=status,
