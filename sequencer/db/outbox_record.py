@@ -367,10 +367,12 @@ def mark_failed_temporary(
     return until
 
 
-def mark_bounced(
-    s: Session, message_pk: int, *, now: datetime, error: str, recipient: str, actor: str
-) -> None:
-    """A 5xx for the recipient: message failed, enrollment bounced, the address suppressed."""
+def _fail_message(s: Session, message_pk: int, error: str) -> tuple[Enrollment, int] | None:
+    """Mark an in-flight touch failed for good and free its enrollment's lease.
+
+    Returns the enrollment and step, or None when the row was no longer in flight
+    (another worker or the operator settled it first).
+    """
     row = s.execute(
         update(Message)
         .where(Message.id == message_pk, Message.status.in_(IN_FLIGHT))
@@ -378,16 +380,27 @@ def mark_bounced(
         .returning(Message.enrollment_id, Message.step)
     ).first()
     if row is None:
-        return
+        return None
     enrollment_id, step = row
-    store.add_suppression(
-        s, recipient, kind="address", reason=f"hard bounce: {error}"[:500], source="smtp", now=now
-    )
     enrollment = s.get(Enrollment, enrollment_id, populate_existing=True)
     assert enrollment is not None
     enrollment.lease_owner = None
     enrollment.lease_expires_at = None
     s.flush()
+    return enrollment, step
+
+
+def mark_bounced(
+    s: Session, message_pk: int, *, now: datetime, error: str, recipient: str, actor: str
+) -> None:
+    """A 5xx for the recipient: message failed, enrollment bounced, the address suppressed."""
+    failed = _fail_message(s, message_pk, error)
+    if failed is None:
+        return
+    enrollment, step = failed
+    store.add_suppression(
+        s, recipient, kind="address", reason=f"hard bounce: {error}"[:500], source="smtp", now=now
+    )
     if enrollment.status in lifecycle.allowed_from(lifecycle.BOUNCED):
         store.transition(
             s, enrollment, lifecycle.BOUNCED, now=now, actor=actor, step=step, reason=error[:500]
@@ -396,20 +409,10 @@ def mark_bounced(
 
 def mark_failed(s: Session, message_pk: int, *, now: datetime, error: str, actor: str) -> None:
     """The touch will never go (rejected content): message failed, enrollment failed (operator may retry)."""
-    row = s.execute(
-        update(Message)
-        .where(Message.id == message_pk, Message.status.in_(IN_FLIGHT))
-        .values(status=FAILED, attempts=Message.attempts + 1, error=error)
-        .returning(Message.enrollment_id, Message.step)
-    ).first()
-    if row is None:
+    failed = _fail_message(s, message_pk, error)
+    if failed is None:
         return
-    enrollment_id, step = row
-    enrollment = s.get(Enrollment, enrollment_id, populate_existing=True)
-    assert enrollment is not None
-    enrollment.lease_owner = None
-    enrollment.lease_expires_at = None
-    s.flush()
+    enrollment, step = failed
     if enrollment.status == lifecycle.ACTIVE:
         store.transition(
             s, enrollment, lifecycle.FAILED, now=now, actor=actor, step=step, reason=error[:500]
