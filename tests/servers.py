@@ -213,13 +213,16 @@ class Dovecot:
 
     def set_vacation(self, user: str, text: str, subject: str = "Out of office") -> None:
         """Activate a Pigeonhole vacation (out-of-office) responder for a user."""
+        self.set_sieve(
+            user, f'require ["vacation"];\nvacation :days 1 :subject "{subject}" "{text}";\n'
+        )
+
+    def set_sieve(self, user: str, source: str) -> None:
+        """Make ``source`` the user's active Sieve script (run by LMTP on delivery)."""
         home = self.root / "mail" / user
         home.mkdir(parents=True, exist_ok=True)
         script = home / "sieve"
-        script.write_text(
-            'require ["vacation"];\n'
-            f'vacation :days 1 :subject "{subject}" "{text}";\n'
-        )
+        script.write_text(source)
         active = home / "active.sieve"
         if active.exists() or active.is_symlink():
             active.unlink()

@@ -5,7 +5,6 @@ report; a message without a usable address is recorded and reported. Real SMTP +
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from datetime import timedelta
 from email.message import EmailMessage
@@ -25,19 +24,11 @@ FORMS = "forms-noreply@web.example"
 
 def file_form_mail_into_leads(mail: Any, user: str) -> None:
     """A Sieve rule, as a mail admin would set up: the web form's mail goes to Leads."""
-    home = mail.dovecot.root / "mail" / user
-    home.mkdir(parents=True, exist_ok=True)
-    script = home / "sieve"
-    script.write_text(
+    mail.dovecot.set_sieve(
+        user,
         'require ["fileinto", "mailbox"];\n'
-        f'if address :is "from" "{FORMS}" {{ fileinto :create "Leads"; stop; }}\n'
+        f'if address :is "from" "{FORMS}" {{ fileinto :create "Leads"; stop; }}\n',
     )
-    active = home / "active.sieve"
-    if active.exists() or active.is_symlink():
-        active.unlink()
-    active.symlink_to(script)
-    for p in (home, script):
-        os.chmod(p, 0o777 if p.is_dir() else 0o666)
 
 
 def form_notification(to: str, *, name: str, email: str | None, company: str) -> EmailMessage:
