@@ -50,15 +50,11 @@ def load_project(config: Config) -> Project:
 
 def validate_project(config: Config, today: date) -> list[Problem]:
     """Every problem in the sequences and templates, including rendering each sample."""
-    templates = TemplateStore(config.templates_path)
     try:
-        sequences = load_sequences(
-            config.sequences_path, templates, mailboxes=[m.name for m in config.mailboxes]
-        )
+        project = load_project(config)
     except SequenceError as exc:
         return list(exc.problems)
-    calendar = calendar_for(config)
     problems: list[Problem] = []
-    for sequence in sequences.values():
-        problems.extend(sample_problems(sequence, templates, today, calendar))
+    for sequence in project.sequences.values():
+        problems.extend(sample_problems(sequence, project.templates, today, project.calendar))
     return problems
