@@ -197,11 +197,11 @@ def mailmerge_seconds(root: Path) -> tuple[float, float]:
 
 def engine_seconds(root: Path) -> tuple[float, int]:
     """Import (untimed), then tick until nothing is due; (seconds, touches sent)."""
-    from sequencer import send
     from sequencer.clock import ManualClock
     from sequencer.config import load_config
     from sequencer.db.session import Database
-    from sequencer.importer import import_csv
+    from sequencer.outbound import engine as send
+    from sequencer.people.importer import import_csv
     from sequencer.project import load_project
 
     config = load_config(root / "sequencer.yaml")

@@ -93,7 +93,7 @@ def main(quick: bool = False) -> list[Row]:
     from sequencer.classify import classify
     from sequencer.clock import ManualClock
     from sequencer.db.models import Enrollment, Message, Prospect
-    from sequencer.poll import poll_mailbox
+    from sequencer.inbound.poll import poll_mailbox
     from tests.pollkit import fill_maildir, make_project
     from tests.servers import PASSWORD, mail_servers
 

@@ -159,7 +159,7 @@ def measure(path: Path, repeat: int) -> tuple[float, float, dict[str, int]]:
     """(first run, best of ``repeat`` warm runs) in seconds, and the table sizes."""
     from sequencer.config import Config
     from sequencer.db.session import Database
-    from sequencer.report import build_report
+    from sequencer.reporting.report import build_report
 
     db = Database(f"sqlite:///{path}")
     config = Config()

@@ -102,8 +102,8 @@ def _world(
     import yaml
 
     from sequencer.config import load_config
-    from sequencer.sequences import load_sequences
-    from sequencer.templates import TemplateStore
+    from sequencer.core.sequences import load_sequences
+    from sequencer.core.templates import TemplateStore
 
     (root / "sequences").mkdir(parents=True, exist_ok=True)
     (root / "templates").mkdir(parents=True, exist_ok=True)
@@ -200,7 +200,7 @@ def _fill(db: Any, *, due: int, stored: int, chunk: int = 50_000) -> None:
 def engine_rate(n: int, concurrency: int, port: int) -> tuple[float, list[bytes]]:
     from sequencer.clock import ManualClock
     from sequencer.db.session import Database
-    from sequencer.send import Engine
+    from sequencer.outbound.engine import Engine
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -244,8 +244,8 @@ def engine_rate(n: int, concurrency: int, port: int) -> tuple[float, list[bytes]
 
 
 def _render_like_engine(*, engine_config: Any, store: Any, sequences: Any, e: Any, p: Any) -> bytes:
-    from sequencer.planning import business_calendar
-    from sequencer.touch import render_touch
+    from sequencer.core.planning import business_calendar
+    from sequencer.outbound.touch import render_touch
 
     e.steps_done = 0
     prepared = render_touch(

@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sequencer.core.yamlsrc import Located, load_yaml_file_recovering, pydantic_problems
 from sequencer.errors import ConfigError, Problem, SecretError
-from sequencer.yamlsrc import Located, load_yaml_file_recovering, pydantic_problems
 
 DEFAULT_CONFIG_NAME = "sequencer.yaml"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

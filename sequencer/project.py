@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from sequencer.config import Config
+from sequencer.core.schedule import BusinessCalendar
+from sequencer.core.sequences import Sequence, load_sequences, sample_problems
+from sequencer.core.templates import TemplateStore
 from sequencer.errors import Problem, SequenceError
-from sequencer.schedule import BusinessCalendar
-from sequencer.sequences import Sequence, load_sequences, sample_problems
-from sequencer.templates import TemplateStore
 
 
 def calendar_for(config: Config) -> BusinessCalendar:

@@ -25,7 +25,7 @@ from typing import Any
 
 from sequencer.clock import Clock
 from sequencer.config import Config, MailboxConfig
-from sequencer.sequences import Sequence
+from sequencer.core.sequences import Sequence
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,8 @@ def _run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
 
 def resume_expired_pauses(db: Any, config: Config, sequences: Mapping[str, Sequence], now: Any) -> int:
     """Paused enrollments whose until-date has come go back to active (actor: scheduler)."""
-    from sequencer import state_changes
     from sequencer.db.store import expired_pauses
+    from sequencer.people import state_changes
 
     resumed = 0
     with db.session() as s:
@@ -82,7 +82,7 @@ def housekeeping(
     result = HousekeepingResult()
     now = clock.now()
     if poll:
-        from sequencer import poll as poller
+        from sequencer.inbound import poll as poller
 
         for outcome in poller.poll_all(db, config, sequences, clock):
             if outcome.ok:
@@ -111,7 +111,7 @@ def housekeeping(
 
 
 def _digest(db: Any, config: Config, clock: Clock, worker_id: str) -> bool:
-    from sequencer import digest
+    from sequencer.reporting import digest
 
     return bool(_run_coroutine(digest.maybe_send_daily_digest(db, config, clock, worker=worker_id)))
 
@@ -121,7 +121,7 @@ def _tasks_job(
 ) -> Callable[[], Any] | None:
     """Rep-task reminders and escalations, once that module exists in this installation."""
     try:
-        from sequencer import task_jobs
+        from sequencer.people import task_jobs
     except ImportError:
         return None
     run_due_jobs = getattr(task_jobs, "run_due_jobs", None)

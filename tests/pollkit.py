@@ -16,9 +16,9 @@ import yaml
 
 from sequencer.clock import ManualClock
 from sequencer.config import Config, load_config
+from sequencer.core.sequences import Sequence, load_sequences
 from sequencer.db.models import Enrollment, Message
-from sequencer.enroll import enroll
-from sequencer.sequences import Sequence, load_sequences
+from sequencer.people.enroll import enroll
 from tests.servers import PASSWORD, MailEnv
 
 SEQUENCE_YAML = """\

@@ -9,13 +9,14 @@ from typing import Any
 import yaml
 from click.testing import CliRunner, Result
 
-from sequencer import outbox_ops, send
 from sequencer.clock import ManualClock
 from sequencer.config import load_config
+from sequencer.core.sequences import load_sequences
+from sequencer.core.templates import TemplateStore
 from sequencer.db.models import Enrollment, Message, Task
-from sequencer.enroll import enroll
-from sequencer.sequences import load_sequences
-from sequencer.templates import TemplateStore
+from sequencer.outbound import engine as send
+from sequencer.outbound import operations as outbox_ops
+from sequencer.people.enroll import enroll
 
 PROPOSAL = {
     "name": "Proposal with a task",
@@ -130,7 +131,7 @@ class World:
         )
 
     def poll(self) -> Any:
-        from sequencer import poll
+        from sequencer.inbound import poll
 
         return poll.poll_mailbox(self.db, self.config, self.sequences, self.clock, "rep0")
 

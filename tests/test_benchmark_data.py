@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sequencer.config import Config
 from sequencer.db.session import Database
-from sequencer.report import build_report
+from sequencer.reporting.report import build_report
 
 
 def test_report_benchmark_database_is_valid_and_reportable(tmp_path: Path) -> None:

@@ -16,11 +16,12 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from sequencer import state_changes, worker
+from sequencer import worker
 from sequencer.clock import ManualClock
 from sequencer.db.models import Enrollment
 from sequencer.db.session import Database
-from tests.test_send import World
+from sequencer.people import state_changes
+from tests.outbound.test_send import World
 
 pytestmark = pytest.mark.servers
 

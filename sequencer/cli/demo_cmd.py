@@ -18,7 +18,7 @@ from sequencer.errors import UserError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from sequencer.demo import DemoOutcome, Happening
+    from sequencer.demo.run import DemoOutcome, Happening
 
 
 @main.command("demo")
@@ -57,7 +57,7 @@ def demo_cmd(app: App, days: int, keep: Path | None) -> None:
         raise UserError(
             "the demo needs its extra: pip install 'sequencer[demo]' (or run scripts/demo)"
         ) from None
-    from sequencer.demo import require_empty
+    from sequencer.demo.run import require_empty
 
     if keep is not None:
         require_empty(keep)
@@ -78,7 +78,7 @@ def demo_cmd(app: App, days: int, keep: Path | None) -> None:
 def _run(console: Console, days: int, app: App, directory: Path, report_path: Path) -> DemoOutcome:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from sequencer import demo
+    from sequencer.demo import run as demo
 
     console.print(
         f"[bold]sequencer demo[/]: {days} simulated days of the quote follow-up, "
@@ -112,7 +112,7 @@ def _run(console: Console, days: int, app: App, directory: Path, report_path: Pa
 
 
 def _story_line(h: Happening) -> str:
-    from sequencer import demo
+    from sequencer.demo import run as demo
 
     when = h.at.astimezone(demo.ZoneInfo(demo.TEAM_TZ))
     who = h.who.split("@")[0]
@@ -122,8 +122,8 @@ def _story_line(h: Happening) -> str:
 def _print_outcome(console: Console, outcome: DemoOutcome, keep: Path | None) -> None:
     from rich.table import Table
 
-    from sequencer import demo
     from sequencer.cli.report_cmd import render_tables
+    from sequencer.demo import run as demo
 
     plays = {p.email: p.plays for p in demo.PERSONAS}
     leads = Table(title="Where every lead ended", header_style="bold")

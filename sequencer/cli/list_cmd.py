@@ -12,7 +12,6 @@ from typing import Any
 
 import click
 
-from sequencer import timeline as timelines
 from sequencer.cli.base import (
     App,
     echo_json,
@@ -23,7 +22,8 @@ from sequencer.cli.base import (
     pass_app,
     print_table,
 )
-from sequencer.lifecycle import STATES
+from sequencer.core.lifecycle import STATES
+from sequencer.people import timeline as timelines
 
 # --- list / show ----------------------------------------------------------------------
 

@@ -44,7 +44,7 @@ def poll_cmd(app: App, mailbox: str | None, as_json: bool) -> None:
       sequencer poll
       sequencer poll --mailbox sam --json
     """
-    from sequencer import poll
+    from sequencer.inbound import poll
 
     sequences = app_sequences(app)
     if mailbox:
@@ -113,7 +113,7 @@ def inbound_list(
       sequencer inbound list --kind reply --kind bounce
       sequencer inbound list --set-aside --json
     """
-    from sequencer import poll
+    from sequencer.inbound import poll
 
     rows = poll.inbound_messages(
         app.db, kinds=kinds, mailbox=mailbox, set_aside_only=set_aside, limit=limit
@@ -157,7 +157,7 @@ def inbound_retry(app: App, mailbox: str | None) -> None:
       sequencer inbound list --set-aside
       sequencer inbound retry
     """
-    from sequencer import poll
+    from sequencer.inbound import poll
 
     released = poll.retry_set_aside(app.db, mailbox)
     if not released:

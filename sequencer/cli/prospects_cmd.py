@@ -1,6 +1,6 @@
 """Prospect commands: enroll, import.
 
-Each command parses its options, calls ``sequencer.enroll`` or ``sequencer.importer``
+Each command parses its options, calls ``sequencer.people.enroll`` or ``sequencer.people.importer``
 and prints a line, a table or ``--json`` (documented in README, "Prospects and
 enrollment"; keys are only ever added, never renamed). Taking prospects out again is in
 ``states_cmd``, suppression in ``suppress_cmd``, ``list``/``show`` in ``list_cmd``.
@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-from sequencer import enroll as svc
 from sequencer.cli.base import (
     App,
     app_sequences,
@@ -25,7 +24,8 @@ from sequencer.cli.base import (
     parse_when,
     pass_app,
 )
-from sequencer.importer import ImportSummary, import_csv
+from sequencer.people import enroll as svc
+from sequencer.people.importer import ImportSummary, import_csv
 
 
 def _fields(pairs: tuple[str, ...]) -> dict[str, str]:

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from sequencer.cli.base import App, main, parse_when, pass_app
-from sequencer.report import Figures, Report, build_report
+from sequencer.reporting.report import Figures, Report, build_report
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Any:
@@ -152,7 +152,7 @@ def report_cmd(app: App, sequence: str | None, owner: str | None, since: str | N
     elif fmt == "csv":
         text = report.to_csv()
     elif fmt == "html":
-        from sequencer.report_html import render_report_html
+        from sequencer.reporting.html import render_report_html
 
         text = render_report_html(report)
     else:
@@ -192,7 +192,7 @@ def digest_cmd(app: App, send: bool, to: tuple[str, ...]) -> None:
       sequencer digest --send
       sequencer digest --send --to me@example.com
     """
-    from sequencer import digest
+    from sequencer.reporting import digest
 
     now = app.clock.now()
     if not send:

@@ -58,7 +58,7 @@ def tick_cmd(app: App, dry_run: bool, at: str | None, no_poll: bool, as_json: bo
       sequencer tick --dry-run
       */5 * * * *  sequencer --config /etc/sequencer.yaml tick   # crontab
     """
-    from sequencer import send
+    from sequencer.outbound import engine as send
 
     when = parse_when(at)
     if when is not None:
@@ -138,10 +138,10 @@ def run_cmd(app: App, interval: float, once: bool, no_poll: bool, no_idle: bool)
     """
     import logging
 
-    from sequencer import send
+    from sequencer.outbound import engine as send
 
     if logging.getLogger().level > logging.INFO:
-        logging.getLogger("sequencer.send").setLevel(logging.INFO)
+        logging.getLogger("sequencer.outbound.engine").setLevel(logging.INFO)
     sequences, store = app.project.sequences, app.project.templates
     send.run(
         app.db,
@@ -179,7 +179,7 @@ def status_cmd(app: App, as_json: bool) -> None:
       sequencer status
       sequencer status --json
     """
-    from sequencer import outbox_ops
+    from sequencer.outbound import operations as outbox_ops
 
     rows = outbox_ops.status(app.db, app.config, app.clock)
     if as_json:
@@ -237,8 +237,8 @@ def outbox_list_cmd(app: App, show_all: bool, as_json: bool) -> None:
       sequencer outbox list
       sequencer outbox list --all --json
     """
-    from sequencer import outbox_ops
     from sequencer.db import outbox
+    from sequencer.outbound import operations as outbox_ops
 
     statuses = (outbox.HELD, outbox.QUEUED, outbox.SENDING)
     if show_all:
@@ -283,7 +283,7 @@ def outbox_resolve_cmd(app: App, message_id: int, decision: str) -> None:
       sequencer outbox resolve 412 sent
       sequencer outbox resolve 413 resend
     """
-    from sequencer import outbox_ops
+    from sequencer.outbound import operations as outbox_ops
 
     sequences = app.project.sequences
     click.echo(outbox_ops.resolve(app.db, app.config, sequences, app.clock, message_id, decision))
@@ -299,7 +299,7 @@ def outbox_unpause_cmd(app: App, mailbox: str) -> None:
     Example:
       sequencer outbox unpause sam
     """
-    from sequencer import outbox_ops
+    from sequencer.outbound import operations as outbox_ops
 
     app.config.mailbox(mailbox)
     if outbox_ops.unpause(app.db, app.clock, mailbox):

@@ -12,9 +12,8 @@ from zoneinfo import ZoneInfo
 import click
 
 from sequencer.cli.base import App, echo_json, json_option, main, parse_when, pass_app
-from sequencer.errors import ConfigError, NotFound, Problem, SequenceError
-from sequencer.schedule import BusinessCalendar, SendWindow, due_at, zone
-from sequencer.sequences import (
+from sequencer.core.schedule import BusinessCalendar, SendWindow, due_at, zone
+from sequencer.core.sequences import (
     SAMPLE_MAILBOX,
     Sequence,
     choose_variant,
@@ -23,7 +22,8 @@ from sequencer.sequences import (
     render_step,
     sample_problems,
 )
-from sequencer.templates import TemplateStore, build_context
+from sequencer.core.templates import TemplateStore, build_context
+from sequencer.errors import ConfigError, NotFound, Problem, SequenceError
 
 DEFAULT_SEQUENCES = Path("sequences")
 DEFAULT_TEMPLATES = Path("templates")
@@ -169,7 +169,7 @@ def plan_touches(
             thread_subject = rendered.subject or ""
             subject = thread_subject
         else:
-            from sequencer.compose import reply_subject
+            from sequencer.core.compose import reply_subject
 
             subject = reply_subject(thread_subject)
         total = sum(v.weight for v in step.variants)

@@ -10,7 +10,6 @@ from typing import Any
 
 import click
 
-from sequencer import state_changes
 from sequencer.cli.base import (
     App,
     app_sequences,
@@ -22,6 +21,7 @@ from sequencer.cli.base import (
     parse_when,
     pass_app,
 )
+from sequencer.people import state_changes
 
 # --- state changes --------------------------------------------------------------------
 

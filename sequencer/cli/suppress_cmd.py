@@ -10,7 +10,6 @@ from dataclasses import asdict
 
 import click
 
-from sequencer import suppression
 from sequencer.cli.base import (
     App,
     cli_actor,
@@ -21,6 +20,7 @@ from sequencer.cli.base import (
     pass_app,
     print_table,
 )
+from sequencer.people import suppression
 
 # --- suppression ----------------------------------------------------------------------
 

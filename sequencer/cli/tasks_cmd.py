@@ -43,7 +43,7 @@ def todo_cmd(app: App, owner: str | None, due: str, as_json: bool) -> None:
       sequencer todo --owner sam
       sequencer todo --due overdue --json
     """
-    from sequencer import tasks
+    from sequencer.people import tasks
 
     views = tasks.todo(app.db, app.config, app.clock, owner=owner, due=due)  # type: ignore[arg-type]
     if as_json:
@@ -121,7 +121,7 @@ def skip_cmd(app: App, task_id: int, reason: str, as_json: bool) -> None:
 
 
 def _close(app: App, task_id: int, status: str, note: str | None, as_json: bool) -> None:
-    from sequencer import tasks
+    from sequencer.people import tasks
 
     closed = tasks.close_task(
         app.db,

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from sequencer import lifecycle
+from sequencer.core import lifecycle
 from sequencer.db.models import (
     Enrollment,
     Event,

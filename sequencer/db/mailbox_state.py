@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from sequencer import lifecycle
+from sequencer.core import lifecycle
 from sequencer.db.models import Enrollment, Event, MailboxState, Message
 from sequencer.db.outbox import IN_FLIGHT
 

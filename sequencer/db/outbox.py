@@ -30,8 +30,8 @@ from typing import Any
 from sqlalchemy import and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from sequencer import lifecycle
-from sequencer.addresses import domain_of
+from sequencer.core import lifecycle
+from sequencer.core.addresses import domain_of
 from sequencer.db import store
 from sequencer.db.models import Enrollment, Message, Prospect, Suppression
 

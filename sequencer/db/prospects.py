@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from sequencer import lifecycle
+from sequencer.core import lifecycle
 from sequencer.db.models import Enrollment, Event, InboundMessage, Message, Prospect, Suppression
 
 

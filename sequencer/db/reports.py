@@ -43,7 +43,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.functions import FunctionElement
 
-from sequencer import lifecycle
+from sequencer.core import lifecycle
 from sequencer.db.models import (
     Enrollment,
     Event,

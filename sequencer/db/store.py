@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from sequencer import lifecycle
-from sequencer.addresses import domain_of
+from sequencer.core import lifecycle
+from sequencer.core.addresses import domain_of
 from sequencer.db.models import Enrollment, Event, Prospect, Suppression
 from sequencer.errors import IllegalTransition, NotFound
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from sequencer import lifecycle
+from sequencer.core import lifecycle
 from sequencer.db.models import (
     Enrollment,
     Event,

@@ -1,9 +1,9 @@
 """The manager's actions from the dashboard, each recorded as an event with the manager as actor.
 
-Pause and resume go through ``sequencer.state_changes`` (the same functions as
+Pause and resume go through ``sequencer.people.state_changes`` (the same functions as
 ``sequencer pause`` / ``resume``), so the state machine, its guards and its events
 are the CLI's. Reassigning an owner and marking a reply handled have no CLI
-service yet; they live here until ``sequencer.state_changes`` grows them, and write the
+service yet; they live here until ``sequencer.people.state_changes`` grows them, and write the
 same kind of audit event (``owner_changed``, ``reply_handled``).
 """
 
@@ -16,12 +16,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from sequencer import lifecycle, state_changes
 from sequencer.config import Config
+from sequencer.core import lifecycle
 from sequencer.db import store
 from sequencer.db.models import Enrollment, Prospect
 from sequencer.db.session import Database
 from sequencer.errors import IllegalTransition, NotFound, UserError
+from sequencer.people import state_changes
 
 MAX_REASON = 500
 

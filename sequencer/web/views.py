@@ -1,7 +1,7 @@
 """What each dashboard page shows, gathered from the services the CLI uses.
 
-Every figure comes from ``sequencer.report.build_report`` (the same function behind
-``sequencer report``), a lead's history from ``sequencer.timeline.timeline``, and the
+Every figure comes from ``sequencer.reporting.report.build_report`` (the same function behind
+``sequencer report``), a lead's history from ``sequencer.people.timeline.timeline``, and the
 outbox and mailbox status from the named queries of ``sequencer.db.outbox`` and
 ``sequencer.db.mailbox_state``; this
 module only picks, filters and arranges them for a page. Functions are synchronous
@@ -24,13 +24,13 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
-from sequencer import lifecycle
-from sequencer import timeline as timelines
 from sequencer.config import Config
+from sequencer.core import lifecycle
 from sequencer.db import reports as report_queries
 from sequencer.db.session import Database
 from sequencer.errors import NotFound, SequenceError, UserError
-from sequencer.report import CSV_COLUMNS, Figures, Lead, OverdueTask, Report, build_report
+from sequencer.people import timeline as timelines
+from sequencer.reporting.report import CSV_COLUMNS, Figures, Lead, OverdueTask, Report, build_report
 from sequencer.web import charts
 
 log = logging.getLogger(__name__)
@@ -503,8 +503,8 @@ def sequence(
 
 def load_sequences(config: Config) -> dict[str, Any]:
     """The sequence files, as ``sequencer resume`` loads them (needed to reschedule)."""
-    from sequencer.sequences import load_sequences as load
-    from sequencer.templates import TemplateStore
+    from sequencer.core.sequences import load_sequences as load
+    from sequencer.core.templates import TemplateStore
 
     return load(
         config.sequences_path,

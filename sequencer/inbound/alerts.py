@@ -1,0 +1,188 @@
+"""After a poll applied its verdicts: alert owners of new replies, escalate unanswered ones.
+
+Runs after the state change has committed, so a failed SMTP send is retried on the next
+poll (up to ``NOTIFY_ATTEMPTS``), never lost. Replies the rep has not answered (seen in
+the Sent folder) within ``reporting.reply_sla_hours`` go to ``reporting.managers`` once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from sequencer.clock import Clock
+from sequencer.config import Config, MailboxConfig
+from sequencer.core.sequences import Sequence as SequenceDef
+from sequencer.db import inbound as q
+from sequencer.db import store
+from sequencer.db.models import Enrollment
+from sequencer.errors import MailboxError
+from sequencer.inbound.effects import ACTOR
+from sequencer.reporting import notify
+
+if TYPE_CHECKING:
+    from sequencer.inbound.poll import PollResult
+
+NOTIFY_ATTEMPTS = 5
+
+
+def _sequence_name(sequences: Mapping[str, SequenceDef], sequence_id: str) -> str:
+    sequence = sequences.get(sequence_id)
+    return sequence.name if sequence else sequence_id
+
+
+def reply_facts(
+    s: Session, sequences: Mapping[str, SequenceDef], enrollment: Enrollment
+) -> notify.ReplyFacts:
+    """What the alert and the escalation say, read from the database."""
+    prospect = q.prospect(s, enrollment.prospect_id)
+    assert prospect is not None
+    reply = q.latest_reply_of_enrollment(s, enrollment.id)
+    touches = q.touches_of_enrollment(s, enrollment.id)
+    sequence = sequences.get(enrollment.sequence_id)
+    step = enrollment.replied_step
+    touch = next((t for t in touches if t.step == step), None)
+    label = None
+    if sequence and step and 1 <= step <= sequence.total_steps:
+        label = sequence.step(step).name
+    history = [
+        notify.HistoryLine(
+            enrollment.enrolled_at,
+            f"enrolled in {_sequence_name(sequences, enrollment.sequence_id)} ({enrollment.source or 'cli'})",
+        )
+    ]
+    if enrollment.source == "filing" and enrollment.thread_subject:
+        history.append(
+            notify.HistoryLine(
+                enrollment.enrolled_at, f"your email filed: \u201c{enrollment.thread_subject}\u201d"
+            )
+        )
+    for t in touches:
+        if t.sent_at is not None:
+            history.append(
+                notify.HistoryLine(t.sent_at, f"touch {t.step} sent: \u201c{t.subject}\u201d")
+            )
+    for event in q.events_of_enrollment(s, enrollment.id, ("auto_reply", "soft_bounce")):
+        history.append(
+            notify.HistoryLine(
+                event.at, f"{event.kind.replace('_', '-')}: {event.reason or ''}".strip()
+            )
+        )
+    if enrollment.replied_at:
+        history.append(
+            notify.HistoryLine(
+                enrollment.replied_at, f"reply from {reply.from_addr if reply else prospect.email}"
+            )
+        )
+    history.sort(key=lambda h: h.at)
+    return notify.ReplyFacts(
+        prospect_email=prospect.email,
+        prospect_name=prospect.name,
+        company=prospect.company,
+        deal_value=prospect.deal_value,
+        sequence_id=enrollment.sequence_id,
+        sequence_name=_sequence_name(sequences, enrollment.sequence_id),
+        step=step,
+        step_label=label,
+        touch_subject=touch.subject
+        if touch
+        else (enrollment.thread_subject if step == 0 else None),
+        reply_from=(reply.from_addr if reply and reply.from_addr else prospect.email),
+        reply_subject=reply.subject if reply else None,
+        snippet=(reply.snippet if reply else "") or "",
+        replied_at=enrollment.replied_at or enrollment.status_changed_at,
+        owner=enrollment.owner,
+        history=tuple(history),
+    )
+
+
+def _notify_mailbox(config: Config, mailbox: MailboxConfig) -> MailboxConfig:
+    name = config.reporting.notify_from
+    return config.mailbox(name) if name else mailbox
+
+
+def send_reply_alerts(
+    db: Any,
+    config: Config,
+    mailbox: MailboxConfig,
+    sequences: Mapping[str, SequenceDef],
+    clock: Clock,
+    result: PollResult,
+) -> None:
+    sender = _notify_mailbox(config, mailbox)
+    with db.session() as s:
+        pending = q.unnotified_replies(s, mailbox.name, max_attempts=NOTIFY_ATTEMPTS)
+        facts = [(e, reply_facts(s, sequences, e)) for e in pending]
+    for enrollment, fact in facts:
+        now = clock.now()
+        msg = notify.reply_alert(fact, from_mailbox=sender, to=mailbox.address, now=now)
+        try:
+            notify.send_notification(sender, msg, [mailbox.address])
+        except (MailboxError, OSError) as exc:
+            with db.session() as s:
+                store.record_event(
+                    s,
+                    now=now,
+                    kind="notify_failed",
+                    actor=ACTOR,
+                    enrollment=enrollment,
+                    reason=str(exc)[:500],
+                )
+            result.warnings.append(f"reply alert for enrollment {enrollment.id} not sent: {exc}")
+            continue
+        with db.session() as s:
+            store.record_event(
+                s,
+                now=now,
+                kind="owner_notified",
+                actor=ACTOR,
+                enrollment=enrollment,
+                reason=f"reply alert sent to {mailbox.address}",
+                step=enrollment.replied_step,
+                data={"message_id": msg["Message-ID"]},
+            )
+        result.notified += 1
+
+
+def escalate(
+    db: Any,
+    config: Config,
+    mailbox: MailboxConfig,
+    sequences: Mapping[str, SequenceDef],
+    clock: Clock,
+    result: PollResult,
+) -> None:
+    managers = config.reporting.managers
+    if not managers:
+        return
+    now = clock.now()
+    sla = config.reporting.reply_sla_hours
+    sender = _notify_mailbox(config, mailbox)
+    with db.session() as s:
+        due = q.due_escalations(s, mailbox.name, replied_before=now - timedelta(hours=sla))
+        facts = [(e, reply_facts(s, sequences, e)) for e, _ in due]
+    for enrollment, fact in facts:
+        msg = notify.escalation(fact, from_mailbox=sender, to=managers, sla_hours=sla, now=now)
+        try:
+            notify.send_notification(sender, msg, managers)
+        except (MailboxError, OSError) as exc:
+            result.warnings.append(f"escalation for enrollment {enrollment.id} not sent: {exc}")
+            continue
+        with db.session() as s:
+            q.update_enrollment(s, enrollment.id, escalated_at=now)
+            store.record_event(
+                s,
+                now=now,
+                kind="escalated",
+                actor=ACTOR,
+                enrollment=enrollment,
+                reason=f"unanswered after {sla:g}h; sent to {', '.join(managers)}",
+                step=enrollment.replied_step,
+            )
+        result.escalated += 1
+
+
+__all__ = ["NOTIFY_ATTEMPTS", "escalate", "reply_facts", "send_reply_alerts"]

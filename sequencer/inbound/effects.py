@@ -1,0 +1,337 @@
+"""What a classified inbound message does to its enrollment (phase 2 of the inbox poller).
+
+A reply stops the sequence (``replied``; the owner alert follows in ``reply_alerts``), an
+auto-reply holds the next touch until the return date or ``on_auto_reply``, a hard bounce
+(or the third soft one) suppresses the address, an unsubscribe suppresses it and ends
+every open enrollment of the prospect. A message in the Sent folder is the rep's manual
+email (``manual_email``) and, after a reply, the rep's answer that stops the reply SLA clock.
+Each function runs inside the caller's savepoint: raising sets the message aside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from sequencer.config import Config, MailboxConfig
+from sequencer.core import lifecycle
+from sequencer.core.schedule import BusinessCalendar, add_wait, local_to_utc, zone
+from sequencer.core.sequences import Policies
+from sequencer.core.sequences import Sequence as SequenceDef
+from sequencer.db import inbound as q
+from sequencer.db import store
+from sequencer.db.models import Enrollment, InboundMessage, Prospect
+from sequencer.inbound import manual_email
+
+if TYPE_CHECKING:
+    from sequencer.inbound.poll import PollResult
+
+ACTOR = "poller"
+SOFT_BOUNCE_LIMIT = 3  # soft bounces of one enrollment before it counts as bounced
+SOFT_BOUNCE_DELAY = timedelta(days=1)  # the next touch waits this long after a soft bounce
+
+
+@dataclass
+class ApplyContext:
+    """One apply batch's settings and clock reading, shared by every message in it."""
+
+    config: Config
+    mailbox: MailboxConfig
+    sequences: Mapping[str, SequenceDef]
+    now: datetime
+    result: PollResult
+    own: frozenset[str]
+    calendar: BusinessCalendar
+
+
+def _record(
+    s: Session,
+    ctx: ApplyContext,
+    enrollment: Enrollment,
+    kind: str,
+    *,
+    reason: str | None,
+    step: int | None,
+    data: dict[str, Any],
+) -> None:
+    """A poller event on the enrollment's timeline, stamped with this batch's clock reading."""
+    store.record_event(
+        s,
+        now=ctx.now,
+        kind=kind,
+        actor=ACTOR,
+        enrollment=enrollment,
+        reason=reason,
+        step=step,
+        data=data,
+    )
+
+
+def _policies(ctx: ApplyContext, enrollment: Enrollment) -> Policies:
+    sequence = ctx.sequences.get(enrollment.sequence_id)
+    return sequence.policies if sequence else Policies()
+
+
+def apply_reply(
+    s: Session,
+    ctx: ApplyContext,
+    row: InboundMessage,
+    enrollment: Enrollment,
+    step: int | None,
+    how: str,
+) -> None:
+    prospect = q.prospect(s, enrollment.prospect_id)
+    assert prospect is not None
+    sender = (row.from_addr or "").lower()
+    data = {
+        "snippet": row.snippet,
+        "from": sender,
+        "subject": row.subject,
+        "message_id": row.message_id,
+        "via": how,
+    }
+    if (
+        sender
+        and sender != prospect.email
+        and sender not in ((row.details or {}).get("reply_to") or [])
+    ):
+        same_domain = sender.rsplit("@", 1)[-1] == prospect.email.rsplit("@", 1)[-1]
+        if same_domain and not _policies(ctx, enrollment).stop_on_reply_from_domain:
+            _record(
+                s,
+                ctx,
+                enrollment,
+                "colleague_reply",
+                reason=f"{sender} replied in the thread (stop_on_reply_from_domain is off)",
+                step=step,
+                data=data,
+            )
+            return
+        data["colleague"] = sender
+    if enrollment.status in lifecycle.TRANSITIONS[lifecycle.REPLIED]:
+        store.transition(
+            s,
+            enrollment,
+            lifecycle.REPLIED,
+            now=ctx.now,
+            actor=ACTOR,
+            reason=f"reply from {sender or 'unknown sender'}",
+            step=step,
+            data=data,
+            replied_at=ctx.now,
+            replied_step=step,
+        )
+        ctx.result.replies += 1
+    else:
+        _record(
+            s,
+            ctx,
+            enrollment,
+            "reply_received",
+            reason=f"another message from {sender} (enrollment already {enrollment.status})",
+            step=step,
+            data=data,
+        )
+
+
+def _zone_name(ctx: ApplyContext, enrollment: Enrollment) -> str:
+    sequence = ctx.sequences.get(enrollment.sequence_id)
+    prospect_tz = enrollment.prospect.timezone if enrollment.prospect else None
+    return (
+        prospect_tz
+        or (sequence.timezone if sequence else None)
+        or ctx.mailbox.timezone
+        or ctx.config.timezone
+    )
+
+
+def _hold_until(s: Session, enrollment: Enrollment, until: datetime, reason: str) -> bool:
+    """Push the next touch to ``until`` (never earlier than planned); True if it moved."""
+    if enrollment.status != lifecycle.ACTIVE or enrollment.next_send_at is None:
+        return False
+    if enrollment.next_send_at >= until:
+        return False
+    q.update_enrollment(s, enrollment.id, next_send_at=until, wait_reason=reason)
+    s.refresh(enrollment)
+    return True
+
+
+def apply_auto_reply(
+    s: Session, ctx: ApplyContext, row: InboundMessage, enrollment: Enrollment, step: int | None
+) -> None:
+    details = row.details or {}
+    return_date = date.fromisoformat(details["return_date"]) if details.get("return_date") else None
+    data: dict[str, Any] = {
+        "snippet": row.snippet,
+        "from": row.from_addr,
+        "subject": row.subject,
+        "return_date": details.get("return_date"),
+        "rule": details.get("rule"),
+    }
+    held = None
+    if return_date is not None:
+        resume_day = ctx.calendar.next_business_day(return_date)
+        until = local_to_utc(resume_day, time(0, 0), zone(_zone_name(ctx, enrollment)))
+        if _hold_until(s, enrollment, until, f"out of office until {return_date.isoformat()}"):
+            held = until
+    else:
+        pause = _policies(ctx, enrollment).auto_reply_pause
+        if pause is not None:
+            until = add_wait(ctx.now, pause, zone(_zone_name(ctx, enrollment)), ctx.calendar)
+            if _hold_until(s, enrollment, until, f"auto-reply: on_auto_reply {pause}"):
+                held = until
+    if held is not None:
+        data["next_send_at"] = held.isoformat()
+    _record(s, ctx, enrollment, "auto_reply", reason=row.reason, step=step, data=data)
+
+
+def apply_bounce(
+    s: Session, ctx: ApplyContext, row: InboundMessage, enrollment: Enrollment, step: int | None
+) -> None:
+    prospect = q.prospect(s, enrollment.prospect_id)
+    assert prospect is not None
+    data = {
+        "severity": row.severity,
+        "recipients": list(row.recipients or []),
+        "message_id": row.message_id,
+    }
+    hard = row.severity != "soft"
+    reason = row.reason or "bounce"
+    if not hard:
+        _record(s, ctx, enrollment, "soft_bounce", reason=reason, step=step, data=data)
+        s.flush()
+        if q.count_events(s, enrollment.id, "soft_bounce") < SOFT_BOUNCE_LIMIT:
+            _hold_until(s, enrollment, ctx.now + SOFT_BOUNCE_DELAY, f"soft bounce: {reason}")
+            return
+        reason = f"{SOFT_BOUNCE_LIMIT} soft bounces; last: {reason}"
+    store.add_suppression(
+        s,
+        prospect.email,
+        kind="address",
+        reason=f"bounced: {reason}"[:500],
+        source=ACTOR,
+        now=ctx.now,
+    )
+    if enrollment.status in lifecycle.TRANSITIONS[lifecycle.BOUNCED]:
+        store.transition(
+            s,
+            enrollment,
+            lifecycle.BOUNCED,
+            now=ctx.now,
+            actor=ACTOR,
+            reason=reason,
+            step=step,
+            data=data,
+        )
+    else:
+        _record(s, ctx, enrollment, "bounce_received", reason=reason, step=step, data=data)
+
+
+def unsubscribe(
+    s: Session, ctx: ApplyContext, row: InboundMessage, enrollment: Enrollment | None
+) -> None:
+    prospect: Prospect | None = q.prospect(s, enrollment.prospect_id) if enrollment else None
+    if prospect is None and row.from_addr:
+        prospect = store.prospect_by_email(s, row.from_addr)
+    address = prospect.email if prospect else (row.from_addr or "").lower()
+    if not address or address in ctx.own:
+        return
+    store.add_suppression(
+        s,
+        address,
+        kind="address",
+        reason=f"unsubscribed: {row.reason}"[:500],
+        source=ACTOR,
+        now=ctx.now,
+    )
+    if prospect is None:
+        return
+    targets = {e.id: e for e in q.open_enrollments_of_prospect(s, prospect.id)}
+    if (
+        enrollment is not None
+        and enrollment.status in lifecycle.TRANSITIONS[lifecycle.UNSUBSCRIBED]
+    ):
+        targets.setdefault(enrollment.id, enrollment)
+    for e in targets.values():
+        store.transition(
+            s,
+            e,
+            lifecycle.UNSUBSCRIBED,
+            now=ctx.now,
+            actor=ACTOR,
+            reason=f"asked to be removed ({row.reason})",
+            step=e.steps_done,
+            data={"from": row.from_addr, "snippet": row.snippet},
+        )
+
+
+def apply_sent(s: Session, ctx: ApplyContext, row: InboundMessage) -> int | None:
+    """A message in Sent: our touch's copy (nothing to do), else the rep's manual email.
+
+    One row, both signals: a manual email to a prospect is recorded on the timeline and
+    applies ``on_manual_email`` (``manual_email.capture_manual_email``), and if it follows the
+    prospect's reply it is also the rep's answer (``answered_at``, the reply SLA).
+    """
+    if row.message_id and q.touches_by_message_ids(s, [row.message_id]):
+        return None
+    manual = manual_email.capture_manual_email(
+        s, ctx.config, ctx.sequences, ctx.mailbox, row, ctx.now, ctx.calendar, actor=ACTOR
+    )
+    captured = manual.enrollment_ids[0] if manual.enrollment_ids else None
+    recipients = [a.lower() for a in row.recipients or []]
+    waiting = q.awaiting_answer(s, ctx.mailbox.name)
+    if not waiting:
+        return captured
+    by_reply = q.reply_message_ids(s, [e.id for e, _ in waiting])
+    chosen: Enrollment | None = None
+    for ref in row.refs or []:
+        if ref in by_reply:
+            chosen = next(e for e, _ in waiting if e.id == by_reply[ref])
+            break
+    if chosen is None:
+        sent_at = _iso((row.details or {}).get("date"))
+        for e, p in waiting:
+            if p.email in recipients:
+                reply = q.latest_reply_of_enrollment(s, e.id)
+                reply_at = _iso((reply.details or {}).get("date")) if reply else None
+                if sent_at and reply_at and sent_at < reply_at:
+                    continue  # written before the reply arrived: not an answer to it
+                chosen = e
+                break
+    if chosen is None or chosen.replied_at is None:
+        return captured
+    q.update_enrollment(s, chosen.id, answered_at=ctx.now)
+    seconds = max(0.0, (ctx.now - chosen.replied_at).total_seconds())
+    _record(
+        s,
+        ctx,
+        chosen,
+        "answered",
+        reason=f"the rep answered after {seconds / 3600:.1f}h",
+        step=chosen.replied_step,
+        data={"response_seconds": seconds, "message_id": row.message_id, "subject": row.subject},
+    )
+    ctx.result.answered += 1
+    return chosen.id
+
+
+def _iso(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+__all__ = [
+    "ACTOR",
+    "ApplyContext",
+    "apply_auto_reply",
+    "apply_bounce",
+    "apply_reply",
+    "apply_sent",
+    "unsubscribe",
+]

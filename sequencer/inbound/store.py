@@ -1,0 +1,280 @@
+"""Phase 1 of the inbox poller: fetch each polled folder's new mail and store its verdicts.
+
+Each message becomes one ``inbound_messages`` row (``inbound_row``): its classification
+plus the header facts phase 2 needs, stored in the same transaction that advances the
+folder's cursor, so re-polling is harmless. Nothing here changes an enrollment.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from email.header import decode_header, make_header
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import getaddresses, parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+
+from sequencer import classify as cls
+from sequencer.clock import Clock
+from sequencer.config import Config, MailboxConfig
+from sequencer.db import inbound as q
+from sequencer.errors import MailboxError
+from sequencer.inbound import leads as inbound_leads
+from sequencer.inbound.filing import plus_detail
+from sequencer.mail.imap_poll import FetchedMail, FolderBatch, FolderCursor, ImapPoller
+from sequencer.reporting import notify
+
+if TYPE_CHECKING:
+    from sequencer.inbound.poll import PollResult
+
+RESCAN_DAYS = 7  # window fetched on a first sync or after UIDVALIDITY changed
+RESCAN_LIMIT = 500  # ... at most this many of the newest messages
+
+ROLE_INBOX, ROLE_SENT, ROLE_ENROLL = "inbox", "sent", "enroll"
+ROLE_LEADS = "leads"  # imap.folders.inbound_leads: each message is a new lead (inbound_leads.py)
+
+
+def _folders(mailbox: MailboxConfig, poller: ImapPoller) -> list[tuple[str, str]]:
+    """(folder, role) in the order they are polled; the inbox first."""
+    assert mailbox.imap is not None
+    folders = mailbox.imap.folders
+    out = [(folders.inbox, ROLE_INBOX)]
+    out += [(f, ROLE_INBOX) for f in folders.extra]
+    out += [(f, ROLE_ENROLL) for f in folders.enroll]
+    if folders.inbound_leads:
+        out.append((folders.inbound_leads, ROLE_LEADS))
+    if folders.poll_sent:
+        sent = poller.sent_folder()
+        if sent:
+            out.append((sent, ROLE_SENT))
+    seen: set[str] = set()
+    return [(f, r) for f, r in out if not (f in seen or seen.add(f))]  # type: ignore[func-returns-value]
+
+
+def fetch_and_store(
+    db: Any,
+    config: Config,
+    mailbox: MailboxConfig,
+    poller: ImapPoller,
+    clock: Clock,
+    result: PollResult,
+    own: frozenset[str],
+) -> bool:
+    """Returns whether the Sent folder was polled (escalations need it)."""
+    sent_polled = False
+    for folder, role in _folders(mailbox, poller):
+        with db.session() as s:
+            row = q.folder_cursor(s, mailbox.name, folder)
+            cursor = (
+                FolderCursor(row.uidvalidity, row.last_uid, row.highestmodseq)
+                if row
+                else FolderCursor()
+            )
+        now = clock.now()
+        try:
+            batches = poller.fetch_new(
+                folder,
+                cursor,
+                since=(now - timedelta(days=RESCAN_DAYS)).date(),
+                window_limit=RESCAN_LIMIT,
+            )
+            for batch in batches:
+                _store_batch(db, config, mailbox, batch, role, now, result, own)
+        except MailboxError as exc:
+            if role == ROLE_INBOX and folder == mailbox.imap.folders.inbox:  # type: ignore[union-attr]
+                raise
+            result.warnings.append(f"folder {folder!r} skipped: {exc}")
+            continue
+        result.folders.append(folder)
+        sent_polled = sent_polled or role == ROLE_SENT
+    return sent_polled
+
+
+def _store_batch(
+    db: Any,
+    config: Config,
+    mailbox: MailboxConfig,
+    batch: FolderBatch,
+    role: str,
+    now: datetime,
+    result: PollResult,
+    own: frozenset[str],
+) -> None:
+    rows = [
+        inbound_row(
+            config, mailbox, batch.folder, role, batch.cursor.uidvalidity or 0, mail, now, own
+        )
+        for mail in batch.messages
+    ]
+    result.fetched += len(rows)
+    with db.session() as s:
+        if batch.rescan and rows:
+            known = q.known_message_ids(
+                s, mailbox.name, batch.folder, [r["message_id"] for r in rows]
+            )
+            rows = [r for r in rows if not r["message_id"] or r["message_id"] not in known]
+        result.stored += q.store_inbound(s, rows)
+        q.save_folder_cursor(
+            s,
+            mailbox.name,
+            batch.folder,
+            uidvalidity=batch.cursor.uidvalidity or 0,
+            last_uid=batch.cursor.last_uid,
+            highestmodseq=batch.cursor.highestmodseq,
+            now=now,
+        )
+
+
+_HEADERS = BytesHeaderParser(policy=compat32)
+_MSGID = re.compile(r"<[^<>\s]+>")
+
+
+def _header_addresses(headers: Any, *names: str) -> list[str]:
+    values = [v for n in names for v in (headers.get_all(n) or [])]
+    return list(
+        dict.fromkeys(a.lower() for _, a in getaddresses([str(v) for v in values]) if "@" in a)
+    )
+
+
+def _message_id(headers: Any) -> str | None:
+    return next(iter(_MSGID.findall(str(headers.get("Message-ID") or ""))), None)
+
+
+def _header_date(headers: Any) -> str | None:
+    try:
+        value = headers.get("Date")
+        when = parsedate_to_datetime(str(value)) if value else None
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+
+
+def inbound_row(
+    config: Config,
+    mailbox: MailboxConfig,
+    folder: str,
+    role: str,
+    uidvalidity: int,
+    mail: FetchedMail,
+    now: datetime,
+    own: frozenset[str],
+) -> dict[str, Any]:
+    """The stored form of one fetched message (phase 1): classification plus the facts phase 2 needs."""
+    headers = _HEADERS.parsebytes(mail.raw)
+    to = _header_addresses(headers, "To")
+    cc = _header_addresses(headers, "Cc")
+    addressed = to + [a for a in cc if a not in to]
+    details: dict[str, Any] = {
+        "to": to,
+        "cc": cc,
+        "date": _header_date(headers),
+        "truncated": mail.truncated,
+        "internaldate": mail.internaldate.isoformat() if mail.internaldate else None,
+    }
+    base = {
+        "mailbox": mailbox.name,
+        "folder": folder,
+        "uidvalidity": uidvalidity,
+        "uid": mail.uid,
+        "received_at": now,
+        "applied": False,
+        "error": None,
+        "enrollment_id": None,
+    }
+    if role == ROLE_LEADS:
+        lead = inbound_leads.lead_details(mail.raw)
+        return {
+            **base,
+            "message_id": _message_id(headers),
+            "from_addr": next(iter(lead["from"]), None),
+            "subject": _subject(headers),
+            "kind": "lead",
+            "severity": None,
+            "reason": f"inbound leads folder {folder}",
+            "refs": [],
+            "recipients": addressed,
+            "snippet": lead["snippet"] or None,
+            "details": {**details, **lead},
+        }
+    if role in (ROLE_SENT, ROLE_ENROLL):
+        refs = _MSGID.findall(str(headers.get("In-Reply-To") or ""))
+        refs += _MSGID.findall(str(headers.get("References") or ""))[::-1]
+        msgid = _message_id(headers)
+        from_addr = next(iter(_header_addresses(headers, "From")), None)
+        kind = "sent" if role == ROLE_SENT else "filed"
+        if role == ROLE_ENROLL:
+            assert mailbox.imap is not None
+            details["sequence"] = mailbox.imap.folders.enroll[folder]
+        return {
+            **base,
+            "message_id": msgid,
+            "from_addr": from_addr,
+            "subject": _subject(headers),
+            "kind": kind,
+            "severity": None,
+            "reason": f"{role} folder {folder}",
+            "refs": list(dict.fromkeys(refs)),
+            "recipients": addressed,
+            "snippet": None,
+            "details": details,
+        }
+    verdict = cls.classify(
+        mail.raw,
+        own_addresses=own,
+        unsubscribe_addresses=_unsubscribe_addresses(config),
+        received=now.date(),
+    )
+    kind, reason = verdict.kind, verdict.reason
+    if headers.get(notify.NOTIFICATION_HEADER):
+        kind, reason = "own", f"our own {headers.get(notify.NOTIFICATION_HEADER)} notification"
+    elif kind == "own":
+        detail = plus_detail(headers, mailbox.address)
+        if detail:
+            kind, reason = (
+                "filed",
+                f"sent with a BCC to {mailbox.address.replace('@', '+' + detail + '@')}",
+            )
+            details["sequence"] = detail
+    details.update(
+        return_date=verdict.return_date.isoformat() if verdict.return_date else None,
+        token=verdict.token,
+        reply_to=list(verdict.reply_to),
+        rule=verdict.rule,
+    )
+    recipients = list(verdict.recipients) if kind == "bounce" else addressed
+    return {
+        **base,
+        "message_id": verdict.message_id,
+        "from_addr": verdict.from_addr or None,
+        "subject": verdict.subject[:2000] or None,
+        "kind": kind,
+        "severity": verdict.severity,
+        "reason": reason,
+        "refs": list(verdict.refs),
+        "recipients": recipients,
+        "snippet": verdict.snippet or None,
+        "details": details,
+    }
+
+
+def _subject(headers: Any) -> str | None:
+    value = headers.get("Subject")
+    if not value:
+        return None
+    try:
+        return " ".join(str(make_header(decode_header(str(value)))).split())[:2000]
+    except Exception:  # undecodable: keep the raw text
+        return " ".join(str(value).split())[:2000]
+
+
+def _unsubscribe_addresses(config: Config) -> frozenset[str]:
+    mailto = config.unsubscribe.mailto
+    if not mailto:
+        return frozenset()
+    return frozenset({mailto.lower().removeprefix("mailto:")})
+
+
+__all__ = ["fetch_and_store", "inbound_row"]

@@ -1,0 +1,228 @@
+"""What operators do with the outbox and mailboxes: status, list, resolve, unpause, poll marks.
+
+Also ``confirm_sent``, shared by ``outbox resolve ID sent`` and the engine's crash
+recovery: it records a touch as sent from the database alone, moving the enrollment
+on as if the engine had seen the server's 250.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sequencer.clock import Clock
+from sequencer.config import Config, MailboxConfig
+from sequencer.core.planning import business_calendar, prospect_zone
+from sequencer.core.schedule import BusinessCalendar, zone
+from sequencer.core.sequences import Sequence
+from sequencer.db import mailbox_state, outbox, outbox_record
+from sequencer.db.outbox_record import Advance
+from sequencer.errors import NotFound, UserError
+from sequencer.outbound.touch import Prepared, advance_after
+
+
+def confirm_sent(
+    s: Any,
+    config: Config,
+    sequences: Mapping[str, Sequence],
+    mailbox: MailboxConfig,
+    message_pk: int,
+    now: datetime,
+    *,
+    note: str,
+    actor: str,
+    calendar: BusinessCalendar | None = None,
+) -> bool:
+    """Mark a touch sent from the database alone (recovery and ``outbox resolve ID sent``)."""
+    message = outbox.message(s, message_pk)
+    if message is None:
+        raise NotFound(f"no outbox message {message_pk}")
+    e, p = outbox.enrollment_with_prospect(s, message.enrollment_id)
+    sequence = sequences.get(e.sequence_id)
+    if sequence is None or message.step > len(sequence.steps):
+        advance = Advance(
+            step=message.step,
+            next_send_at=None,
+            thread_subject=e.thread_subject,
+            thread_root_id=e.thread_root_id,
+            last_message_id=message.message_id,
+            thread_refs=[*(e.thread_refs or []), message.message_id],
+        )
+    else:
+        prepared = Prepared(
+            compose=None,
+            sequence=sequence,
+            step=message.step,
+            subject=message.subject,
+            tz_name=prospect_zone(config, sequence, mailbox, p.timezone),
+            thread_subject=e.thread_subject,
+            thread_root_id=e.thread_root_id,
+            thread_refs=list(e.thread_refs or []),
+        )
+        advance = advance_after(
+            calendar or business_calendar(config), mailbox, prepared, message.message_id, now
+        )
+    return outbox_record.mark_sent(
+        s, message_pk, now=now, sent_at=now, advance=advance, actor=actor, note=note
+    )
+
+
+def resolve(
+    db: Any,
+    config: Config,
+    sequences: Mapping[str, Sequence],
+    clock: Clock,
+    message_pk: int,
+    decision: str,
+    *,
+    actor: str = "cli",
+) -> str:
+    """``outbox resolve ID sent|resend`` for a held touch; returns what was done."""
+    now = clock.now()
+    with db.session() as s:
+        message = outbox.message(s, message_pk)
+        if message is None:
+            raise NotFound(f"no outbox message with id {message_pk} (see `sequencer outbox list`)")
+        if message.status != outbox.HELD:
+            raise UserError(
+                f"outbox message {message_pk} is {message.status}, not held; nothing to resolve"
+            )
+        if decision == "sent":
+            mailbox = config.mailbox(message.mailbox)
+            confirm_sent(
+                s,
+                config,
+                sequences,
+                mailbox,
+                message_pk,
+                now,
+                note="confirmed sent by the operator",
+                actor=actor,
+            )
+            return (
+                f"message {message_pk} ({message.message_id}) marked sent; the enrollment moves on"
+            )
+        if decision == "resend":
+            outbox_record.resend(s, message_pk, now=now, actor=actor)
+            return f"message {message_pk} will be sent again at the next tick, with the same Message-ID"
+        raise UserError(f"resolve takes 'sent' or 'resend', not {decision!r}")
+
+
+def unpause(db: Any, clock: Clock, mailbox: str, *, actor: str = "cli") -> bool:
+    with db.session() as s:
+        return mailbox_state.unpause_mailbox(s, mailbox, now=clock.now(), actor=actor)
+
+
+# --- status -------------------------------------------------------------------------------
+
+
+@dataclass
+class MailboxStatus:
+    name: str
+    address: str
+    sent_today: int
+    daily_limit: int
+    next_due: datetime | None
+    next_send_allowed_at: datetime | None
+    overdue: dict[str, int]
+    waiting: dict[str, int]
+    held: int
+    in_flight: int
+    last_poll_at: datetime | None
+    last_poll_error: str | None
+    paused_reason: str | None
+
+
+def status(db: Any, config: Config, clock: Clock) -> list[MailboxStatus]:
+    """Per mailbox: sent today / limit, next due, overdue backlog and why, held rows, last poll."""
+    now = clock.now()
+    out = []
+    with db.session() as s:
+        states = mailbox_state.mailbox_states(s)
+        for mb in config.mailboxes:
+            mzone = zone(mb.timezone or config.timezone)
+            local = now.astimezone(mzone)
+            midnight = datetime.combine(local.date(), datetime.min.time(), mzone).astimezone(UTC)
+            counts = mailbox_state.count_by_status(s, mb.name, outbox.IN_FLIGHT)
+            st = states.get(mb.name)
+            out.append(
+                MailboxStatus(
+                    name=mb.name,
+                    address=mb.address,
+                    sent_today=mailbox_state.sent_since(s, mb.name, midnight),
+                    daily_limit=mb.daily_limit,
+                    next_due=mailbox_state.next_due(s, mb.name),
+                    next_send_allowed_at=st.next_send_allowed_at if st else None,
+                    overdue=mailbox_state.overdue_by_reason(s, mb.name, now),
+                    waiting=mailbox_state.waiting_by_reason(s, mb.name),
+                    held=counts.get(outbox.HELD, 0),
+                    in_flight=counts.get(outbox.QUEUED, 0) + counts.get(outbox.SENDING, 0),
+                    last_poll_at=st.last_poll_at if st else None,
+                    last_poll_error=st.last_poll_error if st else None,
+                    paused_reason=st.paused_reason if st else None,
+                )
+            )
+    return out
+
+
+@dataclass
+class OutboxRow:
+    id: int
+    status: str
+    mailbox: str
+    to: str
+    step: int
+    subject: str
+    message_id: str
+    claimed_at: datetime
+    error: str | None
+    enrollment_id: int
+
+
+def outbox_list(
+    db: Any,
+    *,
+    statuses: tuple[str, ...] = (
+        outbox.HELD,
+        outbox.QUEUED,
+        outbox.SENDING,
+        outbox.DEFERRED,
+        outbox.FAILED,
+    ),
+) -> list[OutboxRow]:
+    with db.session() as s:
+        return [
+            OutboxRow(
+                m.id,
+                m.status,
+                m.mailbox,
+                m.to_addr,
+                m.step,
+                m.subject,
+                m.message_id,
+                m.claimed_at,
+                m.error,
+                e.id,
+            )
+            for m, e in outbox.outbox_rows(s, statuses)
+        ]
+
+
+def mark_polled(db: Any, mailbox: str, at: datetime) -> None:
+    """For poll hooks: the mailbox's inbox has been read up to ``at``."""
+    with db.session() as s:
+        mailbox_state.mark_polled(s, mailbox, at)
+
+
+__all__ = [
+    "MailboxStatus",
+    "OutboxRow",
+    "confirm_sent",
+    "mark_polled",
+    "outbox_list",
+    "resolve",
+    "status",
+    "unpause",
+]

@@ -1,0 +1,198 @@
+"""A touch from enrollment to message: context, variant, thread headers, List-Unsubscribe.
+
+The sending engine calls ``render_touch`` inside the claim transaction and
+``advance_after`` when it records the send; recovery and ``outbox resolve`` use
+``advance_after`` too, so a touch confirmed from the database moves its enrollment on
+exactly as a touch the engine saw leave.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sequencer.config import Config, MailboxConfig
+from sequencer.core.compose import compose_touch_bytes, reply_subject
+from sequencer.core.planning import mailbox_window, prospect_mapping
+from sequencer.core.schedule import BusinessCalendar, due_at, zone
+from sequencer.core.sequences import Sequence, Step, choose_variant, render_step
+from sequencer.core.templates import TemplateStore, build_context
+from sequencer.db.models import Enrollment, Prospect
+from sequencer.db.outbox_record import Advance
+from sequencer.errors import UserError
+
+MAX_REFERENCES = 20
+
+
+@dataclass
+class Prepared:
+    """A composed touch and what recording it needs (kept in memory between claim and send).
+
+    Templates are rendered in the claim (a template error fails the enrollment there); the
+    MIME message is built only when an SMTP slot is free, so that CPU work overlaps the
+    round trips of the other slots.
+    """
+
+    compose: Callable[[], bytes] | None
+    sequence: Sequence
+    step: int
+    subject: str
+    tz_name: str
+    thread_subject: str | None
+    thread_root_id: str | None
+    thread_refs: list[str]
+    _raw: bytes | None = None
+
+    @property
+    def raw(self) -> bytes:
+        """The message bytes, composed on first use (raises TemplateError/ValueError if it cannot be)."""
+        if self._raw is None:
+            assert self.compose is not None
+            self._raw = self.compose()
+        return self._raw
+
+
+class ComposeFailed(UserError):
+    """A touch's headers could not be built (e.g. a control character in a field)."""
+
+
+def render_touch(
+    config: Config,
+    templates: TemplateStore,
+    calendar: BusinessCalendar,
+    mailbox: MailboxConfig,
+    sequence: Sequence,
+    number: int,
+    e: Enrollment,
+    p: Prospect,
+    message_id: str,
+    now: datetime,
+    tz_name: str,
+) -> Prepared:
+    """Render a touch's templates now (a template error fails the enrollment in the claim);
+    the MIME bytes are built later, by ``Prepared.raw``, when an SMTP slot is free."""
+    step = sequence.step(number)
+    token = e.token
+    url = config.unsubscribe.url.replace("{token}", token) if config.unsubscribe.url else None
+    mailbox_map = {
+        "name": mailbox.name,
+        "address": mailbox.address,
+        "display_name": mailbox.display_name or mailbox.name,
+        "signature": mailbox.signature,
+    }
+    today = now.astimezone(zone(tz_name)).date()
+    context = build_context(prospect_mapping(p), mailbox_map, sequence, step, url, today, calendar)
+    variant = choose_variant(step, token)
+    rendered = render_step(templates, sequence, step, variant, context)
+    if _starts_thread(step, e.thread_root_id):
+        subject = rendered.subject or ""
+        in_reply_to, references = None, []
+    else:
+        thread_subject = e.thread_subject
+        if not thread_subject:
+            start = sequence.thread_start(step)
+            thread_subject = (
+                render_step(
+                    templates, sequence, start, choose_variant(start, token), context
+                ).subject
+                or ""
+            )
+        subject = reply_subject(thread_subject)
+        in_reply_to = e.last_message_id
+        references = list(e.thread_refs or ([e.last_message_id] if e.last_message_id else []))
+        rendered = replace(rendered, subject=subject)
+    mailto = None
+    if sequence.list_unsubscribe:
+        mailto = unsubscribe_mailto(config.unsubscribe.mailto, mailbox.address, token)
+    msg = functools.partial(
+        compose_touch_bytes,
+        rendered=replace(rendered, subject=subject),
+        from_name=mailbox.display_name or None,
+        from_addr=mailbox.address,
+        to_name=p.name,
+        to_addr=p.display_email or p.email,
+        message_id=message_id,
+        date=now.astimezone(zone(mailbox.timezone or config.timezone)),
+        in_reply_to=in_reply_to,
+        references=references,
+        list_unsubscribe_mailto=mailto,
+        list_unsubscribe_url=url if sequence.list_unsubscribe else None,
+    )
+    return Prepared(
+        compose=msg,
+        sequence=sequence,
+        step=number,
+        subject=subject,
+        tz_name=tz_name,
+        thread_subject=e.thread_subject,
+        thread_root_id=e.thread_root_id,
+        thread_refs=list(e.thread_refs or []),
+    )
+
+
+def advance_after(
+    calendar: BusinessCalendar,
+    mailbox: MailboxConfig,
+    prepared: Prepared,
+    message_id: str,
+    sent_at: datetime,
+) -> Advance:
+    """How the enrollment moves on once ``prepared`` went out as ``message_id`` at ``sent_at``."""
+    sequence, number = prepared.sequence, prepared.step
+    step = sequence.step(number)
+    if _starts_thread(step, prepared.thread_root_id):
+        root, refs, thread_subject = message_id, [message_id], prepared.subject
+    else:
+        root, thread_subject = prepared.thread_root_id, prepared.thread_subject
+        refs = [*prepared.thread_refs, message_id]
+        if len(refs) > MAX_REFERENCES:  # keep the root and the most recent ones (RFC 5322 advice)
+            refs = [refs[0], *refs[-(MAX_REFERENCES - 1) :]]
+    next_at = None
+    if number < len(sequence.steps):
+        nxt = sequence.step(number + 1)
+        window = sequence.window_for(nxt, mailbox_window(mailbox))
+        next_at = due_at(sent_at, nxt.wait, zone(prepared.tz_name), window, calendar)
+    return Advance(
+        step=number,
+        next_send_at=next_at,
+        thread_subject=thread_subject,
+        thread_root_id=root,
+        last_message_id=message_id,
+        thread_refs=refs,
+    )
+
+
+def _starts_thread(step: Step, thread_root_id: str | None) -> bool:
+    """Whether this touch opens a new thread, rather than replying in the enrollment's.
+
+    Step 1 normally does; but an enrollment made by filing already has a thread, the
+    rep's own filed email (touch 0), so its step 1 replies to it and keeps that root.
+    """
+    if step.number == 1 and thread_root_id:
+        return False
+    return step.starts_thread
+
+
+def unsubscribe_mailto(configured: str | None, mailbox_address: str, token: str) -> str:
+    """``unsubscribe+TOKEN@domain`` for a configured opt-out address, else ``rep+unsubscribe-TOKEN@domain``.
+
+    Both forms are what the inbox classifier recognises as a List-Unsubscribe hit, and
+    the second lands in the rep's own inbox, which the poller already watches.
+    """
+    base = configured or mailbox_address
+    if base.lower().startswith("mailto:"):
+        base = base[7:]
+    local, _, domain = base.partition("@")
+    tag = token if configured else f"unsubscribe-{token}"
+    return f"mailto:{local}+{tag}@{domain}?subject=unsubscribe"
+
+
+__all__ = [
+    "ComposeFailed",
+    "Prepared",
+    "advance_after",
+    "render_touch",
+    "unsubscribe_mailto",
+]

@@ -1,0 +1,237 @@
+"""Moving enrollments between states on a rep's say-so.
+
+``pause``/``resume``/``stop``/``unenroll``/``mark_replied`` pick the prospect's
+(or the sequence's) enrollments in a state the move is allowed from, and move each
+through ``store.transition``, which writes an event with its actor and reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from sequencer.config import Config, MailboxConfig
+from sequencer.core import lifecycle
+from sequencer.core.addresses import normalize
+from sequencer.core.planning import TouchPlanner, prospect_zone
+from sequencer.core.sequences import Sequence
+from sequencer.db import prospects as q
+from sequencer.db import store
+from sequencer.db.models import Enrollment
+from sequencer.db.unit import unit_of_work
+from sequencer.errors import NotFound, UserError
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """One enrollment moved by an action."""
+
+    enrollment_id: int
+    email: str
+    sequence_id: str
+    from_status: str
+    to_status: str
+    reason: str | None
+    next_send_at: datetime | None
+    paused_until: datetime | None = None
+
+
+def _targets(
+    s: Session, email: str | None, sequence_id: str | None, statuses: frozenset[str], verb: str
+) -> list[tuple[Enrollment, str]]:
+    if not email and not sequence_id:
+        raise UserError(f"{verb}: name a prospect (EMAIL) or a sequence (--sequence ID)")
+    prospect_id = None
+    if email:
+        prospect_id = store.require_prospect(s, normalize(email)).id
+    rows = q.enrollments_for_action(
+        s, prospect_id=prospect_id, sequence_id=sequence_id, statuses=statuses
+    )
+    if not rows:
+        who = " ".join(
+            x for x in (email, f"in sequence {sequence_id}" if sequence_id else None) if x
+        )
+        raise NotFound(f"{verb}: no {'/'.join(sorted(statuses))} enrollment for {who}")
+    return [(e, e.prospect.email) for e in rows]
+
+
+def state_change(e: Enrollment, email: str, before: str) -> StateChange:
+    return StateChange(
+        enrollment_id=e.id,
+        email=email,
+        sequence_id=e.sequence_id,
+        from_status=before,
+        to_status=e.status,
+        reason=e.status_reason,
+        next_send_at=e.next_send_at,
+        paused_until=e.paused_until,
+    )
+
+
+# The rep-driven moves that need nothing but a target state: verb (for messages) and
+# past tense (for the default reason).
+_MOVES = {
+    lifecycle.PAUSED: ("pause", "paused"),
+    lifecycle.STOPPED: ("stop", "stopped"),
+    lifecycle.UNENROLLED: ("unenroll", "unenrolled"),
+}
+
+
+def _move(
+    target: Session | Any,
+    to: str,
+    email: str | None,
+    sequence_id: str | None,
+    reason: str | None,
+    now: datetime,
+    actor: str,
+    **values: Any,
+) -> list[StateChange]:
+    verb, past = _MOVES[to]
+    reason = reason or f"{past} by {actor}"
+    with unit_of_work(target) as s:
+        out = []
+        for e, addr in _targets(s, email, sequence_id, lifecycle.allowed_from(to), verb):
+            before = e.status
+            store.transition(
+                s, e, to, now=now, actor=actor, reason=reason, step=e.steps_done + 1, **values
+            )
+            out.append(state_change(e, addr, before))
+        return out
+
+
+def pause(
+    target: Session | Any,
+    *,
+    email: str | None = None,
+    sequence_id: str | None = None,
+    reason: str | None = None,
+    until: datetime | None = None,
+    now: datetime,
+    actor: str = "cli",
+) -> list[StateChange]:
+    """Hold active enrollments; the next touch time is kept, ``until`` is recorded for the scheduler."""
+    if until is not None and until <= now:
+        raise UserError(f"--until {until.isoformat()} is not in the future")
+    return _move(
+        target, lifecycle.PAUSED, email, sequence_id, reason, now, actor, paused_until=until
+    )
+
+
+def _ending(to: str, doc: str) -> Callable[..., list[StateChange]]:
+    """``stop`` and ``unenroll`` take the same arguments and differ only in the state they end in."""
+
+    def end(
+        target: Session | Any,
+        *,
+        email: str | None = None,
+        sequence_id: str | None = None,
+        reason: str | None = None,
+        now: datetime,
+        actor: str = "cli",
+    ) -> list[StateChange]:
+        return _move(target, to, email, sequence_id, reason, now, actor)
+
+    end.__name__ = end.__qualname__ = _MOVES[to][0]
+    end.__doc__ = doc
+    return end
+
+
+stop = _ending(lifecycle.STOPPED, "End open enrollments on purpose; they count as finished.")
+unenroll = _ending(
+    lifecycle.UNENROLLED,
+    "Take open enrollments out as if never made (a mistake); excluded from completion figures.",
+)
+
+
+def resume(
+    target: Session | Any,
+    config: Config,
+    sequences: Mapping[str, Sequence],
+    *,
+    email: str | None = None,
+    sequence_id: str | None = None,
+    reason: str | None = None,
+    now: datetime,
+    actor: str = "cli",
+) -> list[StateChange]:
+    """Resume paused enrollments: the next touch is max(planned, now), moved into the send window."""
+    with unit_of_work(target) as s:
+        out = []
+        for e, addr in _targets(s, email, sequence_id, frozenset({lifecycle.PAUSED}), "resume"):
+            before = e.status
+            sequence = sequences.get(e.sequence_id)
+            when = max(e.next_send_at or now, now)
+            if sequence is not None:
+                try:
+                    mailbox: MailboxConfig | None = config.mailbox(e.mailbox)
+                except NotFound:
+                    mailbox = None
+                zone_name = prospect_zone(config, sequence, mailbox, e.prospect.timezone)
+                when = TouchPlanner(config, sequence).resume_time(
+                    step_number=e.steps_done + 1,
+                    planned=e.next_send_at,
+                    now=now,
+                    tz_name=zone_name,
+                    mailbox=mailbox,
+                )
+            store.transition(
+                s,
+                e,
+                lifecycle.ACTIVE,
+                now=now,
+                actor=actor,
+                reason=reason or f"resumed by {actor}",
+                step=e.steps_done + 1,
+                next_send_at=when,
+                paused_until=None,
+                wait_reason=None,
+            )
+            out.append(state_change(e, addr, before))
+        return out
+
+
+def mark_replied(
+    target: Session | Any,
+    *,
+    email: str,
+    sequence_id: str | None = None,
+    note: str | None = None,
+    now: datetime,
+    actor: str = "cli",
+) -> list[StateChange]:
+    """The rep heard back outside email: every open enrollment (else the latest completed) -> replied."""
+    with unit_of_work(target) as s:
+        prospect = store.require_prospect(s, normalize(email))
+        rows = q.enrollments_for_action(
+            s, prospect_id=prospect.id, sequence_id=sequence_id, statuses=lifecycle.OPEN_STATES
+        )
+        if not rows:
+            latest = q.latest_enrollment(s, prospect.id, {lifecycle.COMPLETED})
+            if latest is not None and (sequence_id is None or latest.sequence_id == sequence_id):
+                rows = [latest]
+        if not rows:
+            raise NotFound(
+                f"mark-replied: {prospect.email} has no active, paused or completed enrollment"
+            )
+        out = []
+        for e in rows:
+            before = e.status
+            store.transition(
+                s,
+                e,
+                lifecycle.REPLIED,
+                now=now,
+                actor=actor,
+                reason=note or f"marked replied by {actor}",
+                step=e.steps_done,
+                data={"manual": True},
+                replied_at=now,
+                replied_step=e.steps_done,
+            )
+            out.append(state_change(e, prospect.email, before))
+        return out
