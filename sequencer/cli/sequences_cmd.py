@@ -116,10 +116,15 @@ def validate(app: App, paths: tuple[Path, ...], templates_dir: Path | None, as_j
 # --- preview ----------------------------------------------------------------------------
 
 
-def _mailbox_for(setting: Setting, sequence: Sequence, owner: str | None) -> tuple[dict[str, Any], SendWindow]:
+def _mailbox_for(
+    setting: Setting, sequence: Sequence, owner: str | None, enrolled_from: str | None = None
+) -> tuple[dict[str, Any], SendWindow]:
+    """The enrollment's own mailbox when there is one (what the send path uses), else the owner's."""
     if not setting.mailboxes:
         return dict(SAMPLE_MAILBOX), SendWindow()
-    if sequence.mailbox != OWNER_MAILBOX:
+    if enrolled_from in setting.mailboxes:
+        name = enrolled_from
+    elif sequence.mailbox != OWNER_MAILBOX:
         name = sequence.mailbox
     else:
         name = setting.config.mailbox_for_owner(owner).name
@@ -153,12 +158,13 @@ def preview(app: App, sequence_ref: str, email: str | None, sample: bool, start:
         if not sequence.sample:
             raise SequenceError(Problem(sequence.path, 1, "this sequence has no sample: prospect to preview"))
         prospect = dict(sequence.sample)
-        thread, variant_key = ThreadState(), str(prospect.get("email") or "preview")
+        thread, variant_key, enrolled_from = ThreadState(), str(prospect.get("email") or "preview"), None
     else:
         assert email is not None
         stored = stored_prospect(app.db, email, sequence.id)
         prospect, thread, variant_key = stored.prospect, stored.thread, stored.variant_key
-    mailbox, window = _mailbox_for(setting, sequence, prospect.get("owner"))
+        enrolled_from = stored.mailbox
+    mailbox, window = _mailbox_for(setting, sequence, prospect.get("owner"), enrolled_from)
     tz_name = prospect.get("timezone") or sequence.timezone or mailbox.get("timezone") or setting.timezone
     try:
         tz = zone(str(tz_name))

@@ -19,18 +19,21 @@ from sequencer.errors import NotFound
 
 @dataclass(frozen=True)
 class PreviewSubject:
-    """A stored prospect as templates see it, the thread before its step 1, and its variant key."""
+    """A stored prospect as templates see it, the thread before its step 1, its variant key,
+    and the mailbox its enrollment sends from (None when it is not enrolled)."""
 
     prospect: dict[str, Any]
     thread: ThreadState
     variant_key: str
+    mailbox: str | None = None
 
 
 def stored_prospect(db: Database, email: str, sequence_id: str) -> PreviewSubject:
     """The prospect ``email`` and its latest enrollment in ``sequence_id``, if any (read only).
 
-    With an enrollment, variants are chosen by its token, as the send path does; without
-    one, by the address, so the same prospect always previews the same copy.
+    With an enrollment, variants are chosen by its token and it sends from its own
+    mailbox, as the send path does; without one, variants follow the address, so the
+    same prospect always previews the same copy.
     """
     key = email.strip().lower()
     with db.session() as s:
@@ -42,7 +45,7 @@ def stored_prospect(db: Database, email: str, sequence_id: str) -> PreviewSubjec
         if not mine:
             return PreviewSubject(prospect, ThreadState(), str(prospect["email"]))
         latest = mine[-1]
-        return PreviewSubject(prospect, thread_before_step_one(latest), latest.token)
+        return PreviewSubject(prospect, thread_before_step_one(latest), latest.token, latest.mailbox)
 
 
 def thread_before_step_one(e: Enrollment) -> ThreadState:

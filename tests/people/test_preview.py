@@ -30,15 +30,15 @@ def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "database": f"sqlite:///{tmp_path / 'sequencer.db'}",
         "timezone": "America/Chicago",
         "mailboxes": [{
-            "name": "sam", "address": "sam@rep.example", "owner": "sam", "password_env": "SEQ_TEST_PASSWORD",
+            "name": name, "address": f"{name}@rep.example", "owner": name, "password_env": "SEQ_TEST_PASSWORD",
             "smtp": {"host": "127.0.0.1", "port": 2525, "security": "none"},
-        }],
+        } for name in ("sam", "lee")],
     }
     (tmp_path / "sequencer.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return tmp_path
 
 
-def enroll_dana(project_dir: Path, source: str) -> int:
+def enroll_dana(project_dir: Path, source: str, **changes: object) -> int:
     config = load_config(project_dir / "sequencer.yaml")
     db = Database(config.database_url)
     try:
@@ -51,18 +51,26 @@ def enroll_dana(project_dir: Path, source: str) -> int:
                 update_enrollment(s, result.enrollment_id, thread_root_id=FILED, last_message_id=FILED,
                                   thread_refs=[FILED], thread_subject="Quote 1042 for Acme")
                 s.commit()
+        if changes:
+            with db.session() as s:
+                update_enrollment(s, result.enrollment_id, **changes)
+                s.commit()
         return result.enrollment_id
     finally:
         db.dispose()
 
 
-def preview(project_dir: Path) -> list[dict[str, object]]:
+def run_preview(project_dir: Path, *extra: str) -> str:
     result = CliRunner().invoke(main, [
         "--config", str(project_dir / "sequencer.yaml"), "preview", "quote-follow-up",
-        "--prospect", "dana@acme.example", "--start", "2026-03-02T15:00", "--json",
+        "--prospect", "dana@acme.example", "--start", "2026-03-02T15:00", *extra,
     ], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return yaml.safe_load(result.output)["touches"]
+    return result.output
+
+
+def preview(project_dir: Path) -> list[dict[str, object]]:
+    return yaml.safe_load(run_preview(project_dir, "--json"))["touches"]
 
 
 def test_preview_of_a_filed_enrollment_replies_to_the_filed_email_from_step_one(project_dir: Path) -> None:
@@ -79,3 +87,8 @@ def test_preview_of_a_fresh_enrollment_starts_its_own_thread(project_dir: Path) 
     assert touches[0]["subject"] == "Your quote Q-7 for Acme"
     assert touches[0]["new_thread"] is True
     assert touches[1]["subject"] == "Re: Your quote Q-7 for Acme"
+
+
+def test_preview_sends_from_the_enrollments_own_mailbox(project_dir: Path) -> None:
+    enroll_dana(project_dir, "cli", mailbox="lee")  # e.g. reassigned to lee after enrolling
+    assert "<lee@rep.example>" in run_preview(project_dir).splitlines()[1]
