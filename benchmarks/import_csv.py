@@ -139,10 +139,10 @@ def child_baseline(csv_path: Path, db_path: Path) -> dict[str, float]:
 
 
 def child_import(csv_path: Path, config_path: Path) -> dict[str, float]:
-    from sequencer.config import load_config
-    from sequencer.core.sequences import load_sequences
+    from sequencer.core.sequence_files import load_sequences
     from sequencer.db.session import Database
     from sequencer.people.importer import import_csv
+    from sequencer.project import load_config
 
     config = load_config(config_path)
     sequences = load_sequences(config.sequences_path)

@@ -198,11 +198,10 @@ def mailmerge_seconds(root: Path) -> tuple[float, float]:
 def engine_seconds(root: Path) -> tuple[float, int]:
     """Import (untimed), then tick until nothing is due; (seconds, touches sent)."""
     from sequencer.clock import ManualClock
-    from sequencer.config import load_config
     from sequencer.db.session import Database
     from sequencer.outbound import engine as send
     from sequencer.people.importer import import_csv
-    from sequencer.project import load_project
+    from sequencer.project import load_config, load_project
 
     config = load_config(root / "sequencer.yaml")
     project = load_project(config)

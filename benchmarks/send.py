@@ -101,9 +101,9 @@ def _world(
 ) -> tuple[Any, Any, Any, Any]:
     import yaml
 
-    from sequencer.config import load_config
-    from sequencer.core.sequences import load_sequences
+    from sequencer.core.sequence_files import load_sequences
     from sequencer.core.templates import TemplateStore
+    from sequencer.project import load_config
 
     (root / "sequences").mkdir(parents=True, exist_ok=True)
     (root / "templates").mkdir(parents=True, exist_ok=True)
@@ -244,8 +244,8 @@ def engine_rate(n: int, concurrency: int, port: int) -> tuple[float, list[bytes]
 
 
 def _render_like_engine(*, engine_config: Any, store: Any, sequences: Any, e: Any, p: Any) -> bytes:
-    from sequencer.core.planning import business_calendar
     from sequencer.outbound.touch import render_touch
+    from sequencer.project import business_calendar
 
     e.steps_done = 0
     prepared = render_touch(

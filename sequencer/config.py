@@ -1,7 +1,6 @@
-"""config.yaml -> a typed, validated ``Config``.
+"""The typed, validated ``Config``: what config.yaml may say (reading it is ``project``'s).
 
-Every problem in the file is reported at once, each with file:line, because a
-rep fixing a config one error per run gives up. Secrets are never stored in the
+Secrets are never stored in the
 file: a mailbox names an environment variable (``password_env``) or a command
 (``password_cmd``) and the secret is fetched only when a connection needs it,
 so it never ends up in a log, a traceback or ``--json`` output.
@@ -18,12 +17,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sequencer.core.yamlsrc import Located, load_yaml_file_recovering, pydantic_problems
-from sequencer.errors import ConfigError, Problem, SecretError
+from sequencer.errors import SecretError
 
-DEFAULT_CONFIG_NAME = "sequencer.yaml"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -339,88 +336,3 @@ class Config(_Strict):
 
             raise NotFound(f"no mailboxes configured in {self.source}")
         return self.mailboxes[0]
-
-
-def parse_config(located: Located, base_dir: Path, extra: list[Problem] | None = None) -> Config:
-    """Validate parsed YAML; raise ConfigError with *every* problem at file:line."""
-    problems: list[Problem] = [*(extra or []), *located.duplicates]
-    data = located.data
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError.at(located.path, 1, "the config must be a mapping of keys to values")
-    problems.extend(_missing_secrets(data, located))
-    config = None
-    try:
-        config = Config.model_validate({**data, "base_dir": base_dir, "source": located.path})
-    except ValidationError as exc:
-        problems.extend(pydantic_problems(located, exc))
-    if problems or config is None:
-        raise ConfigError(sorted(problems, key=lambda p: p.line))
-    return config
-
-
-def _missing_secrets(data: dict, located: Located) -> list[Problem]:
-    """An unset password env var is reported up front, even when other keys are wrong.
-
-    Works on the raw mapping so it runs even when the model does not validate.
-    """
-    out = []
-    mailboxes = data.get("mailboxes")
-    if not isinstance(mailboxes, list):
-        return out
-    seen: set[str] = set()
-    for i, mb in enumerate(mailboxes):
-        if not isinstance(mb, dict):
-            continue
-        name = mb.get("name", f"#{i + 1}")
-        for proto in ("smtp", "imap"):
-            server = mb.get(proto)
-            if not isinstance(server, dict):
-                continue
-            env = server.get("password_env") or (None if server.get("password_cmd") else mb.get("password_env"))
-            cmd = server.get("password_cmd") or mb.get("password_cmd")
-            key = ("mailboxes", i, proto, "password_env") if server.get("password_env") else ("mailboxes", i, "password_env")
-            if env and env not in os.environ:
-                if (str(i) + env) in seen:
-                    continue
-                seen.add(str(i) + env)
-                out.append(
-                    Problem(
-                        located.path,
-                        located.line_of(key),
-                        f"mailbox {name!r} {proto}: environment variable {env} is not set",
-                    )
-                )
-            elif not env and not cmd and server.get("security", "tls") != "none":
-                out.append(
-                    Problem(
-                        located.path,
-                        located.line_of(("mailboxes", i, proto)),
-                        f"mailbox {name!r} {proto}: set password_env or password_cmd",
-                    )
-                )
-    return out
-
-
-def find_config_path(explicit: str | None) -> Path:
-    """--config, then ./sequencer.yaml, then $SEQUENCER_CONFIG."""
-    if explicit:
-        return Path(explicit)
-    local = Path(DEFAULT_CONFIG_NAME)
-    if local.exists():
-        return local
-    env = os.environ.get("SEQUENCER_CONFIG")
-    if env:
-        return Path(env)
-    return local
-
-
-def load_config(path: str | Path) -> Config:
-    p = Path(path)
-    if not p.exists():
-        raise ConfigError.at(
-            p, 0, "config file not found (create one with `sequencer init`, or pass --config)"
-        )
-    located, syntax = load_yaml_file_recovering(p)
-    return parse_config(located, p.parent.resolve(), syntax)

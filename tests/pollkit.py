@@ -15,10 +15,12 @@ import aiosmtplib
 import yaml
 
 from sequencer.clock import ManualClock
-from sequencer.config import Config, load_config
-from sequencer.core.sequences import Sequence, load_sequences
+from sequencer.config import Config
+from sequencer.core.sequence_files import load_sequences
+from sequencer.core.sequences import Sequence
 from sequencer.db.models import Enrollment, Message
 from sequencer.people.enroll import enroll
+from sequencer.project import load_config
 from tests.servers import PASSWORD, MailEnv
 
 SEQUENCE_YAML = """\

@@ -10,13 +10,13 @@ import yaml
 from click.testing import CliRunner, Result
 
 from sequencer.clock import ManualClock
-from sequencer.config import load_config
-from sequencer.core.sequences import load_sequences
+from sequencer.core.sequence_files import load_sequences
 from sequencer.core.templates import TemplateStore
 from sequencer.db.models import Enrollment, Message, Task
 from sequencer.outbound import engine as send
 from sequencer.outbound import operations as outbox_ops
 from sequencer.people.enroll import enroll
+from sequencer.project import load_config
 
 PROPOSAL = {
     "name": "Proposal with a task",

@@ -12,8 +12,8 @@ import yaml
 from click.testing import CliRunner
 
 from sequencer.cli import main
-from sequencer.config import load_config
 from sequencer.errors import ConfigError
+from sequencer.project import load_config
 
 THREE_MISTAKES = """\
 database: sqlite:///x.db

@@ -111,7 +111,7 @@ def test_tick_sends_the_daily_digest_once(tmp_path: Path, mail, db_url: str) -> 
     raw = yaml.safe_load(world.config_path.read_text())
     raw["reporting"] = {"managers": [manager], "digest_time": "08:00"}
     world.config_path.write_text(yaml.safe_dump(raw))
-    from sequencer.config import load_config
+    from sequencer.project import load_config
 
     config = load_config(world.config_path)
     db = Database(db_url)

@@ -23,8 +23,9 @@ from zoneinfo import ZoneInfo
 import click
 
 from sequencer.clock import Clock, ManualClock, SystemClock
-from sequencer.config import Config, find_config_path, load_config
+from sequencer.config import Config
 from sequencer.errors import OperationalError, SequencerError, UserError
+from sequencer.project import find_config_path, load_config
 
 F = TypeVar("F", bound=Callable[..., Any])
 

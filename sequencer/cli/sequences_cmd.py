@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import click
 
 from sequencer.cli.base import App, echo_json, json_option, main, parse_when, pass_app
-from sequencer.core.schedule import BusinessCalendar, SendWindow, due_at, zone
-from sequencer.core.sequences import (
-    SAMPLE_MAILBOX,
-    Sequence,
-    choose_variant,
-    load_sequence,
-    load_sequences,
-    render_step,
-    sample_problems,
-)
-from sequencer.core.templates import TemplateStore, build_context
+from sequencer.core.planning import ThreadState, plan_touches
+from sequencer.core.schedule import BusinessCalendar, SendWindow, zone
+from sequencer.core.sequence_checks import SAMPLE_MAILBOX, sample_problems
+from sequencer.core.sequence_files import load_sequence, load_sequences
+from sequencer.core.sequences import OWNER_MAILBOX, Sequence
+from sequencer.core.templates import TemplateStore
 from sequencer.errors import ConfigError, NotFound, Problem, SequenceError
+from sequencer.people.preview import stored_prospect
+from sequencer.project import calendar_for
 
 DEFAULT_SEQUENCES = Path("sequences")
 DEFAULT_TEMPLATES = Path("templates")
@@ -48,8 +42,6 @@ def _setting(app: App, templates_dir: Path | None = None) -> Setting:
         return Setting(DEFAULT_SEQUENCES, TemplateStore(templates_dir or DEFAULT_TEMPLATES),
                        BusinessCalendar(), "UTC", {}, {})
     config = app.config
-    from sequencer.project import calendar_for
-
     mailboxes = {
         m.name: {"name": m.name, "address": m.address, "display_name": m.display_name,
                  "signature": m.signature, "timezone": m.timezone, "owner": m.owner}
@@ -124,82 +116,15 @@ def validate(app: App, paths: tuple[Path, ...], templates_dir: Path | None, as_j
 # --- preview ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PlannedTouch:
-    step: int
-    label: str
-    wait: str
-    send_at: datetime  # aware UTC
-    local_at: datetime  # the same instant in the prospect's zone
-    new_thread: bool
-    subject: str
-    variant: str
-    other_variants: tuple[str, ...]
-    text: str
-    html: str | None
-
-
-def plan_touches(
-    sequence: Sequence, prospect: Mapping[str, Any], mailbox: Mapping[str, Any], *,
-    start: datetime, tz: ZoneInfo, mailbox_window: SendWindow, calendar: BusinessCalendar,
-    store: TemplateStore, variant_key: str,
-) -> list[PlannedTouch]:
-    """Every touch as it would go out if nobody replied and each touch left when due.
-
-    Pure: the same inputs give the same plan. The real send time may be later
-    (mailbox limits, spacing, retries), never earlier.
-    """
-    touches: list[PlannedTouch] = []
-    prev = start
-    thread_subject = ""
-    for step in sequence.steps:
-        send_at = due_at(prev, step.wait, tz, sequence.window_for(step, mailbox_window), calendar)
-        local_at = send_at.astimezone(tz)
-        if step.is_task:  # sends nothing: the rep's task (README, "Rep workflow"); the next step waits for it
-            touches.append(PlannedTouch(step.number, step.label, str(step.wait), send_at, local_at, False,
-                                        f"(task for the rep, sends nothing: {step.task_kind})", "", (),
-                                        f"Task for the rep ({step.task_kind}): {step.task}\n", None))
-            prev = send_at
-            continue
-        variant = choose_variant(step, variant_key)
-        unsubscribe = "https://example.com/unsubscribe/preview" if sequence.list_unsubscribe else None
-        context = build_context(prospect, mailbox, sequence, step, unsubscribe, local_at.date(), calendar)
-        rendered = render_step(store, sequence, step, variant, context)
-        if step.starts_thread:
-            thread_subject = rendered.subject or ""
-            subject = thread_subject
-        else:
-            from sequencer.core.compose import reply_subject
-
-            subject = reply_subject(thread_subject)
-        total = sum(v.weight for v in step.variants)
-        others = tuple(f"{v.name} ({v.weight * 100 // total}%)" for v in step.variants if v != variant)
-        touches.append(PlannedTouch(step.number, step.label, str(step.wait), send_at, local_at,
-                                    step.starts_thread, subject, variant.name, others,
-                                    rendered.text, rendered.html))
-        prev = send_at
-    return touches
-
-
-def _prospect_from_db(app: App, email: str) -> dict[str, Any]:
-    from sequencer.db.prospects import prospects_by_emails
-
-    with app.db.session() as s:
-        found = prospects_by_emails(s, [email.strip().lower()]).get(email.strip().lower())
-        if found is None:
-            raise NotFound(f"no prospect {email!r} in the database")
-        return {
-            **(found.fields or {}),
-            "email": found.display_email, "name": found.name, "company": found.company,
-            "owner": found.owner, "timezone": found.timezone,
-            "deal_value": found.deal_value,
-        }
-
-
-def _mailbox_for(setting: Setting, sequence: Sequence, owner: str | None) -> tuple[dict[str, Any], SendWindow]:
+def _mailbox_for(
+    setting: Setting, sequence: Sequence, owner: str | None, enrolled_from: str | None = None
+) -> tuple[dict[str, Any], SendWindow]:
+    """The enrollment's own mailbox when there is one (what the send path uses), else the owner's."""
     if not setting.mailboxes:
         return dict(SAMPLE_MAILBOX), SendWindow()
-    if sequence.mailbox != "owner":
+    if enrolled_from in setting.mailboxes:
+        name = enrolled_from
+    elif sequence.mailbox != OWNER_MAILBOX:
         name = sequence.mailbox
     else:
         name = setting.config.mailbox_for_owner(owner).name
@@ -233,10 +158,13 @@ def preview(app: App, sequence_ref: str, email: str | None, sample: bool, start:
         if not sequence.sample:
             raise SequenceError(Problem(sequence.path, 1, "this sequence has no sample: prospect to preview"))
         prospect = dict(sequence.sample)
+        thread, variant_key, enrolled_from = ThreadState(), str(prospect.get("email") or "preview"), None
     else:
         assert email is not None
-        prospect = _prospect_from_db(app, email)
-    mailbox, window = _mailbox_for(setting, sequence, prospect.get("owner"))
+        stored = stored_prospect(app.db, email, sequence.id)
+        prospect, thread, variant_key = stored.prospect, stored.thread, stored.variant_key
+        enrolled_from = stored.mailbox
+    mailbox, window = _mailbox_for(setting, sequence, prospect.get("owner"), enrolled_from)
     tz_name = prospect.get("timezone") or sequence.timezone or mailbox.get("timezone") or setting.timezone
     try:
         tz = zone(str(tz_name))
@@ -244,9 +172,8 @@ def preview(app: App, sequence_ref: str, email: str | None, sample: bool, start:
         raise NotFound(f"prospect {prospect.get('email')}: {exc}") from None
     begin = parse_when(start, "--start") or app.clock.now()
     touches = plan_touches(
-        sequence, prospect, mailbox, start=begin, tz=tz, mailbox_window=window,
-        calendar=setting.calendar, store=setting.templates,
-        variant_key=str(prospect.get("email") or "preview"),
+        sequence, prospect, mailbox, start=begin, tz_name=str(tz), mailbox_window=window,
+        calendar=setting.calendar, store=setting.templates, variant_key=variant_key, thread=thread,
     )
     if as_json:
         echo_json({"sequence": sequence.id, "prospect": prospect.get("email"), "timezone": str(tz),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from email.utils import getaddresses, parseaddr
+from email.utils import parseaddr
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -32,9 +32,3 @@ def plain(address: str | None) -> str | None:
         return None
     addr = parseaddr(address)[1]
     return addr.lower() if addr and "@" in addr else None
-
-
-def all_addresses(*header_values: str | None) -> list[str]:
-    """Every bare lowercased address in To/Cc-style header values."""
-    values = [v for v in header_values if v]
-    return [a.lower() for _, a in getaddresses(values) if a and "@" in a]

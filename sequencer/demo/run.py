@@ -31,12 +31,11 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sequencer.clock import ManualClock
-from sequencer.config import load_config
 from sequencer.demo.servers import SENT_FOLDER, DemoMailServers
 from sequencer.errors import UserError
 from sequencer.people import enroll as enrollment
 from sequencer.people import timeline as timelines
-from sequencer.project import load_project
+from sequencer.project import load_config, load_project
 from sequencer.reporting.html import render_report_html
 from sequencer.reporting.notify import NOTIFICATION_HEADER
 from sequencer.reporting.report import Report, build_report

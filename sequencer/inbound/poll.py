@@ -225,7 +225,7 @@ def _apply_pending(
     sent_folder: str | None,
 ) -> dict[str, list[int]]:
     """Apply every pending verdict; returns the UIDs to flag \\Seen per folder (mark_seen)."""
-    from sequencer.core.planning import business_calendar
+    from sequencer.project import business_calendar
 
     ctx = effects.ApplyContext(
         config,

@@ -46,7 +46,6 @@ from sequencer.clock import Clock
 from sequencer.config import Config, MailboxConfig
 from sequencer.core import lifecycle
 from sequencer.core.compose import new_message_id
-from sequencer.core.planning import business_calendar, mailbox_window, prospect_zone
 from sequencer.core.schedule import BusinessCalendar, in_window, next_window_open, zone
 from sequencer.core.sequences import Sequence
 from sequencer.core.templates import TemplateStore
@@ -58,6 +57,7 @@ from sequencer.outbound.mailbox_run import MailboxRun
 from sequencer.outbound.operations import confirm_sent
 from sequencer.outbound.touch import ComposeFailed, Prepared, advance_after, render_touch
 from sequencer.people import tasks
+from sequencer.project import business_calendar, mailbox_window, prospect_zone
 
 log = logging.getLogger("sequencer.outbound.engine")
 _T = TypeVar("_T")

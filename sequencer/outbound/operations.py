@@ -14,13 +14,13 @@ from typing import Any
 
 from sequencer.clock import Clock
 from sequencer.config import Config, MailboxConfig
-from sequencer.core.planning import business_calendar, prospect_zone
 from sequencer.core.schedule import BusinessCalendar, zone
 from sequencer.core.sequences import Sequence
 from sequencer.db import mailbox_state, outbox, outbox_record
 from sequencer.db.outbox_record import Advance
 from sequencer.errors import NotFound, UserError
 from sequencer.outbound.touch import Prepared, advance_after
+from sequencer.project import business_calendar, prospect_zone
 
 
 def confirm_sent(

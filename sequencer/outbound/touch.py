@@ -14,16 +14,22 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sequencer.config import Config, MailboxConfig
-from sequencer.core.compose import compose_touch_bytes, reply_subject
-from sequencer.core.planning import mailbox_window, prospect_mapping
+from sequencer.core.compose import compose_touch_bytes
+from sequencer.core.planning import (
+    ThreadState,
+    prospect_mapping,
+    render_step,
+    thread_after,
+    thread_for,
+)
 from sequencer.core.schedule import BusinessCalendar, due_at, zone
-from sequencer.core.sequences import Sequence, Step, choose_variant, render_step
-from sequencer.core.templates import TemplateStore, build_context
+from sequencer.core.sequences import Sequence, choose_variant
+from sequencer.core.template_context import build_context
+from sequencer.core.templates import TemplateStore
 from sequencer.db.models import Enrollment, Prospect
 from sequencer.db.outbox_record import Advance
 from sequencer.errors import UserError
-
-MAX_REFERENCES = 20
+from sequencer.project import mailbox_window
 
 
 @dataclass
@@ -86,23 +92,13 @@ def render_touch(
     context = build_context(prospect_mapping(p), mailbox_map, sequence, step, url, today, calendar)
     variant = choose_variant(step, token)
     rendered = render_step(templates, sequence, step, variant, context)
-    if _starts_thread(step, e.thread_root_id):
-        subject = rendered.subject or ""
-        in_reply_to, references = None, []
-    else:
-        thread_subject = e.thread_subject
-        if not thread_subject:
-            start = sequence.thread_start(step)
-            thread_subject = (
-                render_step(
-                    templates, sequence, start, choose_variant(start, token), context
-                ).subject
-                or ""
-            )
-        subject = reply_subject(thread_subject)
-        in_reply_to = e.last_message_id
-        references = list(e.thread_refs or ([e.last_message_id] if e.last_message_id else []))
-        rendered = replace(rendered, subject=subject)
+
+    def start_subject() -> str | None:
+        first = sequence.thread_start(step)
+        return render_step(templates, sequence, first, choose_variant(first, token), context).subject
+
+    threading = thread_for(step, _thread_of(e), rendered.subject, start_subject)
+    subject = threading.subject
     mailto = None
     if sequence.list_unsubscribe:
         mailto = unsubscribe_mailto(config.unsubscribe.mailto, mailbox.address, token)
@@ -115,8 +111,8 @@ def render_touch(
         to_addr=p.display_email or p.email,
         message_id=message_id,
         date=now.astimezone(zone(mailbox.timezone or config.timezone)),
-        in_reply_to=in_reply_to,
-        references=references,
+        in_reply_to=threading.in_reply_to,
+        references=list(threading.references),
         list_unsubscribe_mailto=mailto,
         list_unsubscribe_url=url if sequence.list_unsubscribe else None,
     )
@@ -141,14 +137,8 @@ def advance_after(
 ) -> Advance:
     """How the enrollment moves on once ``prepared`` went out as ``message_id`` at ``sent_at``."""
     sequence, number = prepared.sequence, prepared.step
-    step = sequence.step(number)
-    if _starts_thread(step, prepared.thread_root_id):
-        root, refs, thread_subject = message_id, [message_id], prepared.subject
-    else:
-        root, thread_subject = prepared.thread_root_id, prepared.thread_subject
-        refs = [*prepared.thread_refs, message_id]
-        if len(refs) > MAX_REFERENCES:  # keep the root and the most recent ones (RFC 5322 advice)
-            refs = [refs[0], *refs[-(MAX_REFERENCES - 1) :]]
+    before = ThreadState(prepared.thread_subject, prepared.thread_root_id, None, tuple(prepared.thread_refs))
+    after = thread_after(sequence.step(number), before, prepared.subject, message_id)
     next_at = None
     if number < len(sequence.steps):
         nxt = sequence.step(number + 1)
@@ -157,22 +147,15 @@ def advance_after(
     return Advance(
         step=number,
         next_send_at=next_at,
-        thread_subject=thread_subject,
-        thread_root_id=root,
+        thread_subject=after.subject,
+        thread_root_id=after.root_id,
         last_message_id=message_id,
-        thread_refs=refs,
+        thread_refs=list(after.refs),
     )
 
 
-def _starts_thread(step: Step, thread_root_id: str | None) -> bool:
-    """Whether this touch opens a new thread, rather than replying in the enrollment's.
-
-    Step 1 normally does; but an enrollment made by filing already has a thread, the
-    rep's own filed email (touch 0), so its step 1 replies to it and keeps that root.
-    """
-    if step.number == 1 and thread_root_id:
-        return False
-    return step.starts_thread
+def _thread_of(e: Enrollment) -> ThreadState:
+    return ThreadState(e.thread_subject, e.thread_root_id, e.last_message_id, tuple(e.thread_refs or ()))
 
 
 def unsubscribe_mailto(configured: str | None, mailbox_address: str, token: str) -> str:

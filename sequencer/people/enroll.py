@@ -37,15 +37,17 @@ from sqlalchemy.orm import Session
 from sequencer.config import Config
 from sequencer.core import lifecycle
 from sequencer.core.addresses import normalize
-from sequencer.core.planning import TouchPlanner, choose_mailbox, prospect_mapping, prospect_zone
+from sequencer.core.planning import prospect_mapping
 from sequencer.core.schedule import BusinessCalendar, zone
 from sequencer.core.sequences import Sequence
-from sequencer.core.templates import TemplateStore, build_context, required_variables
+from sequencer.core.template_context import build_context, required_variables
+from sequencer.core.templates import TemplateStore
 from sequencer.db import prospects as q
 from sequencer.db import store
 from sequencer.db.models import Enrollment, Prospect
 from sequencer.db.unit import unit_of_work
 from sequencer.errors import AlreadyEnrolled, NotFound, Suppressed, UserError
+from sequencer.project import TouchPlanner, choose_mailbox, prospect_zone
 
 # Enrollment guard outcomes (also the import summary's "skipped"/"rejected" keys).
 ALREADY_ENROLLED = "already_enrolled"
@@ -75,7 +77,7 @@ def _store(path: Path) -> TemplateStore:
 
 def sequence_required_variables(config: Config, sequence: Sequence) -> frozenset[str]:
     """Prospect variables every touch of the sequence needs (templates and step subjects)."""
-    from sequencer.core import templates as tpl
+    from sequencer.core import template_context as tpl
 
     store = _store(config.templates_path)
     needed: set[str] = set()

@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sequencer.config import Config, MailboxConfig
 from sequencer.core import lifecycle
 from sequencer.core.addresses import normalize
-from sequencer.core.planning import TouchPlanner, choose_mailbox, prospect_zone, template_prospect
+from sequencer.core.planning import template_prospect
 from sequencer.core.sequences import Sequence
 from sequencer.db import prospects as q
 from sequencer.errors import InvalidAddress, NotFound, UserError
@@ -52,6 +52,7 @@ from sequencer.people.enroll import (
     require_sequence,
     sequence_required_variables,
 )
+from sequencer.project import TouchPlanner, choose_mailbox, prospect_zone
 
 BATCH_SIZE = 500
 

@@ -17,13 +17,13 @@ from sqlalchemy.orm import Session
 from sequencer.config import Config, MailboxConfig
 from sequencer.core import lifecycle
 from sequencer.core.addresses import normalize
-from sequencer.core.planning import TouchPlanner, prospect_zone
 from sequencer.core.sequences import Sequence
 from sequencer.db import prospects as q
 from sequencer.db import store
 from sequencer.db.models import Enrollment
 from sequencer.db.unit import unit_of_work
 from sequencer.errors import NotFound, UserError
+from sequencer.project import TouchPlanner, prospect_zone
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ Due = Literal["today", "overdue", "all"]
 
 def task_calendar(config: Config) -> BusinessCalendar:
     """The calendar enrollment uses, so task deadlines and reminders skip the same days."""
-    from sequencer.core.planning import business_calendar
+    from sequencer.project import business_calendar
 
     return business_calendar(config)
 
@@ -64,7 +64,7 @@ def owner_zone(config: Config, owner: str | None) -> ZoneInfo:
 def _enrollment_zone(
     config: Config, sequence: Sequence | None, e: Enrollment
 ) -> tuple[str, MailboxConfig | None]:
-    from sequencer.core.planning import prospect_zone
+    from sequencer.project import prospect_zone
 
     try:
         mailbox: MailboxConfig | None = config.mailbox(e.mailbox)
@@ -84,7 +84,7 @@ def next_step_time(
     calendar: BusinessCalendar,
 ) -> datetime:
     """When step ``number`` is due counting its wait from ``start`` (windows, business days apply)."""
-    from sequencer.core.planning import mailbox_window
+    from sequencer.project import mailbox_window
 
     tz_name, mailbox = _enrollment_zone(config, sequence, e)
     step = sequence.step(number)

@@ -503,7 +503,7 @@ def sequence(
 
 def load_sequences(config: Config) -> dict[str, Any]:
     """The sequence files, as ``sequencer resume`` loads them (needed to reschedule)."""
-    from sequencer.core.sequences import load_sequences as load
+    from sequencer.core.sequence_files import load_sequences as load
     from sequencer.core.templates import TemplateStore
 
     return load(

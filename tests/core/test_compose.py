@@ -84,9 +84,16 @@ def test_html_touch_is_multipart_alternative_text_first() -> None:
     assert all("MIME-Version" not in p for p in parts)
 
 
-def test_same_inputs_give_the_same_bytes_so_a_retry_is_the_same_mail() -> None:
+def test_the_mime_boundary_follows_the_message_id_not_the_date() -> None:
+    """A retry is composed again with a later Date (tests/outbound/test_touch.py); its
+    parts keep their boundary because it comes from the Message-ID, which the retry keeps."""
     touch = RenderedTouch("Hi", "text\n", "<p>html</p>\n")
-    assert compose(rendered=touch).as_bytes() == compose(rendered=touch).as_bytes()
+    first = compose(rendered=touch)
+    later = compose(rendered=touch, date=datetime(2026, 3, 2, 18, 0, tzinfo=ZoneInfo("America/Chicago")))
+    assert later["Date"] != first["Date"]
+    assert later.get_boundary() == first.get_boundary()
+    other = compose(rendered=touch, message_id=new_message_id("example.com", "another"))
+    assert other.get_boundary() != first.get_boundary()
 
 
 def test_list_unsubscribe_only_when_asked_and_one_click_only_with_a_url() -> None:

@@ -10,18 +10,17 @@ from typing import Any
 
 import pytest
 
+from sequencer.core.planning import render_step
 from sequencer.core.schedule import BusinessCalendar, Wait
-from sequencer.core.sequences import (
+from sequencer.core.sequence_checks import (
     SAMPLE_MAILBOX,
-    Sequence,
-    choose_variant,
-    load_sequence,
-    load_sequences,
-    render_step,
     sample_problems,
     sequence_required_variables,
 )
-from sequencer.core.templates import TemplateStore, build_context
+from sequencer.core.sequence_files import load_sequence, load_sequences
+from sequencer.core.sequences import Sequence, choose_variant
+from sequencer.core.template_context import build_context
+from sequencer.core.templates import TemplateStore
 from sequencer.errors import SequenceError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,14 +11,8 @@ from typing import Any
 import pytest
 
 from sequencer.core.schedule import BusinessCalendar
-from sequencer.core.templates import (
-    TemplateStore,
-    build_context,
-    first_name,
-    money,
-    render_touch,
-    required_variables,
-)
+from sequencer.core.template_context import build_context, required_variables
+from sequencer.core.templates import TemplateStore, first_name, money, render_touch
 from sequencer.errors import HeaderInjectionError, TemplateError
 
 US = BusinessCalendar(country="US")

@@ -16,14 +16,14 @@ import yaml
 from sqlalchemy import func, select
 
 from sequencer.clock import ManualClock
-from sequencer.config import load_config
-from sequencer.core.sequences import load_sequences
+from sequencer.core.sequence_files import load_sequences
 from sequencer.core.templates import TemplateStore
 from sequencer.db import outbox
 from sequencer.db.models import Enrollment, Message, Prospect, Suppression
 from sequencer.outbound import engine as send
 from sequencer.outbound import operations as outbox_ops
 from sequencer.people.enroll import enroll
+from sequencer.project import load_config
 from tests.servers import Fault
 
 pytestmark = pytest.mark.servers

@@ -17,14 +17,16 @@ import yaml
 from sqlalchemy import func, select
 
 from sequencer.clock import ManualClock
-from sequencer.config import Config, load_config
-from sequencer.core.sequences import Sequence, load_sequences
+from sequencer.config import Config
+from sequencer.core.sequence_files import load_sequences
+from sequencer.core.sequences import Sequence
 from sequencer.core.templates import TemplateStore
 from sequencer.db.models import Enrollment, Event, Prospect
 from sequencer.errors import AlreadyEnrolled, InvalidAddress, NotFound, Suppressed, UserError
 from sequencer.people import enroll as svc
 from sequencer.people import state_changes, suppression
 from sequencer.people import timeline as timelines
+from sequencer.project import load_config
 
 QUOTE_SEQUENCE = """\
 name: Quote follow-up

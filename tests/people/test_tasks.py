@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from sequencer.clock import ManualClock
-from sequencer.core.sequences import load_sequence
+from sequencer.core.sequence_files import load_sequence
 from sequencer.db.session import Database
 from sequencer.errors import SequenceError
 from sequencer.people import task_jobs
