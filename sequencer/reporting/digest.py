@@ -30,7 +30,8 @@ from sequencer.db.session import Database
 from sequencer.errors import NotFound, UserError
 from sequencer.project import calendar_for
 from sequencer.reporting.html import render_digest
-from sequencer.reporting.report import Report, build_report, local_day_window
+from sequencer.reporting.model import Report
+from sequencer.reporting.report import build_report, local_day_window
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,8 @@ from sequencer.db.models import Enrollment, Message, Prospect, SequenceRecord
 from sequencer.db.store import record_event, transition
 from sequencer.errors import MailboxError
 from sequencer.reporting.digest import digest_window, maybe_send_daily_digest, send_digest
-from sequencer.reporting.report import CSV_COLUMNS, build_report
+from sequencer.reporting.model import CSV_COLUMNS
+from sequencer.reporting.report import build_report
 from tests.servers import Fault
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -41,7 +41,8 @@ from sequencer.db.models import (  # noqa: E402
     SequenceRecord,
 )
 from sequencer.db.store import record_event, transition  # noqa: E402
-from sequencer.reporting.report import CSV_COLUMNS, build_report  # noqa: E402
+from sequencer.reporting.model import CSV_COLUMNS  # noqa: E402
+from sequencer.reporting.report import build_report  # noqa: E402
 from sequencer.web.app import create_app  # noqa: E402
 from sequencer.web.auth import COOKIE, WebAuth, hash_password  # noqa: E402
 
