@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sequencer.clock import Clock
 from sequencer.config import Config, MailboxConfig
-from sequencer.db import reports as queries
+from sequencer.db import job_runs
 from sequencer.db.session import Database
 from sequencer.errors import NotFound, UserError
 from sequencer.project import calendar_for
@@ -185,13 +185,13 @@ async def maybe_send_daily_digest(
         return False
     try:
         with db.session() as s:
-            queries.claim_job_run(s, JOB, day.isoformat(), now=now, worker=worker)
+            job_runs.claim_job_run(s, JOB, day.isoformat(), now=now, worker=worker)
     except IntegrityError:
         return False
     try:
         await send_digest(db, config, now=now)
     except BaseException:
         with db.session() as s:
-            queries.release_job_run(s, JOB, day.isoformat())
+            job_runs.release_job_run(s, JOB, day.isoformat())
         raise
     return True

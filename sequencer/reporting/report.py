@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from sequencer.config import Config
 from sequencer.core import lifecycle
+from sequencer.db import report_leads as lists
 from sequencer.db import reports as q
 from sequencer.db.session import Database
 from sequencer.reporting import rep_work
@@ -121,7 +122,7 @@ def _finish(fig: Figures) -> Figures:
     return fig
 
 
-def _lead(row: q.LeadRow, now: datetime, sla: timedelta | None = None) -> Lead:
+def _lead(row: lists.LeadRow, now: datetime, sla: timedelta | None = None) -> Lead:
     age = round((now - row.at).total_seconds() / 3600, 2) if row.at else None
     return Lead(
         enrollment_id=row.enrollment_id, email=row.email, name=row.name, company=row.company,
@@ -174,17 +175,17 @@ def build_report(
         durations = q.reply_durations(s, f)
         age, nxt = q.aging_histograms(s, f, now=now)
         overdue = q.overdue_by_reason(s, f, now=now, stalled_after=stalled_after)
-        stalled = q.stalled_leads(s, f, now=now, stalled_after=stalled_after, limit=list_limit)
+        stalled = lists.stalled_leads(s, f, now=now, stalled_after=stalled_after, limit=list_limit)
         unanswered_n, breaches = q.unanswered_counts(s, f, now=now, sla=sla)
-        unanswered = q.unanswered_replies(s, f, limit=list_limit)
+        unanswered = lists.unanswered_replies(s, f, limit=list_limit)
         pipeline = q.pipeline_value(s, f)
         variants = q.variant_figures(s, f)
         events = q.events_by_kind(s, f, window=window)
         replied_in_window, answered_in_window = q.reply_activity(s, f, window=window)
         unknown_states = sum(g.count for g in groups if g.status not in lifecycle.STATES)
-        violation_count = q.safety_violation_count(s, f) + unknown_states
+        violation_count = lists.safety_violation_count(s, f) + unknown_states
         violations = (
-            q.safety_violations(s, f, limit=list_limit, unknown_states=bool(unknown_states))
+            lists.safety_violations(s, f, limit=list_limit, unknown_states=bool(unknown_states))
             if violation_count
             else []
         )
