@@ -152,7 +152,10 @@ async def smtp_send(mailbox: MailboxConfig, msg: EmailMessage, to: list[str]) ->
 async def send_digest(
     db: Database, config: Config, *, now: datetime, to: list[str] | None = None
 ) -> Digest:
-    """Build and send today's digest now, whatever the time (``sequencer digest --send``)."""
+    """Build and send today's digest now, whatever the time (``sequencer digest --send``).
+
+    Reads only: nothing is recorded, so it may be sent again by hand.
+    """
     rcpts = recipients(config, to)
     sender = notifying_mailbox(config)
     digest = await asyncio.to_thread(build_digest, db, config, now=now)
@@ -176,8 +179,10 @@ async def maybe_send_daily_digest(
 ) -> bool:
     """Send today's digest if it is due and no worker has claimed it yet; True if we sent it.
 
-    Does nothing when no managers are configured. A failed send releases the claim,
-    so the next tick (of any worker) tries again.
+    Does nothing when no managers are configured. Commits the day's claim (its own
+    transaction, before sending, so two workers never both send); a failed send
+    releases the claim in a second transaction, so the next tick (of any worker)
+    tries again.
     """
     now = clock.now()
     day = digest_due(config, now=now)

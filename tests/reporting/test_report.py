@@ -29,6 +29,7 @@ from sequencer.clock import ManualClock
 from sequencer.config import Config
 from sequencer.core import lifecycle
 from sequencer.db.models import Enrollment, Message, Prospect, SequenceRecord
+from sequencer.db.session import Database
 from sequencer.db.store import record_event, transition
 from sequencer.errors import MailboxError
 from sequencer.reporting.digest import digest_window, maybe_send_daily_digest, send_digest
@@ -96,7 +97,7 @@ class History:
                   answered_at=answered)
 
 
-def build_history(db: Any) -> None:
+def build_history(db: Database) -> None:
     """17 enrollments of 16 prospects, 2 sequences, 2 reps, every state."""
     with db.session() as s:
         h = History(s)
@@ -187,7 +188,7 @@ def config(**reporting: Any) -> Config:
 
 
 @pytest.fixture
-def report_json(db: Any) -> dict[str, Any]:
+def report_json(db: Database) -> dict[str, Any]:
     build_history(db)
     return json.loads(build_report(db, config(), now=NOW).to_json())
 
@@ -305,7 +306,7 @@ def test_lead_safety_check_lists_each_violation(report_json: dict[str, Any]) -> 
     ]
 
 
-def test_filters_select_a_sequence_a_rep_and_a_cohort(db: Any) -> None:
+def test_filters_select_a_sequence_a_rep_and_a_cohort(db: Database) -> None:
     build_history(db)
     only = build_report(db, config(), now=NOW, sequence="quote", owner="bob")
     assert (only.totals.enrolled, only.totals.unenrolled, only.totals.replies) == (3, 1, 1)
@@ -323,7 +324,7 @@ def test_activity_window_counts_yesterday(report_json: dict[str, Any]) -> None:
     assert a["events"] == {"enrolled": 1, "note": 1}
 
 
-def test_csv_has_documented_columns_and_one_row_per_group(db: Any) -> None:
+def test_csv_has_documented_columns_and_one_row_per_group(db: Database) -> None:
     build_history(db)
     text = build_report(db, config(), now=NOW).to_csv()
     rows = list(csv.DictReader(io.StringIO(text)))
@@ -341,7 +342,7 @@ def write_config(tmp_path: Path, db_url: str, **extra: Any) -> Path:
     return path
 
 
-def test_report_check_exits_nonzero_on_violations_and_zero_when_safe(db: Any, db_url: str, tmp_path: Path) -> None:
+def test_report_check_exits_nonzero_on_violations_and_zero_when_safe(db: Database, db_url: str, tmp_path: Path) -> None:
     build_history(db)
     cfg = write_config(tmp_path, db_url)
     runner = CliRunner()
@@ -361,7 +362,7 @@ def test_report_check_exits_nonzero_on_violations_and_zero_when_safe(db: Any, db
     assert json.loads(good.output)["safety"] == {"ok": True, "violations": 0, "items": []}
 
 
-def test_report_writes_each_format_to_a_file(db: Any, db_url: str, tmp_path: Path) -> None:
+def test_report_writes_each_format_to_a_file(db: Database, db_url: str, tmp_path: Path) -> None:
     build_history(db)
     cfg = write_config(tmp_path, db_url)
     runner = CliRunner()
@@ -397,7 +398,7 @@ def test_digest_window_on_monday_covers_friday_to_sunday() -> None:
     assert (start, end) == (datetime(2026, 2, 26, 23, tzinfo=UTC), datetime(2026, 3, 1, 23, tzinfo=UTC))
 
 
-def test_digest_is_emailed_to_the_managers_and_read_back_over_imap(db: Any, db_url: str, mail: Any) -> None:
+def test_digest_is_emailed_to_the_managers_and_read_back_over_imap(db: Database, db_url: str, mail: Any) -> None:
     build_history(db)
     manager = mail.new_address("manager")
     cfg = digest_config(mail, db_url, [manager])
@@ -417,7 +418,7 @@ def test_digest_is_emailed_to_the_managers_and_read_back_over_imap(db: Any, db_u
     assert "q4@prospects.example" in html and "<table>" in html
 
 
-def test_digest_command_prints_the_text_version(db: Any, db_url: str, tmp_path: Path) -> None:
+def test_digest_command_prints_the_text_version(db: Database, db_url: str, tmp_path: Path) -> None:
     build_history(db)
     cfg = write_config(tmp_path, db_url)
     result = CliRunner().invoke(main, ["--config", str(cfg), "--at", "2026-03-02T09:00", "digest"])
@@ -429,8 +430,6 @@ def test_digest_command_prints_the_text_version(db: Any, db_url: str, tmp_path: 
 
 
 def test_daily_digest_goes_out_once_even_with_two_workers(db_url: str, mail: Any) -> None:
-    from sequencer.db.session import Database
-
     manager = mail.new_address("manager")
     cfg = digest_config(mail, db_url, [manager])
     workers = [Database(db_url), Database(db_url)]
@@ -460,7 +459,7 @@ def test_daily_digest_goes_out_once_even_with_two_workers(db_url: str, mail: Any
             w.dispose()
 
 
-def test_daily_digest_waits_for_its_time_skips_weekends_and_retries_a_failed_send(db: Any, db_url: str, mail: Any) -> None:
+def test_daily_digest_waits_for_its_time_skips_weekends_and_retries_a_failed_send(db: Database, db_url: str, mail: Any) -> None:
     manager = mail.new_address("manager")
     cfg = digest_config(mail, db_url, [manager])
     build_history(db)

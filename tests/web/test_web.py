@@ -40,6 +40,7 @@ from sequencer.db.models import (  # noqa: E402
     Prospect,
     SequenceRecord,
 )
+from sequencer.db.session import Database  # noqa: E402
 from sequencer.db.store import record_event, transition  # noqa: E402
 from sequencer.reporting.model import CSV_COLUMNS  # noqa: E402
 from sequencer.reporting.report import build_report  # noqa: E402
@@ -198,7 +199,7 @@ class Seeder:
         )
 
 
-def seed_history(db: Any) -> dict[str, int]:
+def seed_history(db: Database) -> dict[str, int]:
     """The known history; returns enrollment ids by prospect handle."""
     ids: dict[str, int] = {}
     with db.session() as s:
@@ -271,12 +272,12 @@ def seed_history(db: Any) -> dict[str, int]:
 
 
 @pytest.fixture
-def seeded(db: Any) -> dict[str, int]:
+def seeded(db: Database) -> dict[str, int]:
     return seed_history(db)
 
 
 def make_client(
-    db: Any, *, auth: WebAuth | None = None, clock: ManualClock | None = None
+    db: Database, *, auth: WebAuth | None = None, clock: ManualClock | None = None
 ) -> TestClient:
     app = create_app(
         web_config(db.url), db, clock or ManualClock(NOW), auth=auth or WebAuth(), cache_seconds=0
@@ -301,14 +302,14 @@ def login(client: TestClient, secret: str = PASSWORD, name: str = "Morgan") -> N
 
 
 @pytest.fixture
-def client(db: Any, seeded: dict[str, int]) -> TestClient:
+def client(db: Database, seeded: dict[str, int]) -> TestClient:
     """Logged in as manager Morgan, with a password configured."""
     c = make_client(db, auth=WebAuth(password_hash=password_hash()))
     login(c)
     return c
 
 
-def events(db: Any, enrollment_id: int, kind: str) -> list[Event]:
+def events(db: Database, enrollment_id: int, kind: str) -> list[Event]:
     with db.session() as s:
         return [e for e in s.query(Event).filter_by(enrollment_id=enrollment_id, kind=kind)]
 
@@ -317,7 +318,7 @@ def events(db: Any, enrollment_id: int, kind: str) -> list[Event]:
 
 
 def test_unauthenticated_requests_go_to_login_and_partials_tell_htmx(
-    db: Any, seeded: dict[str, int]
+    db: Database, seeded: dict[str, int]
 ) -> None:
     c = make_client(db, auth=WebAuth(token="t0ken-" + "x" * 20))
     r = c.get("/pipeline?rep=alice")
@@ -333,7 +334,7 @@ def test_unauthenticated_requests_go_to_login_and_partials_tell_htmx(
 
 
 def test_login_sets_a_strict_httponly_signed_cookie_and_wrong_password_is_refused(
-    db: Any, seeded: dict[str, int]
+    db: Database, seeded: dict[str, int]
 ) -> None:
     c = make_client(db, auth=WebAuth(password_hash=password_hash()))
     page = c.get("/login")
@@ -364,7 +365,7 @@ def test_login_sets_a_strict_httponly_signed_cookie_and_wrong_password_is_refuse
     assert c2.get("/").status_code == 303
 
 
-def test_login_redirect_only_goes_to_paths_on_this_site(db: Any, seeded: dict[str, int]) -> None:
+def test_login_redirect_only_goes_to_paths_on_this_site(db: Database, seeded: dict[str, int]) -> None:
     c = make_client(db, auth=WebAuth(password_hash=password_hash()))
     page = c.get("/login")
     r = c.post(
@@ -380,7 +381,7 @@ def test_login_redirect_only_goes_to_paths_on_this_site(db: Any, seeded: dict[st
 
 
 def test_post_without_or_with_a_wrong_csrf_token_is_refused(
-    client: TestClient, db: Any, seeded: dict[str, int]
+    client: TestClient, db: Database, seeded: dict[str, int]
 ) -> None:
     finn = seeded["finn"]
     for data in (
@@ -448,7 +449,7 @@ def test_filters_live_in_the_url_and_narrow_every_table(client: TestClient) -> N
     assert client.get("/?since=yesterday").status_code == 400
 
 
-def test_dashboard_figures_are_the_reports(client: TestClient, db: Any, tmp_path: Path) -> None:
+def test_dashboard_figures_are_the_reports(client: TestClient, db: Database, tmp_path: Path) -> None:
     cfg = tmp_path / "sequencer.yaml"
     cfg.write_text(yaml.safe_dump(web_config_data(db.url)))
     runner = CliRunner()
@@ -473,7 +474,7 @@ def test_dashboard_figures_are_the_reports(client: TestClient, db: Any, tmp_path
     assert tuple(sequences[0]) == CSV_COLUMNS and {r[0] for r in sequences[1:]} == {"sequence"}
 
 
-def test_pipeline_reps_sequence_and_lead_pages_render(client: TestClient, db: Any) -> None:
+def test_pipeline_reps_sequence_and_lead_pages_render(client: TestClient, db: Database) -> None:
     pipe = client.get("/pipeline").text
     assert pipe.count('<svg class="chart"') >= 4  # value, aging, funnel, replies by touch
     # finished without reply: hal 4000; replies not yet answered: dana 3000 + erin 1000
@@ -525,7 +526,7 @@ def test_every_table_downloads_as_csv(client: TestClient) -> None:
     assert client.get("/csv/secrets.csv").status_code == 404
 
 
-def seed_tasks(db: Any, ids: dict[str, int]) -> None:
+def seed_tasks(db: Database, ids: dict[str, int]) -> None:
     """Open task steps as the tasks service writes them: gus's (bob) 30 h past due, over the
     24 h task SLA, titled with a payload; finn's (alice) 2 h past due; hal's not yet due."""
     from sequencer.db import tasks as task_queries
@@ -550,7 +551,7 @@ def seed_tasks(db: Any, ids: dict[str, int]) -> None:
 
 
 def test_home_lists_overdue_rep_tasks_flags_sla_breaches_and_downloads_them(
-    client: TestClient, db: Any, seeded: dict[str, int]
+    client: TestClient, db: Database, seeded: dict[str, int]
 ) -> None:
     seed_tasks(db, seeded)
     home = client.get("/").text
@@ -588,7 +589,7 @@ def test_home_lists_overdue_rep_tasks_flags_sla_breaches_and_downloads_them(
 
 
 def test_pause_and_resume_are_recorded_with_the_manager_as_actor(
-    client: TestClient, db: Any, seeded: dict[str, int]
+    client: TestClient, db: Database, seeded: dict[str, int]
 ) -> None:
     finn = seeded["finn"]
     lead = client.get("/leads/finn@prospects.example")
@@ -631,7 +632,7 @@ def test_pause_and_resume_are_recorded_with_the_manager_as_actor(
 
 
 def test_reassign_and_mark_handled_write_events(
-    client: TestClient, db: Any, seeded: dict[str, int]
+    client: TestClient, db: Database, seeded: dict[str, int]
 ) -> None:
     token = csrf_of(client.get("/").text)
     dana = seeded["dana"]
@@ -699,8 +700,6 @@ def test_hash_password_prints_a_verifiable_hash_and_never_the_password() -> None
 
 
 def test_behind_a_proxy_prefix_links_and_redirects_keep_the_prefix(tmp_path: Path) -> None:
-    from sequencer.db.session import Database
-
     database = Database(f"sqlite:///{tmp_path / 'prefix.db'}")
     try:
         app = create_app(web_config(), database, ManualClock(NOW), auth=WebAuth(token="t" * 24))
@@ -727,7 +726,7 @@ def test_behind_a_proxy_prefix_links_and_redirects_keep_the_prefix(tmp_path: Pat
 
 @pytest.mark.servers
 def test_a_reply_delivered_by_mail_shows_after_a_poll_with_its_payload_inert(
-    mail: Any, db: Any, clock: ManualClock, tmp_path: Path
+    mail: Any, db: Database, clock: ManualClock, tmp_path: Path
 ) -> None:
     """Real SMTP delivery into Dovecot, the real poller, then the dashboard."""
     from sequencer.inbound.poll import poll_mailbox
