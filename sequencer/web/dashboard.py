@@ -61,9 +61,6 @@ def _environment() -> Environment:
     return env
 
 
-NOTICES = {"login": "Signed in.", "logout": "Signed out."}
-
-
 class Dashboard:
     """Holds what every request needs; ``create_app`` turns it into routes."""
 

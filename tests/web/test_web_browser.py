@@ -32,7 +32,7 @@ from sequencer.cli import main
 from sequencer.clock import ManualClock
 from sequencer.db.models import Enrollment
 from sequencer.db.session import Database
-from tests.web.test_web import (
+from tests.web.history import (
     NOW,
     PASSWORD,
     XSS_NAME,
