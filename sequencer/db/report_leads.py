@@ -3,7 +3,7 @@
 Each list is what a manager acts on, one ``LeadRow`` per enrollment with its prospect,
 bounded by ``limit`` and ordered oldest first; the totals beside them are counted by
 ``sequencer.db.reports``. Conditions come from there too, written exactly as the
-partial indexes' WHERE clauses so SQLite can prove an index applies.
+partial indexes' WHERE clauses so SQLite can prove an index applies. Every function reads only.
 """
 
 from __future__ import annotations
