@@ -18,7 +18,8 @@ from sequencer.errors import UserError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from sequencer.demo.run import DemoOutcome, Happening
+    from sequencer.demo.cast import Happening
+    from sequencer.demo.run import DemoOutcome
 
 
 @main.command("demo")
@@ -57,7 +58,7 @@ def demo_cmd(app: App, days: int, keep: Path | None) -> None:
         raise UserError(
             "the demo needs its extra: pip install 'sequencer[demo]' (or run scripts/demo)"
         ) from None
-    from sequencer.demo.run import require_empty
+    from sequencer.demo.workspace import require_empty
 
     if keep is not None:
         require_empty(keep)
@@ -76,9 +77,12 @@ def demo_cmd(app: App, days: int, keep: Path | None) -> None:
 
 
 def _run(console: Console, days: int, app: App, directory: Path, report_path: Path) -> DemoOutcome:
+    from zoneinfo import ZoneInfo
+
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from sequencer.demo import run as demo
+    from sequencer.demo.cast import TEAM_TZ
 
     console.print(
         f"[bold]sequencer demo[/]: {days} simulated days of the quote follow-up, "
@@ -96,7 +100,7 @@ def _run(console: Console, days: int, app: App, directory: Path, report_path: Pa
         task = bar.add_task("starting", total=None)
 
         def progress(done: int, total: int, when: datetime, happened: list[Happening]) -> None:
-            local = when.astimezone(demo.ZoneInfo(demo.TEAM_TZ))
+            local = when.astimezone(ZoneInfo(TEAM_TZ))
             bar.update(task, completed=done, total=total, description=f"{local:%a %d %b %H:%M}")
             for h in happened:
                 bar.console.print(_story_line(h))
@@ -112,9 +116,11 @@ def _run(console: Console, days: int, app: App, directory: Path, report_path: Pa
 
 
 def _story_line(h: Happening) -> str:
-    from sequencer.demo import run as demo
+    from zoneinfo import ZoneInfo
 
-    when = h.at.astimezone(demo.ZoneInfo(demo.TEAM_TZ))
+    from sequencer.demo.cast import TEAM_TZ
+
+    when = h.at.astimezone(ZoneInfo(TEAM_TZ))
     who = h.who.split("@")[0]
     return f"[dim]{when:%a %d %b %H:%M}[/]  [bold]{who:<7}[/] {h.what}"
 
@@ -123,9 +129,9 @@ def _print_outcome(console: Console, outcome: DemoOutcome, keep: Path | None) ->
     from rich.table import Table
 
     from sequencer.cli.report_cmd import render_tables
-    from sequencer.demo import run as demo
+    from sequencer.demo.cast import PERSONAS
 
-    plays = {p.email: p.plays for p in demo.PERSONAS}
+    plays = {p.email: p.plays for p in PERSONAS}
     leads = Table(title="Where every lead ended", header_style="bold")
     for col in ("prospect", "plays", "touches", "status", "why"):
         leads.add_column(col)
@@ -146,7 +152,7 @@ def _print_outcome(console: Console, outcome: DemoOutcome, keep: Path | None) ->
         config = outcome.config_path
         console.print(f"Config and database kept in [bold]{outcome.directory}[/]. Try:")
         prog = _program()
-        for command in ("list", f"show {demo.PERSONAS[0].email}", "report"):
+        for command in ("list", f"show {PERSONAS[0].email}", "report"):
             console.print(f"  {prog} --config {config} {command}")
     else:
         console.print("(config and database were temporary; run with --keep DIR to explore them)")

@@ -10,7 +10,8 @@ from typing import Any
 import click
 
 from sequencer.cli.base import App, main, parse_when, pass_app
-from sequencer.reporting.report import Figures, Report, build_report
+from sequencer.reporting.model import Figures, Report
+from sequencer.reporting.report import build_report
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Any:

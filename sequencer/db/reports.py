@@ -14,9 +14,9 @@ Conditions that select a partial index are written exactly as the index's
 WHERE clause, with inlined constants, so SQLite can prove the index applies.
 
 The SQL runs unchanged on SQLite and PostgreSQL; the only dialect-specific
-piece is ``seconds_between``. Lists (stalled leads, unanswered replies,
-lead-safety violations) are bounded by ``limit`` and ordered oldest first;
-their totals are counted separately.
+piece is ``seconds_between``. The lists behind some totals (stalled leads,
+unanswered replies, lead-safety violations) are ``sequencer.db.report_leads``; the
+once-a-day job claims are ``sequencer.db.job_runs``. Every function here reads only.
 """
 
 from __future__ import annotations
@@ -31,12 +31,9 @@ from sqlalchemy import (
     Float,
     and_,
     case,
-    delete,
     func,
     literal,
     literal_column,
-    not_,
-    or_,
     select,
 )
 from sqlalchemy.ext.compiler import compiles
@@ -47,7 +44,6 @@ from sequencer.core import lifecycle
 from sequencer.db.models import (
     Enrollment,
     Event,
-    JobRun,
     Message,
     Prospect,
     SequenceRecord,
@@ -77,7 +73,7 @@ def _seconds_default(element: seconds_between, compiler: Any, **kw: Any) -> str:
     return f"EXTRACT(EPOCH FROM ({compiler.process(a, **kw)} - {compiler.process(b, **kw)}))"
 
 
-def _at(value: datetime) -> ColumnElement[datetime]:
+def instant(value: datetime) -> ColumnElement[datetime]:
     """A bound instant typed so SQLite gets its stored text format and PostgreSQL a timestamptz."""
     return literal(value, UtcDateTime())
 
@@ -99,16 +95,16 @@ class ReportFilter:
         if self.owner is not None:
             out.append(E.owner == self.owner)
         if self.since is not None:
-            out.append(E.enrolled_at >= _at(self.since))
+            out.append(E.enrolled_at >= instant(self.since))
         return out
 
 
-def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
+def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.sum(case((condition, 1), else_=0))
 
 
 def _between(col: Any, start: datetime, end: datetime) -> ColumnElement[bool]:
-    return and_(col >= _at(start), col < _at(end))
+    return and_(col >= instant(start), col < instant(end))
 
 
 # ---------------------------------------------------------------- status counts
@@ -136,7 +132,7 @@ def status_groups(s: Session, f: ReportFilter) -> list[StatusGroup]:
     """
     has_reply = E.replied_at.is_not(None)
     stmt = (
-        select(E.sequence_id, E.owner, E.status, E.steps_done, E.replied_step, func.count(), _flag(has_reply))
+        select(E.sequence_id, E.owner, E.status, E.steps_done, E.replied_step, func.count(), count_if(has_reply))
         .where(*f.clauses(include_unenrolled=True))
         .group_by(E.sequence_id, E.owner, E.status, E.steps_done, E.replied_step)
     )
@@ -165,7 +161,7 @@ def reply_latency() -> ColumnElement[float]:
     return seconds_between(E.replied_at, touch)
 
 
-def _replied(f: ReportFilter) -> list[ColumnElement[bool]]:
+def replied_only(f: ReportFilter) -> list[ColumnElement[bool]]:
     # ``replied_at IS NOT NULL`` literally: the condition of the partial index ix_enrollments_replied
     return [E.replied_at.is_not(None), *f.clauses()]
 
@@ -178,14 +174,14 @@ def reply_durations(s: Session, f: ReportFilter) -> list[tuple[str, str | None, 
     the partial covering index ix_enrollments_replied (10% of a large table).
     """
     answer = seconds_between(E.answered_at, E.replied_at)
-    stmt = select(E.sequence_id, E.owner, reply_latency(), answer).where(*_replied(f))
+    stmt = select(E.sequence_id, E.owner, reply_latency(), answer).where(*replied_only(f))
     return [(r[0], r[1], float(r[2]), None if r[3] is None else float(r[3])) for r in s.execute(stmt)]
 
 
 def reply_activity(s: Session, f: ReportFilter, *, window: tuple[datetime, datetime]) -> tuple[int, int]:
     """(replies received, replies answered) inside the window."""
-    stmt = select(_flag(_between(E.replied_at, *window)), _flag(_between(E.answered_at, *window))).where(
-        *_replied(f)
+    stmt = select(count_if(_between(E.replied_at, *window)), count_if(_between(E.answered_at, *window))).where(
+        *replied_only(f)
     )
     row = s.execute(stmt).one()
     return row[0] or 0, row[1] or 0
@@ -197,7 +193,7 @@ AGE_EDGES_DAYS = (1, 3, 7, 14, 30)  # buckets: <1, 1-3, 3-7, 7-14, 14-30, 30+
 NEXT_EDGES_DAYS = (1, 3, 7)  # buckets: overdue, <1, 1-3, 3-7, 7+, unscheduled
 
 
-def _active() -> ColumnElement[bool]:
+def active_only() -> ColumnElement[bool]:
     # inlined constant: the condition of the partial index ix_enrollments_active
     return E.status == literal_column(f"'{lifecycle.ACTIVE}'")
 
@@ -226,12 +222,12 @@ def aging_histograms(
     nxt = E.next_send_at
     cols = [
         func.count(),
-        *(_flag(touched > _at(now - timedelta(days=d))) for d in AGE_EDGES_DAYS),
-        _flag(nxt.is_(None)),
-        _flag(nxt < _at(now)),
-        *(_flag(nxt < _at(now + timedelta(days=d))) for d in NEXT_EDGES_DAYS),
+        *(count_if(touched > instant(now - timedelta(days=d))) for d in AGE_EDGES_DAYS),
+        count_if(nxt.is_(None)),
+        count_if(nxt < instant(now)),
+        *(count_if(nxt < instant(now + timedelta(days=d))) for d in NEXT_EDGES_DAYS),
     ]
-    row = [v or 0 for v in s.execute(select(*cols).where(_active(), *f.clauses())).one()]
+    row = [v or 0 for v in s.execute(select(*cols).where(active_only(), *f.clauses())).one()]
     total = row[0]
     age = _cumulative([total, *row[1 : 1 + len(AGE_EDGES_DAYS)]])
     unscheduled, overdue, *within = row[1 + len(AGE_EDGES_DAYS) :]
@@ -243,109 +239,28 @@ def overdue_by_reason(
     s: Session, f: ReportFilter, *, now: datetime, stalled_after: timedelta
 ) -> list[tuple[str | None, int, int]]:
     """(wait_reason, overdue, stalled) for active enrollments whose next touch is past due."""
-    stalled = E.next_send_at < _at(now - stalled_after)
+    stalled = E.next_send_at < instant(now - stalled_after)
     stmt = (
-        select(E.wait_reason, func.count(), _flag(stalled))
-        .where(_active(), *f.clauses(), E.next_send_at < _at(now))
+        select(E.wait_reason, func.count(), count_if(stalled))
+        .where(active_only(), *f.clauses(), E.next_send_at < instant(now))
         .group_by(E.wait_reason)
         .order_by(func.count().desc(), E.wait_reason)
     )
     return [(r[0], r[1], r[2]) for r in s.execute(stmt)]
 
 
-@dataclass(frozen=True)
-class LeadRow:
-    """One enrollment in a list (stalled, unanswered, violation): what a manager acts on."""
-
-    enrollment_id: int
-    email: str
-    name: str | None
-    company: str | None
-    owner: str | None
-    sequence_id: str
-    status: str
-    status_reason: str | None
-    step: int  # the touch concerned: next touch for stalled, replied touch for replies
-    at: datetime | None  # due time (stalled), reply time (unanswered), status change (violation)
-    wait_reason: str | None
-    deal_value: Decimal | None
-
-
-def _lead_rows(s: Session, where: list[ColumnElement[bool]], at: Any, step: Any, order: Any, limit: int) -> list[LeadRow]:
-    stmt = (
-        select(
-            E.id, Prospect.display_email, Prospect.name, Prospect.company, E.owner, E.sequence_id,
-            E.status, E.status_reason, step, at, E.wait_reason, Prospect.deal_value,
-        )
-        .join(Prospect, Prospect.id == E.prospect_id)
-        .where(*where)
-        .order_by(order, E.id)
-        .limit(limit)
-    )
-    return [
-        LeadRow(*row[:11], deal_value=None if row[11] is None else Decimal(str(row[11])))
-        for row in s.execute(stmt)
-    ]
-
-
-def stalled_leads(
-    s: Session, f: ReportFilter, *, now: datetime, stalled_after: timedelta, limit: int
-) -> list[LeadRow]:
-    """Active enrollments whose next touch is overdue by more than ``stalled_after``, oldest first."""
-    where = [_active(), *f.clauses(), E.next_send_at < _at(now - stalled_after)]
-    return _lead_rows(s, where, E.next_send_at, E.steps_done + 1, E.next_send_at, limit)
-
-
 # ---------------------------------------------------------------- replies
 
 
-def _unanswered(f: ReportFilter) -> list[ColumnElement[bool]]:
-    return [*_replied(f), E.status == lifecycle.REPLIED, E.answered_at.is_(None)]
+def unanswered_only(f: ReportFilter) -> list[ColumnElement[bool]]:
+    return [*replied_only(f), E.status == lifecycle.REPLIED, E.answered_at.is_(None)]
 
 
 def unanswered_counts(s: Session, f: ReportFilter, *, now: datetime, sla: timedelta) -> tuple[int, int]:
     """(unanswered replies, of which older than the SLA)."""
-    breach = E.replied_at < _at(now - sla)
-    row = s.execute(select(func.count(), _flag(breach)).where(*_unanswered(f))).one()
+    breach = E.replied_at < instant(now - sla)
+    row = s.execute(select(func.count(), count_if(breach)).where(*unanswered_only(f))).one()
     return row[0], row[1] or 0
-
-
-def unanswered_replies(s: Session, f: ReportFilter, *, limit: int) -> list[LeadRow]:
-    """Replies still waiting for the rep's answer, oldest first."""
-    return _lead_rows(s, _unanswered(f), E.replied_at, func.coalesce(E.replied_step, 0), E.replied_at, limit)
-
-
-# ---------------------------------------------------------------- safety
-
-
-def _unexplained() -> ColumnElement[bool]:
-    # written exactly as the partial index ix_enrollments_unexplained's condition
-    return or_(E.status_reason.is_(None), E.status_reason == literal_column("''"))
-
-
-def _safety_kinds() -> list[ColumnElement[bool]]:
-    """The two ways a known state can leave a lead unattended, each answered by an index."""
-    return [
-        and_(E.status == lifecycle.ACTIVE, E.next_send_at.is_(None)),  # ix_enrollments_due
-        and_(_unexplained(), E.status != lifecycle.ACTIVE),  # ix_enrollments_unexplained
-    ]
-
-
-def safety_violation_count(s: Session, f: ReportFilter) -> int:
-    """Enrollments in a known state breaking the lead-safety invariant (unknown states: see status_groups)."""
-    where = f.clauses(include_unenrolled=True)
-    return sum(s.execute(select(func.count()).where(kind, *where)).scalar_one() for kind in _safety_kinds())
-
-
-def safety_violations(s: Session, f: ReportFilter, *, limit: int, unknown_states: bool = False) -> list[LeadRow]:
-    """Enrollments breaking the lead-safety invariant (unenrolled ones included: they need a reason too)."""
-    where = f.clauses(include_unenrolled=True)
-    rows: list[LeadRow] = []
-    kinds = [*_safety_kinds(), *([not_(E.status.in_(lifecycle.STATES))] if unknown_states else [])]
-    for kind in kinds:
-        rows += _lead_rows(s, [kind, *where], E.status_changed_at, E.steps_done, E.status_changed_at, limit)
-    rows.sort(key=lambda r: (r.at is None, r.at, r.enrollment_id))
-    return rows[:limit]
 
 
 # ---------------------------------------------------------------- pipeline
@@ -382,14 +297,14 @@ def pipeline_value(s: Session, f: ReportFilter) -> dict[str, tuple[int, Decimal]
     """
     cols = []
     for condition in PIPELINE_CATEGORIES.values():
-        cols += [_flag(condition), func.sum(case((condition, Prospect.deal_value), else_=None))]
+        cols += [count_if(condition), func.sum(case((condition, Prospect.deal_value), else_=None))]
     stmt = select(*cols).select_from(E).join(Prospect, Prospect.id == E.prospect_id).where(*f.clauses(), _latest())
     row = list(s.execute(stmt).one())
     unanswered = (
         select(func.count(), func.sum(Prospect.deal_value))
         .select_from(E)
         .join(Prospect, Prospect.id == E.prospect_id)
-        .where(*_unanswered(f), _latest())
+        .where(*unanswered_only(f), _latest())
     )
     row += list(s.execute(unanswered).one())
     out: dict[str, tuple[int, Decimal]] = {}
@@ -406,7 +321,7 @@ def variant_figures(s: Session, f: ReportFilter) -> list[tuple[str, int, str, in
     """(sequence, step, variant, touches sent, replies to that touch) for A/B steps."""
     replied_here = and_(E.replied_at.is_not(None), E.replied_step == Message.step)
     stmt = (
-        select(E.sequence_id, Message.step, Message.variant, func.count(), _flag(replied_here))
+        select(E.sequence_id, Message.step, Message.variant, func.count(), count_if(replied_here))
         .join(E, E.id == Message.enrollment_id)
         .where(Message.variant.is_not(None), Message.status == "sent", *f.clauses())
         .group_by(E.sequence_id, Message.step, Message.variant)
@@ -421,20 +336,3 @@ def events_by_kind(s: Session, f: ReportFilter, *, window: tuple[datetime, datet
     if f != ReportFilter():
         stmt = stmt.join(E, E.id == Event.enrollment_id).where(*f.clauses(include_unenrolled=True))
     return {kind: n for kind, n in s.execute(stmt)}
-
-
-# ---------------------------------------------------------------- once-a-day jobs
-
-
-def claim_job_run(s: Session, job: str, period: str, *, now: datetime, worker: str | None) -> None:
-    """Insert the (job, period) row; raises IntegrityError when another worker claimed it first.
-
-    The primary key does the arbitration, so it holds across processes and machines.
-    """
-    s.add(JobRun(job=job, period=period, at=now, worker=worker))
-    s.flush()
-
-
-def release_job_run(s: Session, job: str, period: str) -> None:
-    """Give a claimed period back (its run failed), so a later attempt may claim it."""
-    s.execute(delete(JobRun).where(JobRun.job == job, JobRun.period == period))

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sequencer.clock import Clock
 from sequencer.config import Config, MailboxConfig
-from sequencer.db import reports as report_q
+from sequencer.db import job_runs as report_q
 from sequencer.db import store
 from sequencer.db import tasks as q
 from sequencer.db.models import Enrollment

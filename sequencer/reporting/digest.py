@@ -25,12 +25,13 @@ from sqlalchemy.exc import IntegrityError
 
 from sequencer.clock import Clock
 from sequencer.config import Config, MailboxConfig
-from sequencer.db import reports as queries
+from sequencer.db import job_runs
 from sequencer.db.session import Database
 from sequencer.errors import NotFound, UserError
 from sequencer.project import calendar_for
 from sequencer.reporting.html import render_digest
-from sequencer.reporting.report import Report, build_report, local_day_window
+from sequencer.reporting.model import Report
+from sequencer.reporting.report import build_report, local_day_window
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,10 @@ async def smtp_send(mailbox: MailboxConfig, msg: EmailMessage, to: list[str]) ->
 async def send_digest(
     db: Database, config: Config, *, now: datetime, to: list[str] | None = None
 ) -> Digest:
-    """Build and send today's digest now, whatever the time (``sequencer digest --send``)."""
+    """Build and send today's digest now, whatever the time (``sequencer digest --send``).
+
+    Reads only: nothing is recorded, so it may be sent again by hand.
+    """
     rcpts = recipients(config, to)
     sender = notifying_mailbox(config)
     digest = await asyncio.to_thread(build_digest, db, config, now=now)
@@ -175,8 +179,10 @@ async def maybe_send_daily_digest(
 ) -> bool:
     """Send today's digest if it is due and no worker has claimed it yet; True if we sent it.
 
-    Does nothing when no managers are configured. A failed send releases the claim,
-    so the next tick (of any worker) tries again.
+    Does nothing when no managers are configured. Commits the day's claim (its own
+    transaction, before sending, so two workers never both send); a failed send
+    releases the claim in a second transaction, so the next tick (of any worker)
+    tries again.
     """
     now = clock.now()
     day = digest_due(config, now=now)
@@ -184,13 +190,13 @@ async def maybe_send_daily_digest(
         return False
     try:
         with db.session() as s:
-            queries.claim_job_run(s, JOB, day.isoformat(), now=now, worker=worker)
+            job_runs.claim_job_run(s, JOB, day.isoformat(), now=now, worker=worker)
     except IntegrityError:
         return False
     try:
         await send_digest(db, config, now=now)
     except BaseException:
         with db.session() as s:
-            queries.release_job_run(s, JOB, day.isoformat())
+            job_runs.release_job_run(s, JOB, day.isoformat())
         raise
     return True

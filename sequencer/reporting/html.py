@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from sequencer.reporting.report import Figures, Report
+from sequencer.reporting.model import Figures, Report
 
 BAR = "#2563eb"
 REPLY = "#16a34a"

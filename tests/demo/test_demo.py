@@ -20,6 +20,8 @@ AWAY = "priya@lakeside-tools.example"
 BOUNCER = "marco@oldco-supply.example"
 OPTS_OUT = "lee@brightline-mfg.example"
 SILENT = "jordan@quietpeak.example"
+# The demo ends about "today"; pinning today makes the story and its endings exact.
+TODAY = "2026-12-03T08:00"
 
 
 def sequencer(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -34,13 +36,15 @@ def sequencer(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def kept(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     root = tmp_path_factory.mktemp("demo")
     directory = root / "kept"
-    run = sequencer("demo", "--days", "21", "--keep", str(directory), cwd=root)
+    run = sequencer("--at", TODAY, "demo", "--days", "21", "--keep", str(directory), cwd=root)
     assert run.returncode == 0, run.stderr[-3000:]
     return directory, run
 
 
 def _json(directory: Path, *args: str) -> Any:
-    out = sequencer("--config", str(directory / "sequencer.yaml"), *args, cwd=directory.parent)
+    out = sequencer(
+        "--at", TODAY, "--config", str(directory / "sequencer.yaml"), *args, cwd=directory.parent
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
@@ -54,7 +58,7 @@ def test_report_counts_every_ending_of_the_story(kept: tuple[Path, Any]) -> None
     assert totals["bounced"] == 1
     assert totals["unsubscribed"] == 1
     assert totals["completed"] == 1
-    assert totals["active"] + totals["paused"] == 1  # the out-of-office one goes on
+    assert totals["active"] == 1 and totals["paused"] == 0  # the out-of-office one goes on
     assert totals["replies"] == 1  # an out-of-office is not a reply
 
 
@@ -69,8 +73,24 @@ def test_each_prospect_ends_where_their_script_leads(kept: tuple[Path, Any]) -> 
     assert leads[OPTS_OUT]["steps_done"] == 3
     assert leads[SILENT]["status"] == "completed"
     assert leads[SILENT]["steps_done"] == leads[SILENT]["total_steps"] == 7  # 6 emails + the call task
-    assert leads[AWAY]["status"] in ("active", "paused")
-    assert leads[AWAY]["steps_done"] > 1  # touches went on after the out-of-office
+    # The out-of-office did not stop her: touches 2-5 went out after it, touch 6 is next.
+    assert leads[AWAY]["status"] == "active"
+    assert leads[AWAY]["steps_done"] == 5
+    assert leads[AWAY]["next_send_at"] == "2026-12-04T14:30:00Z"
+
+
+def test_the_out_of_office_holds_the_next_touch_until_she_is_back(kept: tuple[Path, Any]) -> None:
+    _, run = kept
+    story = [line.split(None, 5) for line in run.stdout.splitlines() if "  priya " in line]
+    told = [" ".join(words[:4]) + " " + words[5] for words in story if len(words) == 6]
+    # Touch 2 comes two business days after touch 1 (jordan's on Wed 11 Nov); priya is away
+    # after touch 1 "until Monday 16 November", so hers waits for the Tuesday after.
+    assert "Wed 11 Nov 08:30  jordan  gets touch 2:" in run.stdout
+    assert told[:3] == [
+        "Mon 09 Nov 08:30 gets touch 1: Your quote Q-2042 for Lakeside Tools",
+        "Mon 09 Nov 09:00 is away: automatic out-of-office reply",
+        "Tue 17 Nov 08:30 gets touch 2: Re: Your quote Q-2042 for Lakeside Tools",
+    ]
 
 
 def test_the_rep_was_alerted_and_answered(kept: tuple[Path, Any]) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from sequencer.db.session import Database
 from sequencer.reporting.digest import build_digest
 from sequencer.reporting.html import render_report_html
 from sequencer.reporting.report import build_report
@@ -79,7 +80,7 @@ def render(browser: Any, html: str, name: str, viewport: dict[str, int] = PHONE)
 
 
 @pytest.fixture
-def history(db: Any) -> Any:
+def history(db: Database) -> Any:
     build_history(db)
     return db
 
@@ -101,7 +102,7 @@ def test_html_report_renders_on_a_phone_with_figures_and_charts(browser: Any, hi
     assert page["png"][:8] == b"\x89PNG\r\n\x1a\n" and len(page["png"]) > 20_000
 
 
-def test_html_report_on_a_desktop_and_with_nothing_to_report(browser: Any, db: Any) -> None:
+def test_html_report_on_a_desktop_and_with_nothing_to_report(browser: Any, db: Database) -> None:
     empty = build_report(db, config(), now=NOW)
     page = render(browser, render_report_html(empty), "report-empty", {"width": 1280, "height": 900})
     assert page["problems"] == [] and page["fetched"] == []

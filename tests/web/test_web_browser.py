@@ -31,7 +31,8 @@ from click.testing import CliRunner
 from sequencer.cli import main
 from sequencer.clock import ManualClock
 from sequencer.db.models import Enrollment
-from tests.web.test_web import (
+from sequencer.db.session import Database
+from tests.web.history import (
     NOW,
     PASSWORD,
     XSS_NAME,
@@ -117,7 +118,7 @@ class Server:
 
 
 @pytest.fixture
-def server(db: Any) -> Iterator[tuple[Server, dict[str, int]]]:
+def server(db: Database) -> Iterator[tuple[Server, dict[str, int]]]:
     from sequencer.web.app import create_app
     from sequencer.web.auth import WebAuth
 
@@ -148,7 +149,7 @@ def unanswered_names(page: Any) -> list[str]:
 
 
 def test_manager_works_the_dashboard_in_chromium(
-    browser: Any, server: tuple[Server, dict[str, int]], db: Any, db_url: str, tmp_path: Path
+    browser: Any, server: tuple[Server, dict[str, int]], db: Database, db_url: str, tmp_path: Path
 ) -> None:
     srv, ids = server
     backend = "pg" if db_url.startswith("postgresql") else "sqlite"

@@ -1,0 +1,290 @@
+"""The report's value tree: what ``build_report`` returns and how it renders as JSON and CSV.
+
+Plain dataclasses, no database: the CLI, the digest, the HTML report and the dashboard
+all read these, so a field means the same thing everywhere. ``to_json`` is a stable
+interface (INTERFACES.md): keys in declaration order, times ISO-8601 UTC with Z.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+STATE_COLUMNS = (
+    "active", "paused", "replied", "bounced", "unsubscribed", "completed", "stopped", "failed",
+)
+
+
+def nearest_rank(sorted_values: list[float], p: int) -> float:
+    """The p-th percentile by nearest rank (``percentile_disc``): the value at rank ceil(p*n/100).
+
+    The one percentile definition of every figure (reply times, speed to lead).
+    """
+    return sorted_values[max(0, (len(sorted_values) * p + 99) // 100 - 1)]
+
+
+@dataclass
+class Duration:
+    """Percentiles of a duration over ``n`` enrollments, in hours (None when n = 0)."""
+
+    n: int = 0
+    median_hours: float | None = None
+    p90_hours: float | None = None
+
+
+@dataclass
+class Figures:
+    """The counts and rates of one group of enrollments (all, a sequence, a rep, or both)."""
+
+    sequence_id: str | None = None
+    sequence_name: str | None = None
+    owner: str | None = None
+    enrolled: int = 0
+    active: int = 0
+    paused: int = 0
+    replied: int = 0
+    bounced: int = 0
+    unsubscribed: int = 0
+    completed: int = 0
+    stopped: int = 0
+    failed: int = 0
+    unenrolled: int = 0
+    contacted: int = 0
+    replies: int = 0
+    finished: int = 0
+    reply_rate: float | None = None
+    bounce_rate: float | None = None
+    completion_rate: float | None = None
+    # touched[i]: enrollments that got touch i+1 or later (the funnel).
+    touched: list[int] = field(default_factory=list)
+    # replies_by_touch[i]: replies that came after touch i+1.
+    replies_by_touch: list[int] = field(default_factory=list)
+    time_to_reply: Duration = field(default_factory=Duration)
+    time_to_answer: Duration = field(default_factory=Duration)
+
+
+@dataclass
+class Variant:
+    sequence_id: str
+    step: int
+    variant: str
+    sent: int
+    replies: int
+    reply_rate: float | None
+
+
+@dataclass
+class Bucket:
+    label: str
+    count: int
+
+
+@dataclass
+class Lead:
+    """One enrollment a manager may have to act on."""
+
+    enrollment_id: int
+    email: str
+    name: str | None
+    company: str | None
+    owner: str | None
+    sequence_id: str
+    status: str
+    reason: str | None
+    step: int
+    at: datetime | None
+    age_hours: float | None
+    wait_reason: str | None
+    deal_value: float | None
+    sla_breached: bool | None = None
+
+
+@dataclass
+class OverdueReason:
+    reason: str
+    overdue: int
+    stalled: int
+
+
+@dataclass
+class Aging:
+    active: int
+    since_last_touch: list[Bucket]
+    until_next_touch: list[Bucket]
+    overdue: int
+    stalled: int
+    stalled_after_days: float
+    overdue_by_reason: list[OverdueReason]
+    stalled_leads: list[Lead]
+
+
+@dataclass
+class Replies:
+    total: int
+    answered: int
+    unanswered: int
+    sla_hours: float
+    sla_breaches: int
+    time_to_answer: Duration
+    unanswered_replies: list[Lead]
+
+
+@dataclass
+class PipelineState:
+    state: str
+    label: str
+    prospects: int
+    value: float
+
+
+@dataclass
+class Activity:
+    """What happened in [start, end): yesterday for the digest, since --since or 24 h otherwise."""
+
+    start: datetime
+    end: datetime
+    enrolled: int
+    touches_sent: int
+    replies: int
+    answered: int
+    finished: int
+    events: dict[str, int]
+
+
+@dataclass
+class SafetyCheck:
+    ok: bool
+    violations: int
+    items: list[Lead]
+
+
+@dataclass
+class OverdueTask(Lead):
+    """An open rep task past due, as a lead to act on plus which task it is.
+
+    ``at`` is the task's due time, ``age_hours`` the hours overdue and ``sla_breached``
+    whether that is past ``reporting.task_sla_hours`` (the lead is then at risk).
+    """
+
+    task_id: int | None = None
+    title: str | None = None
+
+
+@dataclass
+class TaskFigures:
+    """Rep tasks (README, "Rep workflow"): open ones, overdue now, and overdue past the SLA (at risk)."""
+
+    open: int = 0
+    overdue: int = 0
+    at_risk: int = 0
+    sla_hours: float = 0.0
+    at_risk_items: list[Lead] = field(default_factory=list)
+    # Every open task past due, most overdue first (the dashboard's "Rep tasks overdue").
+    overdue_items: list[OverdueTask] = field(default_factory=list)
+
+
+@dataclass
+class RepSpeed:
+    """Speed to lead of one rep: inbound message -> first touch or the rep's first manual email."""
+
+    owner: str | None
+    leads: int
+    responded: int
+    waiting: int
+    median_minutes: float | None
+    p90_minutes: float | None
+
+
+@dataclass
+class SpeedToLead:
+    leads: int = 0
+    responded: int = 0
+    waiting: int = 0
+    median_minutes: float | None = None
+    p90_minutes: float | None = None
+    per_rep: list[RepSpeed] = field(default_factory=list)
+    # inbound messages with no usable address: recorded, never dropped silently
+    unusable: int = 0
+    unusable_items: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    schema_version: int
+    generated_at: datetime
+    timezone: str
+    filters: dict[str, Any]
+    totals: Figures
+    sequences: list[Figures]
+    reps: list[Figures]
+    sequence_reps: list[Figures]
+    variants: list[Variant]
+    aging: Aging
+    replies: Replies
+    pipeline: list[PipelineState]
+    activity: Activity
+    safety: SafetyCheck
+    tasks: TaskFigures = field(default_factory=TaskFigures)
+    speed_to_lead: SpeedToLead = field(default_factory=SpeedToLead)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(asdict(self))
+
+    def to_json(self) -> str:
+        """Stable JSON: keys in declaration order, times ISO-8601 UTC with Z, money as numbers."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def to_csv_rows(self) -> list[list[Any]]:
+        """The figures table (total, each sequence, rep and pair), header row first."""
+        rows: list[list[Any]] = [list(CSV_COLUMNS)]
+        for scope, group in (
+            ("total", [self.totals]),
+            ("sequence", self.sequences),
+            ("rep", self.reps),
+            ("sequence_rep", self.sequence_reps),
+        ):
+            rows.extend(_csv_row(scope, fig) for fig in group)
+        return rows
+
+    def to_csv(self) -> str:
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(self.to_csv_rows())
+        return out.getvalue()
+
+
+CSV_COLUMNS = (
+    "scope", "sequence_id", "sequence_name", "owner", "enrolled", *STATE_COLUMNS, "unenrolled",
+    "contacted", "replies", "finished", "reply_rate", "bounce_rate", "completion_rate",
+    "median_hours_to_reply", "p90_hours_to_reply", "median_hours_to_answer", "p90_hours_to_answer",
+    "touched", "replies_by_touch",
+)
+
+
+def _csv_row(scope: str, f: Figures) -> list[Any]:
+    counts = [getattr(f, c) for c in ("enrolled", *STATE_COLUMNS, "unenrolled", "contacted", "replies", "finished")]
+    return [
+        scope, f.sequence_id or "", f.sequence_name or "", f.owner or "", *counts,
+        *("" if v is None else v for v in (f.reply_rate, f.bounce_rate, f.completion_rate)),
+        *("" if v is None else v for v in (f.time_to_reply.median_hours, f.time_to_reply.p90_hours)),
+        *("" if v is None else v for v in (f.time_to_answer.median_hours, f.time_to_answer.p90_hours)),
+        ";".join(map(str, f.touched)), ";".join(map(str, f.replies_by_touch)),
+    ]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
