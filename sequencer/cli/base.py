@@ -8,7 +8,6 @@ a user mistake, 1 for an operational failure, never a traceback.
 
 from __future__ import annotations
 
-import functools
 import getpass
 import json
 import logging
@@ -166,21 +165,6 @@ def print_table(
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200).print(table)
-
-
-def with_errors(f: F) -> F:
-    """For commands not run through the group (tests invoking a command object directly)."""
-
-    @functools.wraps(f)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return f(*args, **kwargs)
-        except UserError as exc:
-            _fail(exc, 2)
-        except SequencerError as exc:
-            _fail(exc, 1)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def cli_actor() -> str:

@@ -139,22 +139,10 @@ def require_prospect(s: Session, email: str) -> Prospect:
     return p
 
 
-def open_enrollments(s: Session, prospect_id: int) -> list[Enrollment]:
-    return list(
-        s.scalars(
-            select(Enrollment).where(
-                Enrollment.prospect_id == prospect_id,
-                Enrollment.status.in_(lifecycle.OPEN_STATES),
-            )
-        )
-    )
-
-
 __all__ = [
     "IllegalTransition",
     "add_suppression",
     "find_suppression",
-    "open_enrollments",
     "prospect_by_email",
     "record_event",
     "require_prospect",
