@@ -1,6 +1,6 @@
 """Prospect commands: enroll, import.
 
-Each command parses its options, calls ``sequencer.people.enroll`` or ``sequencer.people.importer``
+Each command parses its options, calls ``sequencer.people.enroll`` or ``sequencer.people.importing``
 and prints a line, a table or ``--json`` (documented in README, "Prospects and
 enrollment"; keys are only ever added, never renamed). Taking prospects out again is in
 ``states_cmd``, suppression in ``suppress_cmd``, ``list``/``show`` in ``list_cmd``.
@@ -25,7 +25,7 @@ from sequencer.cli.base import (
     pass_app,
 )
 from sequencer.people import enroll as svc
-from sequencer.people.importer import ImportSummary, import_csv
+from sequencer.people.importing import ImportSummary, import_csv
 
 
 def _fields(pairs: tuple[str, ...]) -> dict[str, str]:

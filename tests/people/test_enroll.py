@@ -25,6 +25,7 @@ from sequencer.errors import AlreadyEnrolled, InvalidAddress, NotFound, Suppress
 from sequencer.people import enroll as svc
 from sequencer.people import state_changes, suppression
 from sequencer.people import timeline as timelines
+from sequencer.people.guards import MissingVariables
 
 QUOTE_SEQUENCE = """\
 name: Quote follow-up
@@ -266,7 +267,7 @@ def test_unenrolled_prospect_can_be_enrolled_again_without_force(db, world, cloc
 
 
 def test_missing_template_variable_is_refused_and_nothing_written(db, world, clock) -> None:
-    with pytest.raises(svc.MissingVariables, match="quote_number"):
+    with pytest.raises(MissingVariables, match="quote_number"):
         enroll(db, world, clock, "dana@acme.com", fields={})
     assert count(db, Prospect) == 0
 

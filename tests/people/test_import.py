@@ -13,7 +13,7 @@ from sequencer.db.models import Enrollment, Event, Prospect
 from sequencer.errors import UserError
 from sequencer.people import enroll as svc
 from sequencer.people import state_changes, suppression
-from sequencer.people.importer import ImportSummary, import_csv
+from sequencer.people.importing import ImportSummary, import_csv
 from tests.people.test_enroll import World, count, make_world
 
 
