@@ -570,7 +570,7 @@ def _task_figures(s: Any, f: q.ReportFilter, *, now: datetime, sla_hours: float,
 
 def _speed_to_lead(s: Any, f: q.ReportFilter, *, limit: int) -> SpeedToLead:
     """Inbound message -> first touch or the rep's first manual email, in minutes, per rep."""
-    from sequencer.db import tasks as tq
+    from sequencer.db import leads as tq
 
     leads = [
         lead for lead in tq.list_leads(s, since=f.since, statuses=("enrolled", "existing"), owner=f.owner, limit=100000)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
 def rejects_path_for(path: Path) -> Path:
@@ -24,8 +24,8 @@ class RejectsFile:
         self.path = path
         self.header = header
         self.enabled = enabled
-        self._file: Any = None
-        self._writer: Any = None
+        self._file: IO[str] | None = None
+        self._writer: Any = None  # a csv writer (its type is private to the csv module)
 
     def add(self, row_number: int, cells: list[str], reason: str) -> None:
         if not self.enabled:
