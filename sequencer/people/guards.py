@@ -12,8 +12,9 @@ Guards, in order:
 
 Also refused: a prospect lacking a variable the sequence's templates need
 (``MissingVariables``), because a touch that cannot render is worse than none.
-Everything here is pure over values the callers loaded, so one batch of an import
-is checked with the same code as one ``sequencer enroll``.
+Nothing here touches the database: the callers load what the guards look at (one
+prospect, or a whole import batch at once), so a batch of an import is checked with
+the same code as one ``sequencer enroll``.
 """
 
 from __future__ import annotations
