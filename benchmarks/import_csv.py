@@ -8,7 +8,7 @@ child process so peak RSS is that run's alone:
 
 * baseline: ``csv.reader`` over the file + a bare SQLAlchemy Core bulk INSERT of the
   rows into ``prospects`` (no validation, no enrollment, no events), batches of 500;
-* import: ``sequencer.people.importer.import_csv`` into a fresh SQLite database (validation,
+* import: ``sequencer.people.importing.import_csv`` into a fresh SQLite database (validation,
   suppression and guard lookups, prospects + enrollments + events, rejects file).
 
 Prints rows/s and peak RSS of each and the ratio. Targets (issue 4): import >= 5,000
@@ -141,7 +141,7 @@ def child_baseline(csv_path: Path, db_path: Path) -> dict[str, float]:
 def child_import(csv_path: Path, config_path: Path) -> dict[str, float]:
     from sequencer.core.sequence_files import load_sequences
     from sequencer.db.session import Database
-    from sequencer.people.importer import import_csv
+    from sequencer.people.importing import import_csv
     from sequencer.project import load_config
 
     config = load_config(config_path)

@@ -200,7 +200,7 @@ def engine_seconds(root: Path) -> tuple[float, int]:
     from sequencer.clock import ManualClock
     from sequencer.db.session import Database
     from sequencer.outbound import engine as send
-    from sequencer.people.importer import import_csv
+    from sequencer.people.importing import import_csv
     from sequencer.project import load_config, load_project
 
     config = load_config(root / "sequencer.yaml")

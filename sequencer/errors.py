@@ -72,15 +72,6 @@ class HeaderInjectionError(TemplateError):
     """A rendered header (subject) holds CR/LF or another control character."""
 
 
-class ImportRowError(UserError):
-    """One CSV row cannot be imported; the rest of the file goes on."""
-
-    def __init__(self, row: int, reason: str) -> None:
-        self.row = row
-        self.reason = reason
-        super().__init__(f"row {row}: {reason}")
-
-
 class InvalidAddress(UserError):
     """An email address is not valid."""
 

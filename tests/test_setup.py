@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -120,15 +121,53 @@ def test_python_dash_m_entry_point_runs(tmp_path: Path) -> None:
     assert data["ok"] is False and "config file not found" in data["problems"][0]["message"]
 
 
-def test_db_upgrade_creates_schema_and_is_idempotent(db_url: str, tmp_path: Path) -> None:
+HEAD = "0005"  # the newest migration shipped; a new one changes this line
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database without any schema (``db_url``'s PostgreSQL ones are cloned migrated)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    pg = request.getfixturevalue("postgres")
+    name = f"empty_{uuid.uuid4().hex[:12]}"
+    pg.execute(f"CREATE DATABASE {name}")
+    return pg.url(name)
+
+
+def test_db_upgrade_creates_schema_and_is_idempotent(empty_db_url: str, tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump({"database": db_url}))
+    cfg.write_text(yaml.safe_dump({"database": empty_db_url}))
+    empty = run("--config", str(cfg), "db", "current")
+    assert empty.exit_code == 0  # nothing to be behind yet: the first use migrates
+    assert empty.output == f"revision none (shipped head {HEAD}): behind: run `sequencer db upgrade`\n"
     first = run("--config", str(cfg), "db", "upgrade")
     assert first.exit_code == 0, first.output
+    assert first.output == f"upgraded database from empty to {HEAD} (head {HEAD})\n"
     second = run("--config", str(cfg), "db", "upgrade")
-    assert "up to date" in second.output
+    assert second.output == f"database is up to date (revision {HEAD})\n"
     current = run("--config", str(cfg), "db", "current")
-    assert "up to date" in current.output
+    assert (current.exit_code, current.output) == (0, f"revision {HEAD} (shipped head {HEAD}): up to date\n")
+
+
+def test_db_current_fails_on_a_schema_behind_and_upgrade_brings_it_to_head(
+    empty_db_url: str, tmp_path: Path
+) -> None:
+    from sequencer.db.session import make_engine, upgrade
+
+    engine = make_engine(empty_db_url)
+    try:
+        upgrade(engine, "0004")
+    finally:
+        engine.dispose()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"database": empty_db_url}))
+    behind = run("--config", str(cfg), "db", "current")
+    assert behind.exit_code == 2
+    assert behind.stdout == f"revision 0004 (shipped head {HEAD}): behind: run `sequencer db upgrade`\n"
+    assert behind.stderr == "error: database schema is behind the installed sequencer\n"
+    upgraded = run("--config", str(cfg), "db", "upgrade")
+    assert upgraded.output == f"upgraded database from 0004 to {HEAD} (head {HEAD})\n"
 
 
 def _mail_config(tmp_path: Path, mail, address: str) -> Path:

@@ -8,7 +8,6 @@ a user mistake, 1 for an operational failure, never a traceback.
 
 from __future__ import annotations
 
-import functools
 import getpass
 import json
 import logging
@@ -17,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
@@ -27,17 +26,26 @@ from sequencer.config import Config
 from sequencer.errors import OperationalError, SequencerError, UserError
 from sequencer.project import find_config_path, load_config
 
+if TYPE_CHECKING:  # types only: loading these is deferred to the commands that need them
+    from sequencer.core.sequences import Sequence as SequenceSpec
+    from sequencer.project import Project
+    from sequencer.setup.database import Database
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class App:
-    """What every command needs, created lazily so `--help` and `init` need no config."""
+    """What every command needs, created lazily so `--help` and `init` need no config.
+
+    The project and the database are loaded on first use (and the database stack is
+    imported only then), so a command that needs neither pays for neither.
+    """
 
     def __init__(self, config_path: str | None, at: datetime | None = None) -> None:
         self.config_path = find_config_path(config_path)
         self._config: Config | None = None
-        self._db: Any = None
-        self._project: Any = None
+        self._db: Database | None = None
+        self._project: Project | None = None
         self.clock: Clock = ManualClock(at) if at else SystemClock()
 
     @property
@@ -47,7 +55,7 @@ class App:
         return self._config
 
     @property
-    def project(self) -> Any:
+    def project(self) -> Project:
         """Calendar, templates and sequences of the config, loaded once per command."""
         if self._project is None:
             from sequencer.project import load_project
@@ -56,11 +64,15 @@ class App:
         return self._project
 
     @property
-    def db(self) -> Any:
-        if self._db is None:
-            from sequencer.db.session import Database
+    def db(self) -> Database:
+        """The project's database, opened once per command and disposed when it ends.
 
-            self._db = Database(self.config.database_url)
+        Services given it run and commit their own transactions.
+        """
+        if self._db is None:
+            from sequencer.setup.database import open_database
+
+            self._db = open_database(self.config)
         return self._db
 
     def close(self) -> None:
@@ -169,21 +181,6 @@ def print_table(
     Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200).print(table)
 
 
-def with_errors(f: F) -> F:
-    """For commands not run through the group (tests invoking a command object directly)."""
-
-    @functools.wraps(f)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return f(*args, **kwargs)
-        except UserError as exc:
-            _fail(exc, 2)
-        except SequencerError as exc:
-            _fail(exc, 1)
-
-    return wrapper  # type: ignore[return-value]
-
-
 def cli_actor() -> str:
     """Who is at the keyboard, for the audit trail: ``cli:<login>``."""
     try:
@@ -192,7 +189,7 @@ def cli_actor() -> str:
         return "cli"
 
 
-def app_sequences(app: App) -> dict[str, Any]:
+def app_sequences(app: App) -> dict[str, SequenceSpec]:
     """The configured sequences, loaded only by the commands that need them."""
     return app.project.sequences
 

@@ -1,6 +1,6 @@
 """Prospect commands: enroll, import.
 
-Each command parses its options, calls ``sequencer.people.enroll`` or ``sequencer.people.importer``
+Each command parses its options, calls ``sequencer.people.enroll`` or ``sequencer.people.importing``
 and prints a line, a table or ``--json`` (documented in README, "Prospects and
 enrollment"; keys are only ever added, never renamed). Taking prospects out again is in
 ``states_cmd``, suppression in ``suppress_cmd``, ``list``/``show`` in ``list_cmd``.
@@ -9,6 +9,8 @@ enrollment"; keys are only ever added, never renamed). Taking prospects out agai
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -25,7 +27,7 @@ from sequencer.cli.base import (
     pass_app,
 )
 from sequencer.people import enroll as svc
-from sequencer.people.importer import ImportSummary, import_csv
+from sequencer.people.importing import ImportSummary, import_csv
 
 
 def _fields(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -183,61 +185,49 @@ def import_cmd(
       sequencer import leads.csv --sequence inbound-lead --owner sam --dry-run
       sequencer import leads.csv --sequence inbound-lead --owner sam
     """
-    config, sequences, now = app.config, app_sequences(app), app.clock.now()
-    show_bar = sys.stderr.isatty() and not as_json
-    if show_bar:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
-        with Progress(
-            TextColumn("importing"),
-            BarColumn(),
-            DownloadColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        ) as bar:
-            task = bar.add_task("import", total=None)
-
-            def progress(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
-
-            summary = import_csv(
-                app.db,
-                config,
-                sequences,
-                file,
-                sequence_id=sequence_id,
-                now=now,
-                owner=owner,
-                dry_run=dry_run,
-                allow_parallel=allow_parallel,
-                actor=cli_actor(),
-                progress=progress,
-            )
-    else:
+    with _progress_bar(sys.stderr.isatty() and not as_json) as progress:
         summary = import_csv(
             app.db,
-            config,
-            sequences,
+            app.config,
+            app_sequences(app),
             file,
             sequence_id=sequence_id,
-            now=now,
+            now=app.clock.now(),
             owner=owner,
             dry_run=dry_run,
             allow_parallel=allow_parallel,
             actor=cli_actor(),
+            progress=progress,
         )
     if as_json:
         echo_json(_import_json(summary))
         return
     _print_import(summary)
+
+
+@contextmanager
+def _progress_bar(show: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A transient bar on stderr while the import runs (None when piped or --json)."""
+    if not show:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("import", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield progress
 
 
 def _import_json(s: ImportSummary) -> dict[str, Any]:

@@ -237,12 +237,12 @@ def outbox_list_cmd(app: App, show_all: bool, as_json: bool) -> None:
       sequencer outbox list
       sequencer outbox list --all --json
     """
-    from sequencer.db import outbox
     from sequencer.outbound import operations as outbox_ops
 
-    statuses = (outbox.HELD, outbox.QUEUED, outbox.SENDING)
+    # Without --all: the touches that still need someone (the outbox statuses users see).
+    statuses = ("held", "queued", "sending")
     if show_all:
-        statuses += (outbox.DEFERRED, outbox.FAILED)
+        statuses += ("deferred", "failed")
     rows = outbox_ops.outbox_list(app.db, statuses=statuses)
     if as_json:
         echo_json([r.__dict__ for r in rows])

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from sequencer.cli.base import App, echo_json, json_option, main, pass_app
-from sequencer.errors import ConfigError, Problem, UserError
+from sequencer.errors import UserError
 
 
 @main.command()
@@ -62,45 +62,32 @@ def check(app: App, connect: bool, as_json: bool) -> None:
       sequencer check
       sequencer --config team.yaml check --connect
     """
-    from sequencer.project import validate_project
+    from sequencer.setup.checks import check_project
 
-    problems: list[Problem] = []
-    try:
-        config = app.config
-    except ConfigError as exc:
-        problems.extend(exc.problems)
-        config = None
-    if config is not None:
-        problems.extend(validate_project(config, app.clock.now().date()))
-    probes = []
-    if connect and config is not None:
-        from sequencer.mail.probe import probe_imap, probe_smtp
-
-        for mailbox in config.mailboxes:
-            probes.append(probe_smtp(mailbox))
-            if mailbox.imap is not None:
-                probes.append(probe_imap(mailbox))
+    report = check_project(app.config_path, app.clock.now().date(), connect=connect)
     if as_json:
         echo_json(
             {
-                "config": str(app.config_path),
-                "ok": not problems and all(p.ok for p in probes),
-                "problems": [{"file": p.path, "line": p.line, "message": p.message} for p in problems],
-                "servers": [p.__dict__ for p in probes],
+                "config": str(report.config_path),
+                "ok": report.ok,
+                "problems": [
+                    {"file": p.path, "line": p.line, "message": p.message} for p in report.problems
+                ],
+                "servers": [p.__dict__ for p in report.servers],
             }
         )
     else:
-        for problem in problems:
+        for problem in report.problems:
             click.echo(str(problem), err=True)
-        for probe in probes:
+        for probe in report.servers:
             mark = "ok  " if probe.ok else "FAIL"
             click.echo(f"{mark} {probe.mailbox} {probe.protocol}: {probe.detail}")
-        if not problems and config is not None:
-            n = len(config.mailboxes)
-            click.echo(f"{app.config_path}: ok ({n} mailbox{'es' if n != 1 else ''})")
-    if problems:
+        if not report.problems and report.config is not None:
+            n = len(report.config.mailboxes)
+            click.echo(f"{report.config_path}: ok ({n} mailbox{'es' if n != 1 else ''})")
+    if report.problems:
         raise SystemExit(2)
-    if any(not p.ok for p in probes):
+    if not report.servers_ok:
         raise SystemExit(1)
 
 
@@ -118,34 +105,26 @@ def db_upgrade(app: App) -> None:
     Example:
       sequencer db upgrade
     """
-    from sequencer.db.session import Database, current_revision, head_revision, upgrade
+    from sequencer.setup.database import upgrade_schema
 
-    database = Database(app.config.database_url, migrate=False)
-    try:
-        before = current_revision(database.engine)
-        upgrade(database.engine)
-        after = current_revision(database.engine)
-    finally:
-        database.dispose()
+    before, after = upgrade_schema(app.config)
     if before == after:
-        click.echo(f"database is up to date (revision {after})")
+        click.echo(f"database is up to date (revision {after.current})")
     else:
-        click.echo(f"upgraded database from {before or 'empty'} to {after} (head {head_revision()})")
+        click.echo(
+            f"upgraded database from {before.current or 'empty'} to {after.current} "
+            f"(head {after.head})"
+        )
 
 
 @db.command("current")
 @pass_app
 def db_current(app: App) -> None:
     """Print the database's schema revision and the newest one shipped."""
-    from sequencer.db.session import Database, current_revision, head_revision
+    from sequencer.setup.database import schema_state
 
-    database = Database(app.config.database_url, migrate=False)
-    try:
-        current = current_revision(database.engine)
-    finally:
-        database.dispose()
-    head = head_revision()
-    state = "up to date" if current == head else "behind: run `sequencer db upgrade`"
-    click.echo(f"revision {current or 'none'} (shipped head {head}): {state}")
-    if current != head and current is not None:
+    state = schema_state(app.config)
+    verdict = "up to date" if state.up_to_date else "behind: run `sequencer db upgrade`"
+    click.echo(f"revision {state.current or 'none'} (shipped head {state.head}): {verdict}")
+    if not state.up_to_date and state.current is not None:
         raise UserError("database schema is behind the installed sequencer")

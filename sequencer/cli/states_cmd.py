@@ -6,12 +6,11 @@ Each calls one service function (the enrollment state changes) and prints what c
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from sequencer.cli.base import (
     App,
+    F,
     app_sequences,
     cli_actor,
     echo_json,
@@ -68,7 +67,7 @@ _target_args = [
 ]
 
 
-def _targeted(f: Any) -> Any:
+def _targeted(f: F) -> F:
     for decorator in reversed(_target_args):
         f = decorator(f)
     return f

@@ -1,8 +1,9 @@
-"""`todo`, `done`, `skip`: the rep's task list and closing its tasks (sequencer/tasks.py)."""
+"""`todo`, `done`, `skip`: the rep's task list and closing its tasks (``sequencer.people.tasks``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import cast
 
 import click
 
@@ -17,7 +18,7 @@ from sequencer.cli.base import (
 )
 
 
-def _when(value: Any) -> str:
+def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else ""
 
 
@@ -45,7 +46,7 @@ def todo_cmd(app: App, owner: str | None, due: str, as_json: bool) -> None:
     """
     from sequencer.people import tasks
 
-    views = tasks.todo(app.db, app.config, app.clock, owner=owner, due=due)  # type: ignore[arg-type]
+    views = tasks.todo(app.db, app.config, app.clock, owner=owner, due=cast(tasks.Due, due))
     if as_json:
         echo_json([v.as_dict() for v in views])
         return

@@ -128,6 +128,16 @@ def add_suppression(
     return row, True
 
 
+def insert_or_ignore(s: Session) -> Any:
+    """The dialect's ``insert`` construct, whose ``on_conflict_do_nothing`` makes an
+    insert idempotent on a unique key on SQLite and PostgreSQL alike."""
+    if s.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def prospect_by_email(s: Session, email: str) -> Prospect | None:
     return s.scalars(select(Prospect).where(Prospect.email == email.lower())).first()
 
@@ -139,22 +149,11 @@ def require_prospect(s: Session, email: str) -> Prospect:
     return p
 
 
-def open_enrollments(s: Session, prospect_id: int) -> list[Enrollment]:
-    return list(
-        s.scalars(
-            select(Enrollment).where(
-                Enrollment.prospect_id == prospect_id,
-                Enrollment.status.in_(lifecycle.OPEN_STATES),
-            )
-        )
-    )
-
-
 __all__ = [
     "IllegalTransition",
     "add_suppression",
     "find_suppression",
-    "open_enrollments",
+    "insert_or_ignore",
     "prospect_by_email",
     "record_event",
     "require_prospect",

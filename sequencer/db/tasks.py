@@ -1,9 +1,10 @@
-"""Named queries of the rep workflow: tasks, manual-email matches, inbound leads, round robin.
+"""Named queries of the rep workflow: tasks, and the enrollments a manual email belongs to.
 
 Every transition of a task is a guarded UPDATE (``... WHERE status = 'open'``), so a
 task closed by the rep and auto-skipped by a worker at the same moment is closed once;
 the loser learns it from the row count. Escalations are claimed the same way
 (``escalated_at IS NULL``), which makes "escalated once" hold across workers.
+Inbound leads and their round robin are in ``sequencer.db.leads``.
 """
 
 from __future__ import annotations
@@ -12,19 +13,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from sequencer.core import lifecycle
+from sequencer.db import store
 from sequencer.db.models import (
     Enrollment,
-    Event,
-    InboundLead,
     Message,
     Prospect,
-    RoundRobin,
     Task,
 )
 
@@ -35,14 +33,6 @@ SKIPPED = "skipped"
 # running, paused, or answered by the prospect (the promised proposal is still owed).
 # A stopped, bounced, unsubscribed or unenrolled lead has no task left to do.
 LIVE_ENROLLMENT_STATES = (lifecycle.ACTIVE, lifecycle.PAUSED, lifecycle.REPLIED)
-
-
-def _insert(s: Session) -> Any:
-    if s.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
 
 
 # --- tasks ------------------------------------------------------------------------------
@@ -70,7 +60,7 @@ def create_task(
     UNIQUE(enrollment, step) with ON CONFLICT DO NOTHING: a task step is never created twice.
     """
     result = s.execute(
-        _insert(s)(Task)
+        store.insert_or_ignore(s)(Task)
         .values(
             enrollment_id=enrollment_id,
             step=step,
@@ -293,119 +283,6 @@ def enrollments_of_recipients(
             .order_by(Enrollment.id)
         ).all()
     ]
-
-
-# --- inbound leads ----------------------------------------------------------------------
-
-
-def next_round_robin(s: Session, name: str, size: int) -> int:
-    """The next position (0..size-1) of a round robin; the row lock makes it fair across workers."""
-    s.execute(
-        _insert(s)(RoundRobin)
-        .values(name=name, position=0)
-        .on_conflict_do_nothing(index_elements=["name"])
-    )
-    row = s.get(RoundRobin, name, with_for_update=True, populate_existing=True)
-    assert row is not None
-    position = row.position % size
-    row.position = row.position + 1
-    s.flush()
-    return position
-
-
-def record_lead(s: Session, **values: Any) -> InboundLead:
-    lead = InboundLead(**values)
-    s.add(lead)
-    s.flush()
-    return lead
-
-
-def lead_of_inbound(s: Session, inbound_id: int) -> InboundLead | None:
-    return s.scalars(select(InboundLead).where(InboundLead.inbound_id == inbound_id)).first()
-
-
-def unnotified_leads(s: Session, mailbox: str) -> list[tuple[InboundLead, Prospect | None]]:
-    return [
-        (lead, p)
-        for lead, p in s.execute(
-            select(InboundLead, Prospect)
-            .outerjoin(Prospect, Prospect.id == InboundLead.prospect_id)
-            .where(
-                InboundLead.mailbox == mailbox,
-                InboundLead.notified_at.is_(None),
-                InboundLead.owner.is_not(None),
-            )
-            .order_by(InboundLead.id)
-        ).all()
-    ]
-
-
-def mark_lead_notified(s: Session, lead_id: int, now: datetime) -> None:
-    s.execute(update(InboundLead).where(InboundLead.id == lead_id).values(notified_at=now))
-
-
-def list_leads(
-    s: Session,
-    *,
-    since: datetime | None = None,
-    statuses: Sequence[str] = (),
-    owner: str | None = None,
-    limit: int = 500,
-) -> list[InboundLead]:
-    stmt = (
-        select(InboundLead)
-        .order_by(InboundLead.received_at.desc(), InboundLead.id.desc())
-        .limit(limit)
-    )
-    if since is not None:
-        stmt = stmt.where(InboundLead.received_at >= since)
-    if statuses:
-        stmt = stmt.where(InboundLead.status.in_(list(statuses)))
-    if owner is not None:
-        stmt = stmt.where(InboundLead.owner == owner)
-    return list(s.scalars(stmt))
-
-
-def count_leads(s: Session, *, statuses: Sequence[str], since: datetime | None = None) -> int:
-    stmt = (
-        select(func.count()).select_from(InboundLead).where(InboundLead.status.in_(list(statuses)))
-    )
-    if since is not None:
-        stmt = stmt.where(InboundLead.received_at >= since)
-    return int(s.scalar(stmt) or 0)
-
-
-def first_responses(s: Session, enrollment_ids: Sequence[int]) -> dict[int, tuple[datetime, str]]:
-    """Per enrollment: the first touch sent or the rep's first manual email, whichever came first."""
-    ids = list(enrollment_ids)
-    if not ids:
-        return {}
-    out: dict[int, tuple[datetime, str]] = {}
-    for enrollment_id, at in s.execute(
-        select(Message.enrollment_id, func.min(Message.sent_at))
-        .where(Message.enrollment_id.in_(ids), Message.sent_at.is_not(None))
-        .group_by(Message.enrollment_id)
-    ).all():
-        if at is not None:
-            out[enrollment_id] = (_aware(at), "touch")
-    for enrollment_id, at in s.execute(
-        select(Event.enrollment_id, func.min(Event.at))
-        .where(Event.enrollment_id.in_(ids), Event.kind == "manual_email")
-        .group_by(Event.enrollment_id)
-    ).all():
-        at = _aware(at)
-        if enrollment_id not in out or at < out[enrollment_id][0]:
-            out[enrollment_id] = (at, "manual email")
-    return out
-
-
-def _aware(value: datetime) -> datetime:
-    """Aggregates (MIN) bypass the column type on SQLite: restore aware UTC."""
-    from sequencer.clock import utc
-
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return utc(value)
 
 
 def deal_value(value: Decimal | None) -> float | None:

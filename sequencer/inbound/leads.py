@@ -37,8 +37,8 @@ from sqlalchemy.orm import Session
 from sequencer.clock import Clock
 from sequencer.config import Config, MailboxConfig
 from sequencer.core.sequences import Sequence
+from sequencer.db import leads as q
 from sequencer.db import store
-from sequencer.db import tasks as q
 from sequencer.db.models import Enrollment, InboundMessage
 from sequencer.errors import MailboxError, UserError
 from sequencer.reporting import notify

@@ -1,22 +1,17 @@
 """Putting prospects into sequences.
 
-``enroll`` creates or updates a prospect and enrolls it, taking a Session (joins
-the caller's transaction) or a Database (one transaction of its own), and ``now``
-from the caller's clock. Taking prospects out again lives in ``state_changes``,
-suppression in ``suppression``, listing and history in ``timeline``; when and from
-where touches go in ``planning``.
+``enroll`` creates or updates a prospect and enrolls it, with ``now`` from the
+caller's clock. Who may be enrolled (suppression, already open, open elsewhere,
+finished before, missing template variables) is decided by ``guards``, the same
+rules the CSV import applies; values typed by the rep are read by ``values``.
+Taking prospects out again lives in ``state_changes``, suppression in
+``suppression``, listing and history in ``timeline``; when and from where touches go
+in ``core.planning``.
 
-Guards (shared with the CSV import, see ``enrollment_guard``), in order:
-
-1. a suppressed address or domain is never enrolled, ``force`` or not (Suppressed);
-2. already open (active/paused) in the same sequence: not enrolled again; not an
-   error, so a repeated command or import is harmless;
-3. open in another sequence: AlreadyEnrolled unless ``allow_parallel``;
-4. finished the same sequence before (completed, replied, stopped, ...): AlreadyEnrolled
-   unless ``force`` (``unenrolled`` does not count: it means "enrolled by mistake").
-
-Also refused: a prospect lacking a variable the sequence's templates need
-(MissingVariables), because a touch that cannot render is worse than none.
+Who commits: ``enroll`` takes ``target: Session | Database`` (``sequencer.db.unit``).
+With a Session it joins the caller's transaction and the caller commits; with a
+Database the prospect, the enrollment and its event commit together before it
+returns.
 """
 
 from __future__ import annotations
@@ -24,10 +19,8 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
-from functools import lru_cache
-from pathlib import Path
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,167 +31,24 @@ from sequencer.config import Config
 from sequencer.core import lifecycle
 from sequencer.core.addresses import normalize
 from sequencer.core.planning import prospect_mapping
-from sequencer.core.schedule import BusinessCalendar, zone
 from sequencer.core.sequences import Sequence
-from sequencer.core.template_context import build_context, required_variables
-from sequencer.core.templates import TemplateStore
 from sequencer.db import prospects as q
 from sequencer.db import store
 from sequencer.db.models import Enrollment, Prospect
+from sequencer.db.session import Database
 from sequencer.db.unit import unit_of_work
-from sequencer.errors import AlreadyEnrolled, NotFound, Suppressed, UserError
+from sequencer.errors import AlreadyEnrolled, NotFound, Suppressed
+from sequencer.people.guards import (
+    ALREADY_ENROLLED,
+    MissingVariables,
+    enrollment_guard,
+    missing_variables,
+    sequence_required_variables,
+)
+from sequencer.people.values import parse_deal_value, parse_timezone
 from sequencer.project import TouchPlanner, choose_mailbox, prospect_zone
 
-# Enrollment guard outcomes (also the import summary's "skipped"/"rejected" keys).
-ALREADY_ENROLLED = "already_enrolled"
-ACTIVE_ELSEWHERE = "active_elsewhere"
-PREVIOUSLY_ENROLLED = "previously_enrolled"
-
-
-class MissingVariables(UserError):
-    """The prospect lacks data a template of the sequence cannot render without."""
-
-    def __init__(self, sequence_id: str, variables: set[str]) -> None:
-        self.sequence_id = sequence_id
-        self.variables = sorted(variables)
-        super().__init__(
-            f"sequence {sequence_id!r} needs {', '.join(self.variables)} for this prospect "
-            "(pass --name/--company or --set key=value)"
-        )
-
-
-# --- template variables ---------------------------------------------------------------
-
-
-@lru_cache(maxsize=8)
-def _store(path: Path) -> TemplateStore:
-    return TemplateStore(path)
-
-
-def sequence_required_variables(config: Config, sequence: Sequence) -> frozenset[str]:
-    """Prospect variables every touch of the sequence needs (templates and step subjects)."""
-    from sequencer.core import template_context as tpl
-
-    store = _store(config.templates_path)
-    needed: set[str] = set()
-    for step in sequence.steps:
-        subjects = [step.subject] + [v.subject for v in step.variants]
-        for variant in step.variants:
-            needed |= required_variables(store, variant.template)
-        for subject in subjects:
-            if subject:
-                found: set[str] = set()
-                tpl._unguarded(store.env.parse(subject), frozenset(), found)
-                needed |= found
-    return frozenset(needed - tpl.CONTEXT_VARIABLES - set(store.env.globals))
-
-
-_NO_CALENDAR = BusinessCalendar()
-
-
-def missing_variables(required: frozenset[str], prospect: Mapping[str, Any]) -> set[str]:
-    """Which required variables the prospect cannot supply (derived names count: name -> first_name)."""
-    if not required:
-        return set()
-    fields = prospect.get("fields") or {}
-    present = {k for k, v in prospect.items() if v is not None and v != ""}
-    present.update(k for k, v in fields.items() if v is not None and v != "")
-    if required <= present:  # build_context only ever adds keys: nothing can be missing
-        return set()
-    available = build_context(prospect, {}, None, None, None, date(2000, 1, 1), _NO_CALENDAR)
-    return set(required) - set(available)
-
-
-# --- values ---------------------------------------------------------------------------
-
-
-def parse_timezone(value: str | None) -> str | None:
-    """An IANA zone name or None; UserError names the bad value."""
-    if value is None or not value.strip():
-        return None
-    try:
-        zone(value.strip())
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    return value.strip()
-
-
-def parse_deal_value(value: str | int | float | Decimal | None) -> Decimal | None:
-    """``12000``, ``12,000.50``, ``$12,000``, ``€ 900`` -> Decimal; empty -> None."""
-    if value is None:
-        return None
-    if isinstance(value, Decimal):
-        amount = value
-    else:
-        text = str(value).strip().replace(",", "").replace("_", "").replace(" ", "")
-        if not text:
-            return None
-        text = text.lstrip("$€£¥")
-        try:
-            amount = Decimal(text)
-        except InvalidOperation:
-            raise UserError(f"deal value {value!r} is not a number") from None
-    if not amount.is_finite() or amount < 0 or amount >= Decimal("1e12"):
-        raise UserError(f"deal value {value!r} must be a positive amount below 1e12")
-    return amount.quantize(Decimal("0.01"))
-
-
-# --- guards ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GuardVerdict:
-    """Why an enrollment is not made: a code (summary key) and a sentence for the rep."""
-
-    code: str
-    message: str
-    others: tuple[str, ...] = ()
-
-
-def enrollment_guard(
-    sequence_id: str, existing: list[q.EnrollmentBrief], *, allow_parallel: bool, force: bool
-) -> GuardVerdict | None:
-    """Pure: given a prospect's enrollments, may it be enrolled in ``sequence_id``? None = yes."""
-    same_open = [
-        e for e in existing if e.sequence_id == sequence_id and e.status in lifecycle.OPEN_STATES
-    ]
-    if same_open:
-        return GuardVerdict(
-            ALREADY_ENROLLED, f"already {same_open[0].status} in sequence {sequence_id}"
-        )
-    others = tuple(
-        sorted(
-            {
-                e.sequence_id
-                for e in existing
-                if e.sequence_id != sequence_id and e.status in lifecycle.OPEN_STATES
-            }
-        )
-    )
-    if others and not allow_parallel:
-        return GuardVerdict(
-            ACTIVE_ELSEWHERE,
-            f"already active in sequence {', '.join(others)} (use --allow-parallel to enroll anyway)",
-            others,
-        )
-    finished = [
-        e
-        for e in existing
-        if e.sequence_id == sequence_id
-        and lifecycle.is_finished(e.status)
-        and e.status != lifecycle.UNENROLLED
-    ]
-    if finished and not force:
-        last = max(finished, key=lambda e: e.finished_at or datetime.min.replace(tzinfo=UTC))
-        when = f" on {last.finished_at:%Y-%m-%d}" if last.finished_at else ""
-        return GuardVerdict(
-            PREVIOUSLY_ENROLLED,
-            f"was in sequence {sequence_id} before ({last.status}{when}); use --force to enroll again",
-        )
-    return None
-
-
-# --- enroll ---------------------------------------------------------------------------
+__all__ = ["EnrollResult", "enroll", "new_token", "require_sequence"]
 
 
 @dataclass(frozen=True)
@@ -238,10 +88,11 @@ def require_sequence(sequences: Mapping[str, Sequence], sequence_id: str) -> Seq
 
 
 def enroll(
-    target: Session | Any, config: Config, sequences: Mapping[str, Sequence], **kwargs: Any
+    target: Session | Database, config: Config, sequences: Mapping[str, Sequence], **kwargs: Any
 ) -> EnrollResult:
     """Create or update the prospect and enroll it (see ``_enroll_once``).
 
+    Commits with the caller's Session, or in one transaction of its own on a Database.
     Two processes enrolling the same new address at the same moment collide on the
     database's unique keys; with a Database target the loser retries once and then
     sees the winner's prospect and enrollment, so the result is the same as if the
@@ -256,7 +107,7 @@ def enroll(
 
 
 def _enroll_once(
-    target: Session | Any,
+    target: Session | Database,
     config: Config,
     sequences: Mapping[str, Sequence],
     *,

@@ -3,6 +3,11 @@
 ``pause``/``resume``/``stop``/``unenroll``/``mark_replied`` pick the prospect's
 (or the sequence's) enrollments in a state the move is allowed from, and move each
 through ``store.transition``, which writes an event with its actor and reason.
+
+Who commits: each takes ``target: Session | Database`` (``sequencer.db.unit``): with a
+Session the move joins the caller's transaction and the caller commits; with a
+Database it is one transaction of its own, committed before the function returns, so
+a change is all-or-nothing across every enrollment it moves.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from sequencer.core.sequences import Sequence
 from sequencer.db import prospects as q
 from sequencer.db import store
 from sequencer.db.models import Enrollment
+from sequencer.db.session import Database
 from sequencer.db.unit import unit_of_work
 from sequencer.errors import NotFound, UserError
 from sequencer.project import TouchPlanner, prospect_zone
@@ -82,7 +88,7 @@ _MOVES = {
 
 
 def _move(
-    target: Session | Any,
+    target: Session | Database,
     to: str,
     email: str | None,
     sequence_id: str | None,
@@ -105,7 +111,7 @@ def _move(
 
 
 def pause(
-    target: Session | Any,
+    target: Session | Database,
     *,
     email: str | None = None,
     sequence_id: str | None = None,
@@ -114,7 +120,10 @@ def pause(
     now: datetime,
     actor: str = "cli",
 ) -> list[StateChange]:
-    """Hold active enrollments; the next touch time is kept, ``until`` is recorded for the scheduler."""
+    """Hold active enrollments; the next touch time is kept, ``until`` is recorded for the scheduler.
+
+    Commits with the caller's Session, or in its own transaction on a Database.
+    """
     if until is not None and until <= now:
         raise UserError(f"--until {until.isoformat()} is not in the future")
     return _move(
@@ -126,7 +135,7 @@ def _ending(to: str, doc: str) -> Callable[..., list[StateChange]]:
     """``stop`` and ``unenroll`` take the same arguments and differ only in the state they end in."""
 
     def end(
-        target: Session | Any,
+        target: Session | Database,
         *,
         email: str | None = None,
         sequence_id: str | None = None,
@@ -137,7 +146,7 @@ def _ending(to: str, doc: str) -> Callable[..., list[StateChange]]:
         return _move(target, to, email, sequence_id, reason, now, actor)
 
     end.__name__ = end.__qualname__ = _MOVES[to][0]
-    end.__doc__ = doc
+    end.__doc__ = f"{doc}\n\nCommits with the caller's Session, or in its own transaction on a Database."
     return end
 
 
@@ -149,7 +158,7 @@ unenroll = _ending(
 
 
 def resume(
-    target: Session | Any,
+    target: Session | Database,
     config: Config,
     sequences: Mapping[str, Sequence],
     *,
@@ -159,7 +168,10 @@ def resume(
     now: datetime,
     actor: str = "cli",
 ) -> list[StateChange]:
-    """Resume paused enrollments: the next touch is max(planned, now), moved into the send window."""
+    """Resume paused enrollments: the next touch is max(planned, now), moved into the send window.
+
+    Commits with the caller's Session, or in its own transaction on a Database.
+    """
     with unit_of_work(target) as s:
         out = []
         for e, addr in _targets(s, email, sequence_id, frozenset({lifecycle.PAUSED}), "resume"):
@@ -196,7 +208,7 @@ def resume(
 
 
 def mark_replied(
-    target: Session | Any,
+    target: Session | Database,
     *,
     email: str,
     sequence_id: str | None = None,
@@ -204,7 +216,10 @@ def mark_replied(
     now: datetime,
     actor: str = "cli",
 ) -> list[StateChange]:
-    """The rep heard back outside email: every open enrollment (else the latest completed) -> replied."""
+    """The rep heard back outside email: every open enrollment (else the latest completed) -> replied.
+
+    Commits with the caller's Session, or in its own transaction on a Database.
+    """
     with unit_of_work(target) as s:
         prospect = store.require_prospect(s, normalize(email))
         rows = q.enrollments_for_action(

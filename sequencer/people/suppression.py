@@ -1,10 +1,14 @@
-"""Addresses and domains that are never sent to, and what adding one stops."""
+"""Addresses and domains that are never sent to, and what adding one stops.
+
+Who commits: ``suppress_add``/``suppress_remove`` take ``target: Session | Database``
+(``sequencer.db.unit``): a Session joins the caller's transaction (the caller
+commits), a Database is one transaction of their own. ``suppress_list`` only reads.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -12,7 +16,8 @@ from sequencer.core import lifecycle
 from sequencer.core.addresses import normalize
 from sequencer.db import prospects as q
 from sequencer.db import store
-from sequencer.db.unit import unit_of_work
+from sequencer.db.session import Database
+from sequencer.db.unit import reading, unit_of_work
 from sequencer.errors import UserError
 from sequencer.people.state_changes import StateChange, state_change
 
@@ -39,7 +44,7 @@ def parse_suppression(value: str) -> tuple[str, str]:
 
 
 def suppress_add(
-    target: Session | Any,
+    target: Session | Database,
     value: str,
     *,
     reason: str = "manual",
@@ -49,7 +54,8 @@ def suppress_add(
     """Suppress an address or a whole domain and stop every open enrollment it covers.
 
     Stopped enrollments become ``stopped`` with reason ``suppressed: <value> (<reason>)``;
-    a later ``suppress remove`` does not restart them.
+    a later ``suppress remove`` does not restart them. The suppression and the stops
+    commit together: with the caller's Session, or in one transaction on a Database.
     """
     key, kind = parse_suppression(value)
     with unit_of_work(target) as s:
@@ -81,9 +87,12 @@ def suppress_add(
 
 
 def suppress_remove(
-    target: Session | Any, value: str, *, now: datetime, actor: str = "cli"
+    target: Session | Database, value: str, *, now: datetime, actor: str = "cli"
 ) -> bool:
-    """Lift a suppression (True if there was one). Enrollments it stopped stay stopped."""
+    """Lift a suppression (True if there was one). Enrollments it stopped stay stopped.
+
+    Commits with the caller's Session, or in its own transaction on a Database.
+    """
     key, kind = parse_suppression(value)
     with unit_of_work(target) as s:
         removed = q.delete_suppression(s, key)
@@ -108,8 +117,11 @@ class SuppressionRow:
     created_at: datetime
 
 
-def suppress_list(target: Session | Any, *, contains: str | None = None) -> list[SuppressionRow]:
-    with unit_of_work(target) as s:
+def suppress_list(
+    target: Session | Database, *, contains: str | None = None
+) -> list[SuppressionRow]:
+    """Every suppression (optionally those containing ``contains``); reads, never commits."""
+    with reading(target) as s:
         return [
             SuppressionRow(r.value, r.kind, r.reason, r.source, r.created_at)
             for r in q.list_suppressions(s, contains)

@@ -13,6 +13,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -28,6 +29,7 @@ from sequencer.db import job_runs as report_q
 from sequencer.db import store
 from sequencer.db import tasks as q
 from sequencer.db.models import Enrollment
+from sequencer.db.session import Database
 from sequencer.errors import MailboxError
 from sequencer.people.tasks import (
     TaskView,
@@ -97,9 +99,7 @@ def _task_lines(view: TaskView, tz: ZoneInfo) -> list[str]:
     return lines
 
 
-def _dec(value: float) -> Any:
-    from decimal import Decimal
-
+def _dec(value: float) -> Decimal:
     return Decimal(str(value))
 
 
@@ -152,11 +152,12 @@ def task_escalation(
     )
 
 
-def run_due_jobs(db: Any, config: Config, clock: Clock, *, worker: str | None = None) -> JobsResult:
+def run_due_jobs(db: Database, config: Config, clock: Clock, *, worker: str | None = None) -> JobsResult:
     """Morning reminders (once per rep and day) and task escalations (once per task); call every tick.
 
-    Claims are committed before any email goes out; a failed send gives its claim back,
-    so a later tick (of any worker) tries again. Never raises for a mail failure.
+    Who commits: each claim, release and event is its own short transaction on ``db``;
+    claims are committed before any email goes out, and a failed send gives its claim
+    back, so a later tick (of any worker) tries again. Never raises for a mail failure.
     """
     result = JobsResult()
     _send_reminders(db, config, clock, worker, result)
@@ -165,7 +166,7 @@ def run_due_jobs(db: Any, config: Config, clock: Clock, *, worker: str | None = 
 
 
 def _send_reminders(
-    db: Any, config: Config, clock: Clock, worker: str | None, result: JobsResult
+    db: Database, config: Config, clock: Clock, worker: str | None, result: JobsResult
 ) -> None:
     now = clock.now()
     calendar = task_calendar(config)
@@ -208,7 +209,7 @@ def _send_reminders(
         result.reminders.append(owner)
 
 
-def _escalate_overdue(db: Any, config: Config, clock: Clock, result: JobsResult) -> None:
+def _escalate_overdue(db: Database, config: Config, clock: Clock, result: JobsResult) -> None:
     managers = list(config.reporting.managers)
     if not managers:
         return

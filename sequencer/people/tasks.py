@@ -29,6 +29,7 @@ from sequencer.core.sequences import Sequence, Step
 from sequencer.db import outbox, store
 from sequencer.db import tasks as q
 from sequencer.db.models import Enrollment
+from sequencer.db.session import Database
 from sequencer.errors import NotFound, UserError
 
 WAIT_TASK = "task"
@@ -275,9 +276,12 @@ def _end_of_local_day(now: datetime, tz: ZoneInfo) -> datetime:
 
 
 def todo(
-    db: Any, config: Config, clock: Clock, *, owner: str | None = None, due: Due = "today"
+    db: Database, config: Config, clock: Clock, *, owner: str | None = None, due: Due = "today"
 ) -> list[TaskView]:
-    """Open tasks, oldest due first: due by the end of the rep's day, overdue now, or all."""
+    """Open tasks, oldest due first: due by the end of the rep's day, overdue now, or all.
+
+    Only reads, in a read session of its own: it never commits.
+    """
     now = clock.now()
     if due == "overdue":
         before: datetime | None = now
@@ -287,7 +291,7 @@ def todo(
         before = None
     else:
         raise UserError(f"--due takes today, overdue or all, not {due!r}")
-    with db.session() as s:
+    with db.read_session() as s:
         listings = q.list_tasks(s, owner=owner, due_before=before)
         touches = q.touch_summaries(s, [x.enrollment.id for x in listings])
         return [task_view(x, touches.get(x.enrollment.id), now) for x in listings]
@@ -300,7 +304,7 @@ class TaskClosed:
 
 
 def close_task(
-    db: Any,
+    db: Database,
     config: Config,
     sequences: Mapping[str, Sequence],
     clock: Clock,
@@ -310,7 +314,11 @@ def close_task(
     note: str | None = None,
     actor: str = "cli",
 ) -> TaskClosed:
-    """``done``/``skip``: close the task (an event on the timeline) and move the sequence on."""
+    """``done``/``skip``: close the task (an event on the timeline) and move the sequence on.
+
+    One transaction of its own on ``db``, committed before it returns: the task is
+    closed and the enrollment advanced together, or neither.
+    """
     if status == q.SKIPPED and not (note or "").strip():
         raise UserError("skip needs a reason (--reason TEXT): the manager report shows it")
     now = clock.now()

@@ -1,4 +1,9 @@
-"""Where every lead stands (``list_enrollments``) and what happened to one (``timeline``)."""
+"""Where every lead stands (``list_enrollments``) and what happened to one (``timeline``).
+
+Both only read: given ``target: Session | Database`` they use the caller's Session as
+is, or open a read session on a Database (``sequencer.db.unit.reading``) that never
+commits and, on SQLite, never holds up a sending worker.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,8 @@ from sequencer.core.addresses import normalize
 from sequencer.db import prospects as q
 from sequencer.db import store
 from sequencer.db.models import Enrollment, Prospect
-from sequencer.db.unit import unit_of_work
+from sequencer.db.session import Database
+from sequencer.db.unit import reading
 from sequencer.errors import UserError
 
 
@@ -42,7 +48,7 @@ class EnrollmentRow:
 
 
 def list_enrollments(
-    target: Session | Any,
+    target: Session | Database,
     *,
     now: datetime,
     sequence_id: str | None = None,
@@ -54,7 +60,7 @@ def list_enrollments(
     """Where every lead stands; soonest next touch first, finished ones last."""
     if status is not None and status not in lifecycle.STATES:
         raise UserError(f"unknown status {status!r} (known: {', '.join(lifecycle.STATES)})")
-    with unit_of_work(target) as s:
+    with reading(target) as s:
         rows = q.list_enrollments(
             s,
             sequence_id=sequence_id,
@@ -124,9 +130,9 @@ class ProspectTimeline:
 _SOURCE_ORDER = {"event": 0, "touch": 1, "inbound": 2}
 
 
-def timeline(target: Session | Any, email: str, *, now: datetime) -> ProspectTimeline:
+def timeline(target: Session | Database, email: str, *, now: datetime) -> ProspectTimeline:
     """Every enrollment, touch, inbound message and event of a prospect, oldest first."""
-    with unit_of_work(target) as s:
+    with reading(target) as s:
         p = store.require_prospect(s, normalize(email))
         enrollments = q.enrollments_of_prospect(s, p.id)
         ids = [e.id for e in enrollments]

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from sequencer.db import leads as lq
 from sequencer.db import reports as q
 from sequencer.db import tasks as tq
 from sequencer.reporting.model import (
@@ -63,10 +64,10 @@ def task_figures(s: Session, f: q.ReportFilter, *, now: datetime, sla_hours: flo
 def speed_to_lead(s: Session, f: q.ReportFilter, *, limit: int) -> SpeedToLead:
     """Inbound message -> first touch or the rep's first manual email, in minutes, per rep."""
     leads = [
-        lead for lead in tq.list_leads(s, since=f.since, statuses=("enrolled", "existing"), owner=f.owner, limit=100000)
+        lead for lead in lq.list_leads(s, since=f.since, statuses=("enrolled", "existing"), owner=f.owner, limit=100000)
         if lead.enrollment_id is not None
     ]
-    first = tq.first_responses(s, [lead.enrollment_id for lead in leads if lead.enrollment_id is not None])
+    first = lq.first_responses(s, [lead.enrollment_id for lead in leads if lead.enrollment_id is not None])
     per_rep: dict[str | None, list[float | None]] = {}
     for lead in leads:
         response = first.get(lead.enrollment_id)  # type: ignore[arg-type]
@@ -84,11 +85,11 @@ def speed_to_lead(s: Session, f: q.ReportFilter, *, limit: int) -> SpeedToLead:
         responded, waiting, median, p90 = figures(per_rep[owner])
         reps.append(RepSpeed(owner, len(per_rep[owner]), responded, waiting, median, p90))
     responded, waiting, median, p90 = figures([v for values in per_rep.values() for v in values])
-    unusable = tq.list_leads(s, since=f.since, statuses=("no_address", "failed"), limit=limit)
+    unusable = lq.list_leads(s, since=f.since, statuses=("no_address", "failed"), limit=limit)
     return SpeedToLead(
         leads=len(leads), responded=responded, waiting=waiting, median_minutes=median, p90_minutes=p90,
         per_rep=reps,
-        unusable=tq.count_leads(s, statuses=("no_address", "failed"), since=f.since),
+        unusable=lq.count_leads(s, statuses=("no_address", "failed"), since=f.since),
         unusable_items=[
             {"id": u.id, "received_at": u.received_at, "mailbox": u.mailbox, "from": u.from_addr,
              "subject": u.subject, "status": u.status, "reason": u.reason}

@@ -139,7 +139,7 @@ def test_the_address_comes_from_the_form_field_then_reply_to_then_from(tmp_path:
 def test_the_digest_has_a_speed_to_lead_line(
     tmp_path: Path, db: Any, mail: Any, clock: ManualClock
 ) -> None:
-    from sequencer.db import tasks as tq
+    from sequencer.db import leads as tq
     from sequencer.reporting.digest import build_digest
 
     w = World(tmp_path, db, mail, clock, inbound={"sequence": "inbound", "owner": "rep0"})

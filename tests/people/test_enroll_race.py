@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sequencer.db.models import Enrollment, Prospect
 from sequencer.db.session import Database
 from sequencer.people import enroll as svc
-from tests.people.test_enroll import make_world
+from tests.people.world import make_world
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -13,13 +13,8 @@ from sequencer.db.models import Enrollment, Event, Prospect
 from sequencer.errors import UserError
 from sequencer.people import enroll as svc
 from sequencer.people import state_changes, suppression
-from sequencer.people.importer import ImportSummary, import_csv
-from tests.people.test_enroll import World, count, make_world
-
-
-@pytest.fixture
-def world(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> World:
-    return make_world(tmp_path, db_url, monkeypatch)
+from sequencer.people.importing import ImportSummary, import_csv
+from tests.people.world import World, count
 
 
 def run_import(db: Any, world: World, clock: Any, path: Path, **kw: Any) -> ImportSummary:
@@ -150,6 +145,22 @@ def test_reimport_enrolls_nobody_twice(db, world, clock, tmp_path) -> None:
     with db.session() as s:
         p1 = s.scalars(select(Prospect).where(Prospect.email == "p1@acme.com")).one()
     assert (p1.name, p1.company, p1.fields) == ("P 1", "Acme Europe", {"quote_number": "Q-1b"})
+
+
+def test_progress_is_reported_after_each_batch_up_to_the_whole_file(
+    db, world, clock, tmp_path
+) -> None:
+    path = tmp_path / "leads.csv"
+    path.write_text(
+        "email,company,quote_number\n" + "".join(f"p{i}@acme.com,Acme,Q-{i}\n" for i in range(25))
+    )
+    calls: list[tuple[int, int]] = []
+    summary = run_import(db, world, clock, path, batch_size=10, progress=lambda *a: calls.append(a))
+    size = path.stat().st_size
+    assert summary.enrolled == 25
+    # after the batches of rows 2-11 and 12-21, then once at the end; bytes only grow
+    assert len(calls) == 3 and all(total == size for _, total in calls)
+    assert 0 < calls[0][0] <= calls[1][0] <= size and calls[-1] == (size, size)
 
 
 def test_dry_run_reports_but_writes_nothing(db, world, clock, tmp_path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import subprocess
@@ -9,11 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner, Result
 
 from sequencer.cli import main
-from tests.people.test_enroll import World, make_world
+from tests.people.world import World
 
 MONDAY = "2026-03-02T09:00"
 
@@ -52,11 +52,6 @@ ROW_KEYS = {
     "paused_until",
     "days_in_state",
 }
-
-
-@pytest.fixture
-def world(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> World:
-    return make_world(tmp_path, db_url, monkeypatch)
 
 
 def cli(world: World, *args: str, at: str = MONDAY) -> Result:
@@ -117,6 +112,18 @@ def test_enroll_json_is_stable_and_repeating_it_changes_nothing(world) -> None:
     again = cli_json(world, *args)
     assert (again["enrolled"], again["enrollment_id"]) == (False, first["enrollment_id"])
     assert again["skipped_reason"] == "already active in sequence quote"
+
+
+def test_enroll_start_sets_when_the_sequence_clock_starts(world) -> None:
+    # nurture waits 1 day, then sends weekdays 10:00-12:00 London
+    late = cli_json(world, "enroll", "dana@acme.com", "--sequence", "nurture", "--start", "2026-03-04T11:30")
+    assert late["next_send_at"] == "2026-03-05T11:30:00Z"
+    offset = cli_json(
+        world, "enroll", "bo@acme.com", "--sequence", "nurture", "--start", "2026-03-04T12:30+01:00"
+    )
+    assert offset["next_send_at"] == "2026-03-05T11:30:00Z"  # an offset is honoured
+    bad = cli(world, "enroll", "kim@acme.com", "--sequence", "nurture", "--start", "next week")
+    assert bad.exit_code == 2 and "--start" in bad.output
 
 
 def test_guards_fail_with_exit_code_2_and_one_line(world) -> None:
@@ -226,7 +233,7 @@ def test_pause_resume_stop_list_and_show(world) -> None:
     assert [(e["source"], e["kind"], e["reason"]) for e in shown["timeline"]] == [
         ("event", "enrolled", "enrolled in quote"),
         ("event", "paused", "vacation"),
-        ("event", "resumed", "resumed by " + shown["timeline"][2]["actor"]),
+        ("event", "resumed", f"resumed by cli:{getpass.getuser()}"),
         ("event", "stopped", "lost"),
     ]
     assert shown["timeline"][1]["at"] == "2026-03-02T09:00:00Z"
@@ -247,7 +254,7 @@ def test_mark_replied_and_unenroll(world) -> None:
 
 
 def test_suppress_add_list_remove(world) -> None:
-    cli_json(world, "enroll", "a@acme.com", "--sequence", "nurture")
+    enrolled = cli_json(world, "enroll", "a@acme.com", "--sequence", "nurture")
     added = cli_json(world, "suppress", "add", "Acme.com", "--reason", "do not contact")
     assert added == {
         "value": "acme.com",
@@ -256,7 +263,7 @@ def test_suppress_add_list_remove(world) -> None:
         "reason": "do not contact",
         "stopped": [
             {
-                "enrollment_id": added["stopped"][0]["enrollment_id"],
+                "enrollment_id": enrolled["enrollment_id"],
                 "email": "a@acme.com",
                 "sequence": "nurture",
             }
