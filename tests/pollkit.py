@@ -18,6 +18,7 @@ from sequencer.clock import ManualClock
 from sequencer.config import Config, load_config
 from sequencer.core.sequences import Sequence, load_sequences
 from sequencer.db.models import Enrollment, Message
+from sequencer.db.session import Database
 from sequencer.people.enroll import enroll
 from tests.servers import PASSWORD, MailEnv
 
@@ -47,7 +48,7 @@ class Project:
     """A rep's mailbox on the test servers, a database, a clock and one sequence."""
 
     mail: MailEnv
-    db: Any
+    db: Database
     clock: ManualClock
     root: Path
     rep: str
@@ -147,7 +148,7 @@ class Project:
 
 def make_project(
     mail: MailEnv,
-    db: Any,
+    db: Database,
     clock: ManualClock,
     root: Path,
     *,

@@ -8,7 +8,7 @@ email's To recipients in that sequence, threaded onto the filed email.
 from __future__ import annotations
 
 import re
-from typing import Any
+from email.message import Message
 
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,7 @@ from sequencer.inbound.counts import Counts
 from sequencer.people.enroll import enroll
 
 
-def plus_detail(headers: Any, mailbox_address: str) -> str | None:
+def plus_detail(headers: Message, mailbox_address: str) -> str | None:
     """The ``+detail`` of the mailbox's own address this copy was delivered to (BCC), if any.
 
     A BCC is not in the message's headers; the receiving server records the envelope

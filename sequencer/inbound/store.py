@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
+from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
@@ -137,18 +138,18 @@ _HEADERS = BytesHeaderParser(policy=compat32)
 _MSGID = re.compile(r"<[^<>\s]+>")
 
 
-def _header_addresses(headers: Any, *names: str) -> list[str]:
+def _header_addresses(headers: Message, *names: str) -> list[str]:
     values = [v for n in names for v in (headers.get_all(n) or [])]
     return list(
         dict.fromkeys(a.lower() for _, a in getaddresses([str(v) for v in values]) if "@" in a)
     )
 
 
-def _message_id(headers: Any) -> str | None:
+def _message_id(headers: Message) -> str | None:
     return next(iter(_MSGID.findall(str(headers.get("Message-ID") or ""))), None)
 
 
-def _header_date(headers: Any) -> str | None:
+def _header_date(headers: Message) -> str | None:
     try:
         value = headers.get("Date")
         when = parsedate_to_datetime(str(value)) if value else None
@@ -267,7 +268,7 @@ def inbound_row(
     }
 
 
-def _subject(headers: Any) -> str | None:
+def _subject(headers: Message) -> str | None:
     value = headers.get("Subject")
     if not value:
         return None
