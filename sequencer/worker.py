@@ -10,7 +10,12 @@ database first).
 
 ``IdleWatchers`` keep one IMAP IDLE connection per mailbox in background
 threads and wake the run loop the moment new mail lands, so a reply stops the
-sequence within seconds instead of at the next interval.
+sequence within seconds instead of at the next interval. Each watcher logs
+"IDLE ... watching" once its connection is in IDLE: from then on no new mail
+goes unnoticed (``sequencer -v run`` shows it; the tests wait for it).
+
+Every job here opens and commits its own transactions; none takes a session
+from its caller.
 """
 
 from __future__ import annotations
@@ -21,11 +26,14 @@ import logging
 import threading
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sequencer.clock import Clock
 from sequencer.config import Config, MailboxConfig
 from sequencer.core.sequences import Sequence
+from sequencer.db.session import Database
+from sequencer.mail.imap import ImapConnection
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +56,12 @@ def _run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
         return pool.submit(asyncio.run, coro).result()
 
 
-def resume_expired_pauses(db: Any, config: Config, sequences: Mapping[str, Sequence], now: Any) -> int:
-    """Paused enrollments whose until-date has come go back to active (actor: scheduler)."""
+def resume_expired_pauses(
+    db: Database, config: Config, sequences: Mapping[str, Sequence], now: datetime
+) -> int:
+    """Paused enrollments whose until-date has come go back to active (actor: scheduler).
+
+    Each resume commits on its own, so one bad row never undoes the others."""
     from sequencer.db.store import expired_pauses
     from sequencer.people import state_changes
 
@@ -70,7 +82,7 @@ def resume_expired_pauses(db: Any, config: Config, sequences: Mapping[str, Seque
 
 
 def housekeeping(
-    db: Any,
+    db: Database,
     config: Config,
     sequences: Mapping[str, Sequence],
     clock: Clock,
@@ -110,14 +122,14 @@ def housekeeping(
     return result
 
 
-def _digest(db: Any, config: Config, clock: Clock, worker_id: str) -> bool:
+def _digest(db: Database, config: Config, clock: Clock, worker_id: str) -> bool:
     from sequencer.reporting import digest
 
     return bool(_run_coroutine(digest.maybe_send_daily_digest(db, config, clock, worker=worker_id)))
 
 
 def _tasks_job(
-    db: Any, config: Config, sequences: Mapping[str, Sequence], clock: Clock
+    db: Database, config: Config, sequences: Mapping[str, Sequence], clock: Clock
 ) -> Callable[[], Any] | None:
     """Rep-task reminders and escalations, once that module exists in this installation."""
     try:
@@ -131,35 +143,62 @@ def _tasks_job(
 
 
 class IdleWatchers:
-    """One IMAP IDLE thread per mailbox; each calls ``wake()`` when new mail arrives."""
+    """One IMAP IDLE thread per mailbox; each calls ``wake()`` when new mail arrives.
 
-    def __init__(self, mailboxes: list[MailboxConfig], wake: Callable[[], None], *, timeout: float = 300.0) -> None:
+    ``ready`` is set once every watcher's connection is in IDLE.
+    """
+
+    def __init__(
+        self, mailboxes: list[MailboxConfig], wake: Callable[[], None], *, timeout: float = 300.0
+    ) -> None:
         self.mailboxes = [m for m in mailboxes if m.imap is not None]
         self.wake = wake
         self.timeout = timeout
+        self.ready = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._idling: set[str] = set()
+        self._lock = threading.Lock()
 
     def start(self) -> None:
+        if not self.mailboxes:
+            self.ready.set()
         for mailbox in self.mailboxes:
-            t = threading.Thread(target=self._watch, args=(mailbox,), name=f"idle-{mailbox.name}", daemon=True)
+            t = threading.Thread(
+                target=self._watch, args=(mailbox,), name=f"idle-{mailbox.name}", daemon=True
+            )
             t.start()
             self._threads.append(t)
 
     def stop(self) -> None:
         self._stop.set()
 
-    def _watch(self, mailbox: MailboxConfig) -> None:
-        from sequencer.mail.imap_poll import ImapPoller
+    def _idling_now(self, mailbox: MailboxConfig) -> None:
+        """Called once a connection's first IDLE is accepted: say so, once per connection."""
+        with self._lock:
+            if mailbox.name in self._idling:
+                return
+            self._idling.add(mailbox.name)
+            everyone = len(self._idling) == len(self.mailboxes)
+        assert mailbox.imap is not None
+        log.info("IDLE on mailbox %s: watching %s", mailbox.name, mailbox.imap.folders.inbox)
+        if everyone:
+            self.ready.set()
 
+    def _watch(self, mailbox: MailboxConfig) -> None:
         while not self._stop.is_set():
             try:
-                with ImapPoller(mailbox) as poller:
+                with ImapConnection(mailbox) as connection:
                     while not self._stop.is_set():
                         # short IDLE rounds so a stop request is seen within seconds
-                        if poller.wait_for_mail(min(self.timeout, 20.0)):
+                        arrived = connection.wait_for_mail(
+                            min(self.timeout, 20.0), on_idle=lambda: self._idling_now(mailbox)
+                        )
+                        if arrived:
                             log.info("new mail in %s: waking the worker", mailbox.name)
                             self.wake()
             except Exception as exc:  # noqa: BLE001 - keep watching; the poll still runs each tick
                 log.warning("IDLE on %s failed (%s); retrying in 30 s", mailbox.name, exc)
-                self._stop.wait(30.0)
+            with self._lock:
+                self._idling.discard(mailbox.name)
+            self._stop.wait(30.0)

@@ -19,6 +19,7 @@ from sequencer.config import Config
 from sequencer.core.sequence_files import load_sequences
 from sequencer.core.sequences import Sequence
 from sequencer.db.models import Enrollment, Message
+from sequencer.db.session import Database
 from sequencer.people.enroll import enroll
 from sequencer.project import load_config
 from tests.servers import PASSWORD, MailEnv
@@ -49,7 +50,7 @@ class Project:
     """A rep's mailbox on the test servers, a database, a clock and one sequence."""
 
     mail: MailEnv
-    db: Any
+    db: Database
     clock: ManualClock
     root: Path
     rep: str
@@ -149,7 +150,7 @@ class Project:
 
 def make_project(
     mail: MailEnv,
-    db: Any,
+    db: Database,
     clock: ManualClock,
     root: Path,
     *,

@@ -6,17 +6,20 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from sequencer import worker
+from sequencer.cli import main
 from sequencer.clock import ManualClock
 from sequencer.db.models import Enrollment
 from sequencer.db.session import Database
@@ -28,18 +31,45 @@ pytestmark = pytest.mark.servers
 MONDAY = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 
 
-def _wait_for_first_poll(db: Any, at: datetime, timeout: float = 30.0) -> None:
-    """The worker's first tick has polled the inbox (so a later reply is news to it)."""
-    from sequencer.db.models import MailboxState
+class WorkerLog:
+    """A worker's stderr, read line by line in a thread, so a test can wait for a line."""
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with db.session() as s:
-            state = s.get(MailboxState, "rep")
-            if state is not None and state.last_poll_at is not None and state.last_poll_at >= at:
-                return
-        time.sleep(0.2)
-    raise AssertionError("the worker never polled")
+    def __init__(self, stream: IO[str]) -> None:
+        self.lines: list[str] = []
+        self._closed = False
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    def count(self, needle: str) -> int:
+        with self._changed:
+            return sum(needle in line for line in self.lines)
+
+    def wait_for(self, needle: str, count: int = 1, timeout: float = 30.0) -> bool:
+        """True once ``needle`` has been logged ``count`` times; False on timeout or exit."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self._closed or sum(needle in line for line in self.lines) >= count,
+                timeout,
+            )
+            return sum(needle in line for line in self.lines) >= count
+
+    def text(self) -> str:
+        self._reader.join(30)
+        return "".join(self.lines)
+
+
+TICK = '"event": "tick"'  # logged after each tick, which polls first
+IDLE_READY = "IDLE on mailbox rep: watching INBOX"
 
 
 def _status(db: Any, enrollment_id: int) -> tuple[str, str | None]:
@@ -60,33 +90,46 @@ def test_a_reply_wakes_the_running_worker_through_imap_idle(
     eid = world.enroll(db, clock, prospect)
     world.tick(db, clock)  # touch 1 goes out
     touch = mail.wait_for(prospect, 1)[0]
+    at = (MONDAY + timedelta(minutes=5)).isoformat()
 
     env = {**os.environ, "SEQ_TEST_PASSWORD": "secret"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "sequencer", "--config", str(world.config_path),
-         "--at", (MONDAY + timedelta(minutes=5)).isoformat(), "-v", "run", "--interval", "600", *([] if idle else ["--no-idle"])],
+         "--at", at, "-v", "run", "--interval", "600", *([] if idle else ["--no-idle"])],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
+    )  # fmt: skip
+    assert proc.stderr is not None
+    log = WorkerLog(proc.stderr)
     try:
-        _wait_for_first_poll(db, MONDAY + timedelta(minutes=5))
-        time.sleep(1.0)  # the IDLE watcher is connected well within this
+        assert log.wait_for(TICK), "the worker never finished its first tick"
+        if idle:  # from here on, new mail cannot go unnoticed
+            assert log.wait_for(IDLE_READY), "the IDLE watcher never got into IDLE"
         reply = EmailMessage()
         reply["From"], reply["To"] = prospect, world.rep
         reply["Subject"] = "Re: " + touch["Subject"]
         reply["In-Reply-To"] = touch["Message-ID"]
         reply["Message-ID"] = "<reply-idle@test.example>"
         reply.set_content("Yes, let's talk on Thursday.")
-        mail.send(reply, prospect, [world.rep])
-        deadline = time.monotonic() + (20 if idle else 6)
-        while _status(db, eid)[0] != "replied" and time.monotonic() < deadline:
-            time.sleep(0.3)
-        # without IDLE the worker sleeps its interval: the reply waits for the next tick
-        assert _status(db, eid)[0] == ("replied" if idle else "active")
+        mail.send(reply, prospect, [world.rep])  # in the rep's INBOX when this returns
+        if idle:
+            assert log.wait_for(TICK, count=2, timeout=20), "IDLE did not wake the worker"
+            assert _status(db, eid)[0] == "replied"
+        else:
+            # without IDLE the worker sleeps its interval: no tick, the reply waits
+            assert not log.wait_for(TICK, count=2, timeout=5)
+            assert proc.poll() is None, "the worker died"
+            assert log.count(IDLE_READY) == 0
+            assert _status(db, eid)[0] == "active"
     finally:
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+    err = log.text()
     assert proc.returncode == 0, err[-2000:]
     assert "worker_stopped" in err
+    if not idle:  # the reply was there to be read: the next tick's poll stops the sequence
+        result = CliRunner().invoke(main, ["--config", str(world.config_path), "--at", at, "tick"])
+        assert result.exit_code == 0, result.output
+        assert _status(db, eid)[0] == "replied"
 
 
 def test_tick_housekeeping_resumes_a_pause_whose_until_date_passed(tmp_path: Path, mail, db_url: str) -> None:
@@ -119,9 +162,10 @@ def test_tick_sends_the_daily_digest_once(tmp_path: Path, mail, db_url: str) -> 
     first = worker.housekeeping(db, config, world.sequences, morning, worker_id="a", poll=False)
     second = worker.housekeeping(db, config, world.sequences, morning, worker_id="b", poll=False)
     assert (first.digest_sent, second.digest_sent) == (True, False)
-    digests = mail.wait_for(manager, 1)
+    # The SMTP front records each message before it answers DATA, and housekeeping returns
+    # only after its sends: what is recorded now is everything either worker sent.
+    digests = [raw for _sender, rcpts, raw in mail.relay.messages if manager in rcpts]
     assert len(digests) == 1
-    time.sleep(0.5)
-    assert len(mail.fetch_all(manager)) == 1
+    assert message_from_bytes(digests[0])["Subject"].startswith("Sequencer digest 2026-03-03")
     with db.session() as s:
         assert s.scalars(select(Enrollment)).all() == []

@@ -119,7 +119,7 @@ async def _simulate(
     progress: Progress | None,
 ) -> list[Happening]:
     from sequencer.inbound.poll import poll_mailbox
-    from sequencer.mail.imap_poll import ImapPoller
+    from sequencer.mail.imap import ImapConnection as ImapPoller
     from sequencer.outbound.engine import Engine
 
     config, sequences = project.config, project.sequences

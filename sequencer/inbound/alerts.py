@@ -3,28 +3,28 @@
 Runs after the state change has committed, so a failed SMTP send is retried on the next
 poll (up to ``NOTIFY_ATTEMPTS``), never lost. Replies the rep has not answered (seen in
 the Sent folder) within ``reporting.reply_sla_hours`` go to ``reporting.managers`` once.
+Each sent alert is recorded in its own committed transaction right after the SMTP send,
+so a crash repeats at most the one in flight. Both return their ``Counts``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from sequencer.clock import Clock
 from sequencer.config import Config, MailboxConfig
 from sequencer.core.sequences import Sequence as SequenceDef
-from sequencer.db import inbound as q
-from sequencer.db import store
+from sequencer.db import attribution, store
+from sequencer.db import replies as q
 from sequencer.db.models import Enrollment
+from sequencer.db.session import Database
 from sequencer.errors import MailboxError
-from sequencer.inbound.effects import ACTOR
+from sequencer.inbound.context import ACTOR
+from sequencer.inbound.counts import Counts
 from sequencer.reporting import notify
-
-if TYPE_CHECKING:
-    from sequencer.inbound.poll import PollResult
 
 NOTIFY_ATTEMPTS = 5
 
@@ -38,7 +38,7 @@ def reply_facts(
     s: Session, sequences: Mapping[str, SequenceDef], enrollment: Enrollment
 ) -> notify.ReplyFacts:
     """What the alert and the escalation say, read from the database."""
-    prospect = q.prospect(s, enrollment.prospect_id)
+    prospect = attribution.prospect(s, enrollment.prospect_id)
     assert prospect is not None
     reply = q.latest_reply_of_enrollment(s, enrollment.id)
     touches = q.touches_of_enrollment(s, enrollment.id)
@@ -105,14 +105,16 @@ def _notify_mailbox(config: Config, mailbox: MailboxConfig) -> MailboxConfig:
 
 
 def send_reply_alerts(
-    db: Any,
+    db: Database,
     config: Config,
     mailbox: MailboxConfig,
     sequences: Mapping[str, SequenceDef],
     clock: Clock,
-    result: PollResult,
-) -> None:
+) -> Counts:
+    """Alert the mailbox's owner of each new reply not alerted yet (commits per alert)."""
     sender = _notify_mailbox(config, mailbox)
+    notified = 0
+    warnings: list[str] = []
     with db.session() as s:
         pending = q.unnotified_replies(s, mailbox.name, max_attempts=NOTIFY_ATTEMPTS)
         facts = [(e, reply_facts(s, sequences, e)) for e in pending]
@@ -131,7 +133,7 @@ def send_reply_alerts(
                     enrollment=enrollment,
                     reason=str(exc)[:500],
                 )
-            result.warnings.append(f"reply alert for enrollment {enrollment.id} not sent: {exc}")
+            warnings.append(f"reply alert for enrollment {enrollment.id} not sent: {exc}")
             continue
         with db.session() as s:
             store.record_event(
@@ -144,20 +146,23 @@ def send_reply_alerts(
                 step=enrollment.replied_step,
                 data={"message_id": msg["Message-ID"]},
             )
-        result.notified += 1
+        notified += 1
+    return Counts(notified=notified, warnings=tuple(warnings))
 
 
 def escalate(
-    db: Any,
+    db: Database,
     config: Config,
     mailbox: MailboxConfig,
     sequences: Mapping[str, SequenceDef],
     clock: Clock,
-    result: PollResult,
-) -> None:
+) -> Counts:
+    """Tell the managers, once, of each reply left unanswered past the SLA (commits per escalation)."""
     managers = config.reporting.managers
     if not managers:
-        return
+        return Counts()
+    escalated = 0
+    warnings: list[str] = []
     now = clock.now()
     sla = config.reporting.reply_sla_hours
     sender = _notify_mailbox(config, mailbox)
@@ -169,10 +174,10 @@ def escalate(
         try:
             notify.send_notification(sender, msg, managers)
         except (MailboxError, OSError) as exc:
-            result.warnings.append(f"escalation for enrollment {enrollment.id} not sent: {exc}")
+            warnings.append(f"escalation for enrollment {enrollment.id} not sent: {exc}")
             continue
         with db.session() as s:
-            q.update_enrollment(s, enrollment.id, escalated_at=now)
+            attribution.update_enrollment(s, enrollment.id, escalated_at=now)
             store.record_event(
                 s,
                 now=now,
@@ -182,7 +187,8 @@ def escalate(
                 reason=f"unanswered after {sla:g}h; sent to {', '.join(managers)}",
                 step=enrollment.replied_step,
             )
-        result.escalated += 1
+        escalated += 1
+    return Counts(escalated=escalated, warnings=tuple(warnings))
 
 
 __all__ = ["NOTIFY_ATTEMPTS", "escalate", "reply_facts", "send_reply_alerts"]

@@ -2,21 +2,18 @@
 
 Phase 2 of the inbox poller asks this first for every classified message (reply,
 auto-reply, bounce, unsubscribe); the answer says what the effect applies to
-(``inbound_effects``) and how we know, which the timeline records.
+(``inbound/effects.py``) and how we know, which the timeline records. Read-only.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from sequencer.db import inbound as q
+from sequencer.db import attribution as q
 from sequencer.db.models import Enrollment, InboundMessage
-
-if TYPE_CHECKING:
-    from sequencer.inbound.effects import ApplyContext
+from sequencer.inbound.context import ApplyContext
 
 RECENTLY_FINISHED = timedelta(days=30)  # sender attribution also looks at these
 

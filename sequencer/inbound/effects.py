@@ -5,47 +5,29 @@ auto-reply holds the next touch until the return date or ``on_auto_reply``, a ha
 (or the third soft one) suppresses the address, an unsubscribe suppresses it and ends
 every open enrollment of the prospect. A message in the Sent folder is the rep's manual
 email (``manual_email``) and, after a reply, the rep's answer that stops the reply SLA clock.
-Each function runs inside the caller's savepoint: raising sets the message aside.
+Each function runs inside the caller's savepoint (it never commits; raising sets the
+message aside) and returns the ``Counts`` of what it did, which the poll adds up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from sequencer.config import Config, MailboxConfig
 from sequencer.core import lifecycle
-from sequencer.core.schedule import BusinessCalendar, add_wait, local_to_utc, zone
+from sequencer.core.schedule import add_wait, local_to_utc, zone
 from sequencer.core.sequences import Policies
-from sequencer.core.sequences import Sequence as SequenceDef
-from sequencer.db import inbound as q
-from sequencer.db import store
+from sequencer.db import attribution as q
+from sequencer.db import replies, store
 from sequencer.db.models import Enrollment, InboundMessage, Prospect
 from sequencer.inbound import manual_email
+from sequencer.inbound.context import ACTOR, ApplyContext
+from sequencer.inbound.counts import NOTHING, Counts
 
-if TYPE_CHECKING:
-    from sequencer.inbound.poll import PollResult
-
-ACTOR = "poller"
 SOFT_BOUNCE_LIMIT = 3  # soft bounces of one enrollment before it counts as bounced
 SOFT_BOUNCE_DELAY = timedelta(days=1)  # the next touch waits this long after a soft bounce
-
-
-@dataclass
-class ApplyContext:
-    """One apply batch's settings and clock reading, shared by every message in it."""
-
-    config: Config
-    mailbox: MailboxConfig
-    sequences: Mapping[str, SequenceDef]
-    now: datetime
-    result: PollResult
-    own: frozenset[str]
-    calendar: BusinessCalendar
 
 
 def _record(
@@ -83,7 +65,8 @@ def apply_reply(
     enrollment: Enrollment,
     step: int | None,
     how: str,
-) -> None:
+) -> Counts:
+    """Stop the sequence (``replied``), unless a colleague wrote and the policy says go on."""
     prospect = q.prospect(s, enrollment.prospect_id)
     assert prospect is not None
     sender = (row.from_addr or "").lower()
@@ -110,7 +93,7 @@ def apply_reply(
                 step=step,
                 data=data,
             )
-            return
+            return NOTHING
         data["colleague"] = sender
     if enrollment.status in lifecycle.TRANSITIONS[lifecycle.REPLIED]:
         store.transition(
@@ -125,17 +108,17 @@ def apply_reply(
             replied_at=ctx.now,
             replied_step=step,
         )
-        ctx.result.replies += 1
-    else:
-        _record(
-            s,
-            ctx,
-            enrollment,
-            "reply_received",
-            reason=f"another message from {sender} (enrollment already {enrollment.status})",
-            step=step,
-            data=data,
-        )
+        return Counts(replies=1)
+    _record(
+        s,
+        ctx,
+        enrollment,
+        "reply_received",
+        reason=f"another message from {sender} (enrollment already {enrollment.status})",
+        step=step,
+        data=data,
+    )
+    return NOTHING
 
 
 def _zone_name(ctx: ApplyContext, enrollment: Enrollment) -> str:
@@ -162,7 +145,8 @@ def _hold_until(s: Session, enrollment: Enrollment, until: datetime, reason: str
 
 def apply_auto_reply(
     s: Session, ctx: ApplyContext, row: InboundMessage, enrollment: Enrollment, step: int | None
-) -> None:
+) -> Counts:
+    """Never a stop: hold the next touch until the return date (or ``on_auto_reply``)."""
     details = row.details or {}
     return_date = date.fromisoformat(details["return_date"]) if details.get("return_date") else None
     data: dict[str, Any] = {
@@ -187,11 +171,13 @@ def apply_auto_reply(
     if held is not None:
         data["next_send_at"] = held.isoformat()
     _record(s, ctx, enrollment, "auto_reply", reason=row.reason, step=step, data=data)
+    return NOTHING
 
 
 def apply_bounce(
     s: Session, ctx: ApplyContext, row: InboundMessage, enrollment: Enrollment, step: int | None
-) -> None:
+) -> Counts:
+    """A hard bounce (or the third soft one) suppresses the address and ends the enrollment."""
     prospect = q.prospect(s, enrollment.prospect_id)
     assert prospect is not None
     data = {
@@ -206,7 +192,7 @@ def apply_bounce(
         s.flush()
         if q.count_events(s, enrollment.id, "soft_bounce") < SOFT_BOUNCE_LIMIT:
             _hold_until(s, enrollment, ctx.now + SOFT_BOUNCE_DELAY, f"soft bounce: {reason}")
-            return
+            return NOTHING
         reason = f"{SOFT_BOUNCE_LIMIT} soft bounces; last: {reason}"
     store.add_suppression(
         s,
@@ -229,17 +215,19 @@ def apply_bounce(
         )
     else:
         _record(s, ctx, enrollment, "bounce_received", reason=reason, step=step, data=data)
+    return NOTHING
 
 
 def unsubscribe(
     s: Session, ctx: ApplyContext, row: InboundMessage, enrollment: Enrollment | None
-) -> None:
+) -> Counts:
+    """Suppress the writer's address and end every open enrollment of that prospect."""
     prospect: Prospect | None = q.prospect(s, enrollment.prospect_id) if enrollment else None
     if prospect is None and row.from_addr:
         prospect = store.prospect_by_email(s, row.from_addr)
     address = prospect.email if prospect else (row.from_addr or "").lower()
     if not address or address in ctx.own:
-        return
+        return NOTHING
     store.add_suppression(
         s,
         address,
@@ -249,7 +237,7 @@ def unsubscribe(
         now=ctx.now,
     )
     if prospect is None:
-        return
+        return NOTHING
     targets = {e.id: e for e in q.open_enrollments_of_prospect(s, prospect.id)}
     if (
         enrollment is not None
@@ -267,26 +255,28 @@ def unsubscribe(
             step=e.steps_done,
             data={"from": row.from_addr, "snippet": row.snippet},
         )
+    return NOTHING
 
 
-def apply_sent(s: Session, ctx: ApplyContext, row: InboundMessage) -> int | None:
+def apply_sent(s: Session, ctx: ApplyContext, row: InboundMessage) -> tuple[int | None, Counts]:
     """A message in Sent: our touch's copy (nothing to do), else the rep's manual email.
 
     One row, both signals: a manual email to a prospect is recorded on the timeline and
     applies ``on_manual_email`` (``manual_email.capture_manual_email``), and if it follows the
     prospect's reply it is also the rep's answer (``answered_at``, the reply SLA).
+    Returns the enrollment it was recorded on, if any.
     """
     if row.message_id and q.touches_by_message_ids(s, [row.message_id]):
-        return None
+        return None, NOTHING
     manual = manual_email.capture_manual_email(
         s, ctx.config, ctx.sequences, ctx.mailbox, row, ctx.now, ctx.calendar, actor=ACTOR
     )
     captured = manual.enrollment_ids[0] if manual.enrollment_ids else None
     recipients = [a.lower() for a in row.recipients or []]
-    waiting = q.awaiting_answer(s, ctx.mailbox.name)
+    waiting = replies.awaiting_answer(s, ctx.mailbox.name)
     if not waiting:
-        return captured
-    by_reply = q.reply_message_ids(s, [e.id for e, _ in waiting])
+        return captured, NOTHING
+    by_reply = replies.reply_message_ids(s, [e.id for e, _ in waiting])
     chosen: Enrollment | None = None
     for ref in row.refs or []:
         if ref in by_reply:
@@ -296,14 +286,14 @@ def apply_sent(s: Session, ctx: ApplyContext, row: InboundMessage) -> int | None
         sent_at = _iso((row.details or {}).get("date"))
         for e, p in waiting:
             if p.email in recipients:
-                reply = q.latest_reply_of_enrollment(s, e.id)
+                reply = replies.latest_reply_of_enrollment(s, e.id)
                 reply_at = _iso((reply.details or {}).get("date")) if reply else None
                 if sent_at and reply_at and sent_at < reply_at:
                     continue  # written before the reply arrived: not an answer to it
                 chosen = e
                 break
     if chosen is None or chosen.replied_at is None:
-        return captured
+        return captured, NOTHING
     q.update_enrollment(s, chosen.id, answered_at=ctx.now)
     seconds = max(0.0, (ctx.now - chosen.replied_at).total_seconds())
     _record(
@@ -315,8 +305,7 @@ def apply_sent(s: Session, ctx: ApplyContext, row: InboundMessage) -> int | None
         step=chosen.replied_step,
         data={"response_seconds": seconds, "message_id": row.message_id, "subject": row.subject},
     )
-    ctx.result.answered += 1
-    return chosen.id
+    return chosen.id, Counts(answered=1)
 
 
 def _iso(value: str | None) -> datetime | None:
@@ -327,8 +316,6 @@ def _iso(value: str | None) -> datetime | None:
 
 
 __all__ = [
-    "ACTOR",
-    "ApplyContext",
     "apply_auto_reply",
     "apply_bounce",
     "apply_reply",

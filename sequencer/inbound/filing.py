@@ -8,18 +8,20 @@ email's To recipients in that sequence, threaded onto the filed email.
 from __future__ import annotations
 
 import re
-from typing import Any
+from email.message import Message
 
 from sqlalchemy.orm import Session
 
-from sequencer.db import inbound as q
+from sequencer.db import attribution as q
 from sequencer.db import store
 from sequencer.db.models import InboundMessage
 from sequencer.errors import UserError
-from sequencer.inbound.effects import ACTOR, ApplyContext
+from sequencer.inbound.context import ACTOR, ApplyContext
+from sequencer.inbound.counts import Counts
+from sequencer.people.enroll import enroll
 
 
-def plus_detail(headers: Any, mailbox_address: str) -> str | None:
+def plus_detail(headers: Message, mailbox_address: str) -> str | None:
     """The ``+detail`` of the mailbox's own address this copy was delivered to (BCC), if any.
 
     A BCC is not in the message's headers; the receiving server records the envelope
@@ -43,14 +45,14 @@ def plus_detail(headers: Any, mailbox_address: str) -> str | None:
     return None
 
 
-def apply_filed(s: Session, ctx: ApplyContext, row: InboundMessage) -> int | None:
+def apply_filed(s: Session, ctx: ApplyContext, row: InboundMessage) -> tuple[int | None, Counts]:
     """Enroll the To recipients of a filed (or plus-BCC'd) email, threaded onto it.
 
     The filed email is touch 0: it starts the thread, and every step of the sequence,
-    step 1 included, follows as a reply in it (``Re: <its subject>``).
+    step 1 included, follows as a reply in it (``Re: <its subject>``). Returns the first
+    enrollment made and how many were. Runs in the caller's savepoint (never commits);
+    a recipient that cannot be enrolled raises after the others, setting the message aside.
     """
-    from sequencer.people.enroll import enroll
-
     details = row.details or {}
     sequence_id = details.get("sequence") or ""
     if sequence_id not in ctx.sequences:
@@ -68,6 +70,7 @@ def apply_filed(s: Session, ctx: ApplyContext, row: InboundMessage) -> int | Non
     }
     thread = [*reversed(list(row.refs or [])), row.message_id]
     first_id: int | None = None
+    enrolled = 0
     failures: list[str] = []
     for address in recipients:
         existing = store.prospect_by_email(s, address)
@@ -97,11 +100,11 @@ def apply_filed(s: Session, ctx: ApplyContext, row: InboundMessage) -> int | Non
                 thread_refs=list(dict.fromkeys(thread)),
                 thread_subject=row.subject,
             )
-            ctx.result.enrolled += 1
+            enrolled += 1
             first_id = first_id or outcome.enrollment_id
     if failures:
         raise UserError("; ".join(failures))
-    return first_id
+    return first_id, Counts(enrolled=enrolled)
 
 
 __all__ = ["apply_filed", "plus_detail"]

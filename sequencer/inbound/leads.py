@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import EmailMessage
@@ -39,8 +40,13 @@ from sequencer.config import Config, MailboxConfig
 from sequencer.core.sequences import Sequence
 from sequencer.db import leads as q
 from sequencer.db import store
-from sequencer.db.models import Enrollment, InboundMessage
+from sequencer.db.models import Enrollment, InboundLead, InboundMessage, Prospect
+from sequencer.db.session import Database
 from sequencer.errors import MailboxError, UserError
+from sequencer.inbound.counts import Counts
+from sequencer.people.enroll import enroll
+from sequencer.people.task_jobs import notification_message
+from sequencer.people.tasks import owner_mailbox
 from sequencer.reporting import notify
 
 log = logging.getLogger(__name__)
@@ -151,11 +157,12 @@ def apply_lead(
     sequences: Mapping[str, Sequence],
     mailbox: MailboxConfig,
     row: InboundMessage,
-    now: Any,
+    now: datetime,
 ) -> int | None:
-    """Phase 2 for one lead message: record it, and enroll it when it has a usable address."""
-    from sequencer.people.enroll import enroll
+    """Phase 2 for one lead message: record it, and enroll it when it has a usable address.
 
+    Runs in the caller's savepoint (never commits); returns the enrollment, if any.
+    """
     existing = q.lead_of_inbound(s, row.id)
     if existing is not None:  # re-applied (inbound retry): done already
         return existing.enrollment_id
@@ -233,7 +240,7 @@ def apply_lead(
 
 
 def lead_alert(
-    lead: Any, prospect: Any, *, sender: MailboxConfig, to: str, now: Any
+    lead: InboundLead, prospect: Prospect | None, *, sender: MailboxConfig, to: str, now: datetime
 ) -> EmailMessage:
     who = (prospect.name if prospect else None) or lead.email or lead.from_addr or "unknown"
     subject = f"New inbound lead for you: {who}" + (f" ({lead.subject})" if lead.subject else "")
@@ -250,17 +257,11 @@ def lead_alert(
         "",
         "-- sequencer",
     ]
-    from sequencer.people.task_jobs import notification_message
-
     return notification_message("inbound-lead", sender, [to], subject, "\n".join(lines) + "\n", now)
 
 
-def send_lead_alerts(
-    db: Any, config: Config, mailbox: MailboxConfig, clock: Clock
-) -> tuple[int, list[str]]:
-    """Email each newly assigned lead's owner; returns (sent, warnings). Retried next poll on failure."""
-    from sequencer.people.tasks import owner_mailbox
-
+def send_lead_alerts(db: Database, config: Config, mailbox: MailboxConfig, clock: Clock) -> Counts:
+    """Email each newly assigned lead's owner (commits per alert); retried next poll on failure."""
     warnings: list[str] = []
     sent = 0
     with db.session() as s:
@@ -290,7 +291,7 @@ def send_lead_alerts(
         with db.session() as s:
             q.mark_lead_notified(s, lead.id, now)
         sent += 1
-    return sent, warnings
+    return Counts(notified=sent, warnings=tuple(warnings))
 
 
 __all__ = ["apply_lead", "choose_address", "form_fields", "lead_details", "send_lead_alerts"]

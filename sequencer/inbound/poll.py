@@ -2,20 +2,22 @@
 
 Two phases, Mailman style:
 
-1. **Store.** Each new message of each polled folder is classified (``classify``, pure)
-   and stored in ``inbound_messages`` keyed by (mailbox, folder, UIDVALIDITY, UID),
-   in the same transaction that advances the folder's cursor. Re-polling is harmless.
-   See ``inbound_store``.
-2. **Apply.** Stored, unapplied verdicts are attributed to an enrollment
-   (``attribution``) and acted on (``inbound_effects``, ``filing``, ``inbound_leads``),
-   one savepoint each: a message that raises is set aside with its error
-   (``inbound_messages.error``) and the batch goes on; ``sequencer inbound retry``
-   puts set-aside messages back.
+1. **Store** (``inbound/store.py``). Each new message of each polled folder is classified
+   (``classify``, pure) and stored in ``inbound_messages`` keyed by (mailbox, folder,
+   UIDVALIDITY, UID), in the same transaction that advances the folder's cursor.
+   Re-polling is harmless.
+2. **Apply** (``inbound/apply.py``). Stored, unapplied verdicts are attributed to an
+   enrollment and acted on, one savepoint each: a message that raises is set aside with
+   its error and the batch goes on; ``sequencer inbound retry`` puts it back.
 
 Then the owner alerts for new replies go out (after the state change has committed, so
 a failed SMTP send is retried on the next poll, never lost), and replies left unanswered
 past ``reporting.reply_sla_hours`` are escalated to ``reporting.managers`` once
-(``reply_alerts``).
+(``inbound/alerts.py``). Each stage returns its ``Counts``; this module adds them up.
+
+Last, the poll watermark (``mailbox_state.last_poll_at``, which the sender waits for
+before a follow-up) moves forward to the moment *before* the fetch: a reply that lands
+while a poll runs is not covered by it, so it cannot let a follow-up through unread.
 
 Folder roles: the inbox and ``imap.folders.extra`` are classified; the Sent folder is
 watched for the rep's answers (``imap.folders.poll_sent``); ``imap.folders.enroll``
@@ -25,31 +27,28 @@ folders enroll what the rep files there. See README, "The inbox poller" for ever
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from sequencer.clock import Clock
-from sequencer.config import Config, MailboxConfig
+from sequencer.config import Config
 from sequencer.core.sequences import Sequence as SequenceDef
 from sequencer.db import inbound as q
-from sequencer.db.models import InboundMessage
-from sequencer.errors import MailboxError, SequencerError, UserError
-from sequencer.inbound import alerts as reply_alerts
-from sequencer.inbound import attribution, effects, filing
+from sequencer.db.session import Database
+from sequencer.errors import MailboxError, SequencerError
+from sequencer.inbound import alerts
 from sequencer.inbound import leads as inbound_leads
 from sequencer.inbound import store as inbound_store
-from sequencer.mail.imap_poll import ImapPoller
+from sequencer.inbound.apply import apply_pending
+from sequencer.inbound.context import own_addresses
+from sequencer.inbound.counts import Counts
+from sequencer.mail.imap import ImapConnection
 
 log = logging.getLogger(__name__)
 
-APPLY_BATCH = 500
 
-
-@dataclass
+@dataclass(frozen=True)
 class PollResult:
     """What one poll of one mailbox did (``error`` set when it failed; nothing is half-done)."""
 
@@ -70,20 +69,43 @@ class PollResult:
     imap_commands: int = 0
     warnings: list[str] = field(default_factory=list)
 
+    @classmethod
+    def of(
+        cls, mailbox: str, counts: Counts, *, error: str | None = None, imap_commands: int = 0
+    ) -> PollResult:
+        return cls(
+            mailbox=mailbox,
+            ok=error is None,
+            error=error,
+            folders=list(counts.folders),
+            fetched=counts.fetched,
+            stored=counts.stored,
+            applied=counts.applied,
+            set_aside=counts.set_aside,
+            kinds=dict(counts.kinds),
+            replies=counts.replies,
+            enrolled=counts.enrolled,
+            answered=counts.answered,
+            notified=counts.notified,
+            escalated=counts.escalated,
+            imap_commands=imap_commands,
+            warnings=list(counts.warnings),
+        )
+
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 # --- entry points -------------------------------------------------------------------------
 
 
 def poll_all(
-    db: Any, config: Config, sequences: Mapping[str, SequenceDef], clock: Clock
+    db: Database, config: Config, sequences: Mapping[str, SequenceDef], clock: Clock
 ) -> list[PollResult]:
     """One pass over every mailbox with IMAP settings; a failing mailbox never stops the others.
 
     The sending engine calls this before sending, so a reply that arrived overnight stops
-    the next touch: each successful poll sets ``mailbox_state.last_poll_at``.
+    the next touch: each successful poll moves ``mailbox_state.last_poll_at`` forward.
     """
     return [
         poll_mailbox(db, config, sequences, clock, m.name)
@@ -93,75 +115,80 @@ def poll_all(
 
 
 def poll_mailbox(
-    db: Any,
+    db: Database,
     config: Config,
     sequences: Mapping[str, SequenceDef],
     clock: Clock,
     mailbox_name: str,
     *,
-    poller: ImapPoller | None = None,
+    poller: ImapConnection | None = None,
 ) -> PollResult:
     """Poll one mailbox: fetch + store, apply, notify, escalate, then record the poll.
 
-    ``poller`` lets ``sequencer run`` keep one connection (and its IDLE) across polls.
-    Connection failures are retried inside the poller; if they persist the result
-    carries the error and ``mailbox_state.last_poll_error`` says why.
+    Commits as it goes (per fetched chunk, per apply batch, per alert); the watermark is
+    written last and only when every step succeeded. ``poller`` is an open connection to
+    reuse (``sequencer run`` and the demo keep one across polls); otherwise one is opened
+    and closed here. Connection failures are retried inside the connection; if they
+    persist the result carries the error and ``mailbox_state.last_poll_error`` says why.
     """
     mailbox = config.mailbox(mailbox_name)
-    result = PollResult(mailbox=mailbox.name)
-    own = _own_addresses(config)
     if mailbox.imap is None:
-        result.ok, result.error = False, "no imap settings: nothing to poll"
-        return result
-    started = poller is None
-    session = poller or ImapPoller(mailbox)
-    commands_before = session.commands
+        return PollResult.of(mailbox.name, Counts(), error="no imap settings: nothing to poll")
+    own = own_addresses(config)
+    opened_here = poller is None
+    connection = poller or ImapConnection(mailbox)
+    commands_before = connection.commands
+    counts = Counts()
+    error: str | None = None
     try:
-        if started:
-            session.connect()
-        sent_polled = inbound_store.fetch_and_store(
-            db, config, mailbox, session, clock, result, own
+        if opened_here:
+            connection.connect()
+        polled_until = clock.now()  # the watermark: everything that landed before it is read
+        stored, sent_polled = inbound_store.fetch_and_store(
+            db, config, mailbox, connection, clock, own
         )
-        marks = _apply_pending(db, config, mailbox, sequences, clock, result, session.sent_folder())
+        counts += stored
+        applied, marks = apply_pending(
+            db, config, mailbox, sequences, clock.now(), connection.sent_folder()
+        )
+        counts += applied
         if mailbox.imap.mark_seen:
             for folder, uids in marks.items():
-                session.mark_seen(folder, uids)
-        reply_alerts.send_reply_alerts(db, config, mailbox, sequences, clock, result)
-        leads_alerted, lead_warnings = inbound_leads.send_lead_alerts(db, config, mailbox, clock)
-        result.notified += leads_alerted
-        result.warnings += lead_warnings
+                connection.mark_seen(folder, uids)
+        counts += alerts.send_reply_alerts(db, config, mailbox, sequences, clock)
+        counts += inbound_leads.send_lead_alerts(db, config, mailbox, clock)
         if sent_polled:
-            reply_alerts.escalate(db, config, mailbox, sequences, clock, result)
+            counts += alerts.escalate(db, config, mailbox, sequences, clock)
         with db.session() as s:
-            q.record_poll(s, mailbox.name, now=clock.now(), error=None)
+            q.record_poll(s, mailbox.name, now=polled_until, error=None)
     except (MailboxError, SequencerError) as exc:
-        result.ok, result.error = False, str(exc)
+        error = str(exc)
         log.warning("poll of mailbox %s failed: %s", mailbox.name, exc)
         with db.session() as s:
-            q.record_poll(s, mailbox.name, now=None, error=str(exc)[:2000])
+            q.record_poll(s, mailbox.name, now=None, error=error[:2000])
     finally:
-        result.imap_commands = session.commands - commands_before
-        if started:
-            session.close()
-    return result
+        commands = connection.commands - commands_before
+        if opened_here:
+            connection.close()
+    return PollResult.of(mailbox.name, counts, error=error, imap_commands=commands)
 
 
-def retry_set_aside(db: Any, mailbox: str | None = None) -> int:
-    """Put set-aside messages back in line; the next poll applies them again."""
+def retry_set_aside(db: Database, mailbox: str | None = None) -> int:
+    """Put set-aside messages back in line (commits); the next poll applies them again."""
     with db.session() as s:
         return q.release_set_aside(s, mailbox)
 
 
 def inbound_messages(
-    db: Any,
+    db: Database,
     *,
     kinds: Sequence[str] = (),
     mailbox: str | None = None,
     set_aside_only: bool = False,
     limit: int = 50,
 ) -> list[dict[str, Any]]:
-    """Stored verdicts, newest first, as plain dicts (``inbound list``)."""
-    with db.session() as s:
+    """Stored verdicts, newest first, as plain dicts (``inbound list``). Read-only."""
+    with db.read_session() as s:
         rows = q.list_inbound(
             s, kinds=kinds, mailbox=mailbox, set_aside_only=set_aside_only, limit=limit
         )
@@ -191,127 +218,17 @@ def inbound_messages(
 
 
 def apply_stored(
-    db: Any, config: Config, sequences: Mapping[str, SequenceDef], clock: Clock, mailbox_name: str
-) -> PollResult:
-    """Apply stored verdicts without touching IMAP (``inbound retry --now``, benchmarks)."""
-    mailbox = config.mailbox(mailbox_name)
-    result = PollResult(mailbox=mailbox.name)
-    _apply_pending(
-        db,
-        config,
-        mailbox,
-        sequences,
-        clock,
-        result,
-        mailbox.imap.folders.sent if mailbox.imap else None,
-    )
-    return result
-
-
-def _own_addresses(config: Config) -> frozenset[str]:
-    return frozenset(m.address.lower() for m in config.mailboxes)
-
-
-# --- phase 2: apply ---------------------------------------------------------------------
-
-
-def _apply_pending(
-    db: Any,
+    db: Database,
     config: Config,
-    mailbox: MailboxConfig,
     sequences: Mapping[str, SequenceDef],
     clock: Clock,
-    result: PollResult,
-    sent_folder: str | None,
-) -> dict[str, list[int]]:
-    """Apply every pending verdict; returns the UIDs to flag \\Seen per folder (mark_seen)."""
-    from sequencer.project import business_calendar
-
-    ctx = effects.ApplyContext(
-        config,
-        mailbox,
-        sequences,
-        clock.now(),
-        result,
-        _own_addresses(config),
-        business_calendar(config),
-    )
-    marks: dict[str, list[int]] = {}
-    kinds: Counter[str] = Counter(result.kinds)
-    while True:
-        with db.session() as s:
-            rows = q.pending_inbound(s, mailbox.name, sent_folder, APPLY_BATCH)
-            if not rows:
-                break
-            for row in rows:
-                savepoint = s.begin_nested()
-                try:
-                    enrollment_id = _apply_one(s, ctx, row)
-                    q.mark_applied(s, row.id, enrollment_id=enrollment_id)
-                    savepoint.commit()
-                except Exception as exc:  # quarantine, never crash the batch
-                    savepoint.rollback()
-                    message = (
-                        f"{type(exc).__name__}: {exc}"
-                        if not isinstance(exc, UserError)
-                        else str(exc)
-                    )
-                    log.warning(
-                        "inbound message %s (%s uid %s) set aside: %s",
-                        row.id,
-                        row.folder,
-                        row.uid,
-                        message,
-                    )
-                    q.set_aside(s, row.id, message)
-                    result.set_aside += 1
-                    continue
-                result.applied += 1
-                kinds[row.kind] += 1
-                if enrollment_id is not None and row.kind in ("auto_reply", "bounce"):
-                    marks.setdefault(row.folder, []).append(row.uid)
-    result.kinds = dict(kinds)
-    return marks
-
-
-def _apply_one(s: Session, ctx: effects.ApplyContext, row: InboundMessage) -> int | None:
-    if row.kind in ("own", "unrelated"):
-        return None
-    if row.kind == "sent":
-        return effects.apply_sent(s, ctx, row)
-    if row.kind == "filed":
-        return filing.apply_filed(s, ctx, row)
-    if row.kind == "lead":
-        return inbound_leads.apply_lead(s, ctx.config, ctx.sequences, ctx.mailbox, row, ctx.now)
-    enrollment, step, how = attribution.attribute(s, ctx, row)
-    if enrollment is None:
-        if row.kind == "unsubscribe":
-            effects.unsubscribe(s, ctx, row, None)
-        return None
-    if row.kind == "reply":
-        effects.apply_reply(s, ctx, row, enrollment, step, how)
-    elif row.kind == "auto_reply":
-        effects.apply_auto_reply(s, ctx, row, enrollment, step)
-    elif row.kind == "bounce":
-        effects.apply_bounce(s, ctx, row, enrollment, step)
-    elif row.kind == "unsubscribe":
-        effects.unsubscribe(s, ctx, row, enrollment)
-    return enrollment.id
-
-
-def summarize(results: Sequence[PollResult]) -> dict[str, int]:
-    """Totals over mailboxes, for one-line CLI output."""
-    keys = (
-        "fetched",
-        "applied",
-        "set_aside",
-        "replies",
-        "enrolled",
-        "answered",
-        "notified",
-        "escalated",
-    )
-    return {k: sum(getattr(r, k) for r in results) for k in keys}
+    mailbox_name: str,
+) -> PollResult:
+    """Apply stored verdicts without touching IMAP (``inbound retry``, benchmarks); commits per batch."""
+    mailbox = config.mailbox(mailbox_name)
+    sent = mailbox.imap.folders.sent if mailbox.imap else None
+    counts, _marks = apply_pending(db, config, mailbox, sequences, clock.now(), sent)
+    return PollResult.of(mailbox.name, counts)
 
 
 __all__ = [
@@ -321,5 +238,4 @@ __all__ = [
     "poll_all",
     "poll_mailbox",
     "retry_set_aside",
-    "summarize",
 ]

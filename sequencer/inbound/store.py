@@ -10,23 +10,24 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
+from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sequencer import classify as cls
 from sequencer.clock import Clock
 from sequencer.config import Config, MailboxConfig
 from sequencer.db import inbound as q
+from sequencer.db.session import Database
 from sequencer.errors import MailboxError
 from sequencer.inbound import leads as inbound_leads
+from sequencer.inbound.counts import Counts
 from sequencer.inbound.filing import plus_detail
-from sequencer.mail.imap_poll import FetchedMail, FolderBatch, FolderCursor, ImapPoller
+from sequencer.mail.imap import ImapConnection
+from sequencer.mail.imap_fetch import FetchedMail, FolderBatch, FolderCursor
 from sequencer.reporting import notify
-
-if TYPE_CHECKING:
-    from sequencer.inbound.poll import PollResult
 
 RESCAN_DAYS = 7  # window fetched on a first sync or after UIDVALIDITY changed
 RESCAN_LIMIT = 500  # ... at most this many of the newest messages
@@ -35,7 +36,7 @@ ROLE_INBOX, ROLE_SENT, ROLE_ENROLL = "inbox", "sent", "enroll"
 ROLE_LEADS = "leads"  # imap.folders.inbound_leads: each message is a new lead (inbound_leads.py)
 
 
-def _folders(mailbox: MailboxConfig, poller: ImapPoller) -> list[tuple[str, str]]:
+def _folders(mailbox: MailboxConfig, connection: ImapConnection) -> list[tuple[str, str]]:
     """(folder, role) in the order they are polled; the inbox first."""
     assert mailbox.imap is not None
     folders = mailbox.imap.folders
@@ -45,7 +46,7 @@ def _folders(mailbox: MailboxConfig, poller: ImapPoller) -> list[tuple[str, str]
     if folders.inbound_leads:
         out.append((folders.inbound_leads, ROLE_LEADS))
     if folders.poll_sent:
-        sent = poller.sent_folder()
+        sent = connection.sent_folder()
         if sent:
             out.append((sent, ROLE_SENT))
     seen: set[str] = set()
@@ -53,17 +54,22 @@ def _folders(mailbox: MailboxConfig, poller: ImapPoller) -> list[tuple[str, str]
 
 
 def fetch_and_store(
-    db: Any,
+    db: Database,
     config: Config,
     mailbox: MailboxConfig,
-    poller: ImapPoller,
+    connection: ImapConnection,
     clock: Clock,
-    result: PollResult,
     own: frozenset[str],
-) -> bool:
-    """Returns whether the Sent folder was polled (escalations need it)."""
+) -> tuple[Counts, bool]:
+    """Fetch and store every polled folder's new mail; also whether Sent was polled (escalations need it).
+
+    Commits once per fetched chunk, together with the folder's cursor, so a crash
+    mid-folder re-fetches at most one chunk. A folder other than the inbox that fails
+    is skipped with a warning; the inbox failing raises ``MailboxError``.
+    """
+    counts = Counts()
     sent_polled = False
-    for folder, role in _folders(mailbox, poller):
+    for folder, role in _folders(mailbox, connection):
         with db.session() as s:
             row = q.folder_cursor(s, mailbox.name, folder)
             cursor = (
@@ -72,49 +78,50 @@ def fetch_and_store(
                 else FolderCursor()
             )
         now = clock.now()
+        stored = Counts()
         try:
-            batches = poller.fetch_new(
+            batches = connection.fetch_new(
                 folder,
                 cursor,
                 since=(now - timedelta(days=RESCAN_DAYS)).date(),
                 window_limit=RESCAN_LIMIT,
             )
             for batch in batches:
-                _store_batch(db, config, mailbox, batch, role, now, result, own)
+                stored += _store_batch(db, config, mailbox, batch, role, now, own)
         except MailboxError as exc:
             if role == ROLE_INBOX and folder == mailbox.imap.folders.inbox:  # type: ignore[union-attr]
                 raise
-            result.warnings.append(f"folder {folder!r} skipped: {exc}")
+            counts += stored + Counts(warnings=(f"folder {folder!r} skipped: {exc}",))
             continue
-        result.folders.append(folder)
+        counts += stored + Counts(folders=(folder,))
         sent_polled = sent_polled or role == ROLE_SENT
-    return sent_polled
+    return counts, sent_polled
 
 
 def _store_batch(
-    db: Any,
+    db: Database,
     config: Config,
     mailbox: MailboxConfig,
     batch: FolderBatch,
     role: str,
     now: datetime,
-    result: PollResult,
     own: frozenset[str],
-) -> None:
+) -> Counts:
+    """Store one chunk and advance the folder's cursor past it, in one transaction (commits)."""
     rows = [
         inbound_row(
             config, mailbox, batch.folder, role, batch.cursor.uidvalidity or 0, mail, now, own
         )
         for mail in batch.messages
     ]
-    result.fetched += len(rows)
+    fetched = len(rows)
     with db.session() as s:
         if batch.rescan and rows:
             known = q.known_message_ids(
                 s, mailbox.name, batch.folder, [r["message_id"] for r in rows]
             )
             rows = [r for r in rows if not r["message_id"] or r["message_id"] not in known]
-        result.stored += q.store_inbound(s, rows)
+        stored = q.store_inbound(s, rows)
         q.save_folder_cursor(
             s,
             mailbox.name,
@@ -124,24 +131,25 @@ def _store_batch(
             highestmodseq=batch.cursor.highestmodseq,
             now=now,
         )
+    return Counts(fetched=fetched, stored=stored)
 
 
 _HEADERS = BytesHeaderParser(policy=compat32)
 _MSGID = re.compile(r"<[^<>\s]+>")
 
 
-def _header_addresses(headers: Any, *names: str) -> list[str]:
+def _header_addresses(headers: Message, *names: str) -> list[str]:
     values = [v for n in names for v in (headers.get_all(n) or [])]
     return list(
         dict.fromkeys(a.lower() for _, a in getaddresses([str(v) for v in values]) if "@" in a)
     )
 
 
-def _message_id(headers: Any) -> str | None:
+def _message_id(headers: Message) -> str | None:
     return next(iter(_MSGID.findall(str(headers.get("Message-ID") or ""))), None)
 
 
-def _header_date(headers: Any) -> str | None:
+def _header_date(headers: Message) -> str | None:
     try:
         value = headers.get("Date")
         when = parsedate_to_datetime(str(value)) if value else None
@@ -260,7 +268,7 @@ def inbound_row(
     }
 
 
-def _subject(headers: Any) -> str | None:
+def _subject(headers: Message) -> str | None:
     value = headers.get("Subject")
     if not value:
         return None

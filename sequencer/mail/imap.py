@@ -1,27 +1,66 @@
-"""IMAP adapter: a logged-in session on a mailbox's server (imapclient, synchronous).
+"""The IMAP adapter: one connection class for everything we do on a rep's mailbox server.
 
-The sending engine uses it to put a copy of each touch into the rep's Sent folder
-and, after a crash, to look a Message-ID up there; the inbox poller builds on the
-same session. Security mirrors SMTP: ``tls`` (implicit, port 993), ``starttls``
-(port 143, upgraded before login) or ``none`` (plain, for local test servers).
+The sending engine appends each touch's Sent copy and, after a crash, looks a
+Message-ID up in Sent; the inbox poller fetches new mail incrementally; ``sequencer
+run`` waits in IDLE; ``check --connect`` logs in. All of them go through
+:class:`ImapConnection`, so the login (username defaults to the mailbox address, as
+the README says), TLS, Sent-folder discovery, retries and command counting are the
+same everywhere.
+
+What a caller may rely on:
+
+- Security mirrors SMTP: ``tls`` (implicit, port 993), ``starttls`` (port 143,
+  upgraded before login) or ``none`` (plain, for local test servers).
+- Errors come out as ``MailboxAuthError`` (login refused, never retried) or
+  ``MailboxError`` (anything else), naming the mailbox and server, never the password.
+- A lost connection (server restart, network) is retried ``retries`` times with
+  exponential backoff on a fresh connection. Pass ``retries=0`` where a retry could
+  repeat a side effect the caller handles itself (the engine's Sent copies).
+- Reading changes nothing: folders are opened with EXAMINE and bodies fetched with
+  ``BODY.PEEK``. The exceptions are :meth:`append_sent` and :meth:`mark_seen` (only
+  called when the mailbox sets ``imap.mark_seen: true``).
+- An idle poll (no new mail) costs a constant number of commands whatever the folder
+  size: EXAMINE reports UIDVALIDITY and UIDNEXT, and when UIDNEXT has not moved past
+  the last UID stored, nothing else is sent. ``commands`` counts every tagged command
+  (LOGIN included, the greeting not), across reconnects, so tests and benchmarks can
+  prove it.
+- New mail is fetched by UID in bounded chunks, so memory stays bounded and each
+  chunk can be committed before the next one is read. On a UIDVALIDITY change or a
+  first sync, a bounded recent window is fetched instead (``FolderBatch.rescan``) and
+  the caller dedupes it by Message-ID.
 """
 
 from __future__ import annotations
 
 import contextlib
+import imaplib
+import logging
 import ssl
-from datetime import datetime
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
 from types import TracebackType
+from typing import Any, TypeVar
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError, LoginError
-from imapclient.imapclient import SENT as SPECIAL_USE_SENT
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from sequencer.config import ImapConfig, MailboxConfig
 from sequencer.errors import MailboxAuthError, MailboxError
+from sequencer.mail import imap_fetch
+from sequencer.mail.imap_fetch import (
+    DEFAULT_MAX_BYTES,
+    FETCH_CHUNK,
+    FolderBatch,
+    FolderCursor,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 DEFAULT_PORTS = {"tls": 993, "starttls": 143, "none": 143}
-# Names clients use for Sent when the server does not advertise SPECIAL-USE.
+# Names clients use for Sent when the server does not flag one \Sent (SPECIAL-USE).
 SENT_FALLBACKS = (
     "Sent",
     "Sent Items",
@@ -30,79 +69,56 @@ SENT_FALLBACKS = (
     "INBOX/Sent",
     "[Gmail]/Sent Mail",
 )
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,  # includes socket.timeout, ConnectionResetError, ssl.SSLError
+    imaplib.IMAP4.abort,
+    IMAPClientAbortError,
+    EOFError,
+)
 
 
 def _tls_context(server: ImapConfig) -> ssl.SSLContext | None:
     if server.security == "none":
         return None
-    return (
-        ssl.create_default_context(cafile=server.ca_file)
-        if server.ca_file
-        else ssl.create_default_context()
-    )
+    return ssl.create_default_context(cafile=server.ca_file)
 
 
-class ImapSession:
-    """One IMAP connection for one mailbox. Use as a context manager or call connect/close.
+class ImapConnection:
+    """One mailbox's IMAP connection: opened lazily, reconnecting, counted.
 
-    Errors come out as ``MailboxAuthError`` (login refused) or ``MailboxError``
-    (anything else), naming the mailbox and server, never the password.
+    Use as a context manager, or call :meth:`connect` and :meth:`close`. Not thread-safe:
+    one connection per thread (the engine keeps one per SMTP slot).
     """
 
-    def __init__(self, mailbox: MailboxConfig) -> None:
+    def __init__(
+        self,
+        mailbox: MailboxConfig,
+        *,
+        retries: int = 4,
+        backoff_seconds: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if mailbox.imap is None:
             raise MailboxError(mailbox.name, "no imap server configured")
         self.mailbox = mailbox
-        self.server: ImapConfig = mailbox.imap
-        self.client: IMAPClient | None = None
+        self.imap: ImapConfig = mailbox.imap
+        self.retries = retries
+        self.backoff_seconds = backoff_seconds
+        self._sleep = sleep
+        self._client: IMAPClient | None = None
         self._sent_folder: str | None = None
+        self._sent_looked_up = False
+        self._idle_uidnext: dict[str, int] = {}
+        self.commands = 0
+        self.reconnects = 0
 
     @property
     def where(self) -> str:
-        port = self.server.port or DEFAULT_PORTS[self.server.security]
-        return f"IMAP {self.server.host}:{port}"
+        return f"IMAP {self.imap.host}:{self.imap.port or DEFAULT_PORTS[self.imap.security]}"
 
-    def connect(self) -> ImapSession:
-        server = self.server
-        port = server.port or DEFAULT_PORTS[server.security]
-        secret = self.mailbox.secret("imap")
-        try:
-            client = IMAPClient(
-                server.host,
-                port=port,
-                ssl=server.security == "tls",
-                ssl_context=_tls_context(server),
-                timeout=server.timeout,
-            )
-            if server.security == "starttls":
-                client.starttls(_tls_context(server))
-        except (TimeoutError, OSError, IMAPClientError) as exc:
-            raise MailboxError(
-                self.mailbox.name, f"cannot connect to {self.where}: {type(exc).__name__}: {exc}"
-            ) from None
-        password = secret.password(f"mailbox {self.mailbox.name} imap")
-        try:
-            client.login(secret.username, password)
-        except LoginError as exc:
-            _logout_quietly(client)
-            raise MailboxAuthError(
-                self.mailbox.name, f"{self.where} refused the login for {secret.username}: {exc}"
-            ) from None
-        except (OSError, IMAPClientError) as exc:
-            _logout_quietly(client)
-            raise MailboxError(
-                self.mailbox.name, f"{self.where} login failed: {type(exc).__name__}: {exc}"
-            ) from None
-        self.client = client
-        return self
-
-    def close(self) -> None:
-        if self.client is not None:
-            _logout_quietly(self.client)
-            self.client = None
-
-    def __enter__(self) -> ImapSession:
-        return self.connect() if self.client is None else self
+    # -- connection ------------------------------------------------------------------
+    def __enter__(self) -> ImapConnection:
+        return self.connect()
 
     def __exit__(
         self,
@@ -112,65 +128,270 @@ class ImapSession:
     ) -> None:
         self.close()
 
-    def _require(self) -> IMAPClient:
-        if self.client is None:
-            self.connect()
-        assert self.client is not None
-        return self.client
+    def connect(self) -> ImapConnection:
+        """Open and log in (if not open yet), retrying connection failures, never a refused login."""
+        self._with_retry("connect", lambda c: None)
+        return self
 
-    def find_sent_folder(self) -> str | None:
-        """The configured ``imap.folders.sent``, else the folder flagged ``\\Sent``, else a usual name."""
-        if self.server.folders.sent:
-            return self.server.folders.sent
-        if self._sent_folder:
-            return self._sent_folder
-        client = self._require()
+    def close(self) -> None:
+        if self._client is not None:
+            _quiet_logout(self._client)
+            self._client = None
+
+    def _open(self) -> IMAPClient:
+        cfg = self.imap
+        context = _tls_context(cfg)
+        client = IMAPClient(
+            cfg.host,
+            port=cfg.port or DEFAULT_PORTS[cfg.security],
+            ssl=cfg.security == "tls",
+            ssl_context=context,
+            timeout=cfg.timeout,
+        )
+        client.normalise_times = False  # aware INTERNALDATEs
+        self._count_commands(client)
+        # username: the server's, else the mailbox's, else the mailbox address
+        secret = self.mailbox.secret("imap")
         try:
-            found = client.find_special_folder(SPECIAL_USE_SENT)
-            if not found:
-                names = {name for _flags, _delim, name in client.list_folders()}
-                found = next((n for n in SENT_FALLBACKS if n in names), None)
-        except (OSError, IMAPClientError) as exc:
-            raise MailboxError(
-                self.mailbox.name, f"{self.where}: listing folders failed: {exc}"
+            if cfg.security == "starttls":
+                client.starttls(context)
+            client.login(secret.username, secret.password(f"mailbox {self.mailbox.name} imap"))
+            if b"CONDSTORE" in client.capabilities():
+                client.enable("CONDSTORE")  # SELECT then reports HIGHESTMODSEQ
+        except LoginError as exc:
+            _quiet_logout(client)
+            raise MailboxAuthError(
+                self.mailbox.name, f"{self.where} refused the login for {secret.username}: {exc}"
             ) from None
-        self._sent_folder = found
-        return found
+        except BaseException:
+            _drop(client)
+            raise
+        return client
+
+    def _count_commands(self, client: IMAPClient) -> None:
+        """Every IMAP command takes a new tag: counting tags counts round trips."""
+        inner = client._imap
+        original = inner._new_tag
+
+        def counted_new_tag() -> Any:
+            self.commands += 1
+            return original()
+
+        inner._new_tag = counted_new_tag
+
+    def _with_retry(self, what: str, op: Callable[[IMAPClient], T]) -> T:
+        """Run ``op`` on a live connection; on a connection loss reconnect with backoff."""
+        delay = self.backoff_seconds
+        last: BaseException | None = None
+        for attempt in range(self.retries + 1):
+            try:
+                if self._client is None:
+                    self._client = self._open()
+                    if attempt:
+                        self.reconnects += 1
+                return op(self._client)
+            except MailboxAuthError:
+                raise
+            except CONNECTION_ERRORS as exc:
+                last = exc
+                if self._client is not None:
+                    _drop(self._client)
+                    self._client = None
+                if attempt < self.retries:
+                    log.warning(
+                        "mailbox %s: %s %s failed (%s: %s); reconnecting in %.1fs",
+                        self.mailbox.name,
+                        self.where,
+                        what,
+                        type(exc).__name__,
+                        exc,
+                        delay,
+                    )
+                    self._sleep(delay)
+                    delay = min(delay * 2, 30.0)
+            except IMAPClientError as exc:
+                raise MailboxError(
+                    self.mailbox.name, f"{self.where} {what} failed: {exc}"
+                ) from None
+        attempts = self.retries + 1
+        raise MailboxError(
+            self.mailbox.name,
+            f"{self.where} unreachable during {what} after {attempts} "
+            f"attempt{'s' if attempts > 1 else ''} ({type(last).__name__}: {last})",
+        )
+
+    def capabilities(self) -> tuple[bytes, ...]:
+        return tuple(self._with_retry("CAPABILITY", lambda c: c.capabilities()))
+
+    # -- Sent ------------------------------------------------------------------------
+    def sent_folder(self) -> str | None:
+        """The configured ``imap.folders.sent``, else the folder flagged ``\\Sent``, else a usual name.
+
+        Looked up with one LIST, once per connection object.
+        """
+        if self.imap.folders.sent:
+            return self.imap.folders.sent
+        if not self._sent_looked_up:
+            self._sent_folder = self._with_retry("LIST", _find_sent)
+            self._sent_looked_up = True
+        return self._sent_folder
 
     def append_sent(self, raw: bytes, when: datetime) -> str:
         """Store a copy of a sent message in Sent, marked read; returns the folder used."""
-        folder = self.find_sent_folder()
+        folder = self.sent_folder()
         if folder is None:
             raise MailboxError(
                 self.mailbox.name,
                 f"{self.where}: no Sent folder found; set imap.folders.sent in the config",
             )
-        try:
-            self._require().append(folder, raw, flags=(b"\\Seen",), msg_time=when)
-        except (OSError, IMAPClientError) as exc:
-            raise MailboxError(
-                self.mailbox.name, f"{self.where}: saving to {folder!r} failed: {exc}"
-            ) from None
+        self._with_retry(
+            f"APPEND {folder}",
+            lambda c: c.append(folder, raw, flags=(b"\\Seen",), msg_time=when),
+        )
         return folder
 
     def search_message_id(self, folder: str, message_id: str) -> bool:
         """Whether ``folder`` holds a message with this Message-ID (header search on the server)."""
-        client = self._require()
-        try:
-            client.select_folder(folder, readonly=True)
-            return bool(client.search(["HEADER", "Message-ID", message_id]))
-        except (OSError, IMAPClientError) as exc:
-            raise MailboxError(
-                self.mailbox.name, f"{self.where}: searching {folder!r} failed: {exc}"
-            ) from None
+
+        def op(c: IMAPClient) -> bool:
+            c.select_folder(folder, readonly=True)
+            return bool(c.search(["HEADER", "Message-ID", message_id]))
+
+        return self._with_retry(f"SEARCH {folder}", op)
+
+    # -- polling ---------------------------------------------------------------------
+    def fetch_new(
+        self,
+        folder: str,
+        cursor: FolderCursor,
+        *,
+        since: date,
+        window_limit: int = 500,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        chunk: int = FETCH_CHUNK,
+    ) -> Iterator[FolderBatch]:
+        """Yield the folder's new mail in UID order, chunk by chunk, each with its cursor.
+
+        Always yields at least one batch (possibly empty) so the caller can store the
+        folder's current UIDVALIDITY and HIGHESTMODSEQ. A missing folder raises MailboxError.
+        """
+        status = self._with_retry(f"EXAMINE {folder}", lambda c: imap_fetch.examine(c, folder))
+        uidvalidity = int(status.get(b"UIDVALIDITY") or 0)
+        modseq = status.get(b"HIGHESTMODSEQ")
+        modseq = int(modseq) if modseq is not None else None
+        exists = int(status.get(b"EXISTS") or 0)
+        rescan = cursor.uidvalidity != uidvalidity
+        if rescan:
+            uids = self._with_retry(
+                f"SEARCH {folder}", lambda c: imap_fetch.search_since(c, since)
+            )[-window_limit:]
+            start_uid = 0
+        else:
+            start_uid = cursor.last_uid
+            uidnext = status.get(b"UIDNEXT")
+            if exists == 0 or (uidnext is not None and int(uidnext) <= start_uid + 1):
+                uids = []  # the idle case: nothing but EXAMINE was sent
+            else:
+                uids = self._with_retry(
+                    f"SEARCH {folder}", lambda c: imap_fetch.search_after(c, start_uid)
+                )
+        if not uids:
+            last = start_uid if not rescan else imap_fetch.max_uid(status, start_uid)
+            yield FolderBatch(folder, FolderCursor(uidvalidity, last, modseq), (), rescan, exists)
+            return
+        high = start_uid
+        for i in range(0, len(uids), chunk):
+            part = uids[i : i + chunk]
+            fetched = self._with_retry(
+                f"FETCH {folder}", lambda c, p=part: imap_fetch.fetch(c, p, max_bytes)
+            )
+            high = max(high, *part)
+            if rescan and i + chunk >= len(uids):
+                # Messages outside the window (old INTERNALDATE) are skipped for good.
+                high = max(high, imap_fetch.max_uid(status, high))
+            cursor_after = FolderCursor(uidvalidity, high, modseq)
+            yield FolderBatch(folder, cursor_after, tuple(fetched), rescan, exists)
+
+    def mark_seen(self, folder: str, uids: list[int]) -> None:
+        """Flag handled messages \\Seen: only called when the mailbox asks for it (mark_seen)."""
+        if not uids:
+            return
+
+        def op(c: IMAPClient) -> None:
+            c.select_folder(folder, readonly=False)
+            c.add_flags(uids, [b"\\Seen"], silent=True)
+            c.unselect_folder()
+
+        self._with_retry(f"STORE {folder}", op)
+
+    # -- IDLE ------------------------------------------------------------------------
+    def wait_for_mail(
+        self,
+        timeout: float,
+        folder: str | None = None,
+        *,
+        on_idle: Callable[[], None] | None = None,
+    ) -> bool:
+        """Block in IDLE on the inbox until something arrives or ``timeout`` seconds pass.
+
+        Returns True when the server announced new mail (EXISTS/RECENT), or when UIDNEXT
+        moved since the previous call (mail that landed between two IDLE rounds), False
+        on timeout. ``on_idle`` is called once the server has accepted IDLE, so a caller
+        knows from then on no new mail goes unnoticed. Servers without IDLE: sleeps
+        ``timeout`` and returns True so the caller simply polls. Connection losses are
+        retried like any other command.
+        """
+        folder = folder or self.imap.folders.inbox
+
+        def op(c: IMAPClient) -> bool:
+            if b"IDLE" not in c.capabilities():
+                self._sleep(timeout)
+                return True
+            status = c.select_folder(folder, readonly=True)
+            uidnext = int(status.get(b"UIDNEXT") or 0)
+            before = self._idle_uidnext.get(folder)
+            self._idle_uidnext[folder] = uidnext
+            if before is not None and uidnext > before:
+                return True  # landed between two rounds
+            c.idle()
+            if on_idle is not None:
+                on_idle()
+            try:
+                responses = c.idle_check(timeout=timeout)
+            finally:
+                done = c.idle_done()
+            responses = [*responses, *(done[1] if isinstance(done, tuple) else [])]
+            arrived = any(
+                isinstance(r, tuple) and len(r) >= 2 and r[1] in (b"EXISTS", b"RECENT")
+                for r in responses
+            )
+            if arrived:  # the caller polls now; the next round takes a fresh UIDNEXT
+                self._idle_uidnext.pop(folder, None)
+            return arrived
+
+        return self._with_retry(f"IDLE {folder}", op)
 
 
-def _logout_quietly(client: IMAPClient) -> None:
+def _find_sent(c: IMAPClient) -> str | None:
+    """One LIST: the folder flagged \\Sent, else the first of the usual names that exists."""
+    folders = c.list_folders()
+    for flags, _delimiter, name in folders:
+        if b"\\Sent" in flags:
+            return str(name)
+    names = {str(name) for _flags, _delimiter, name in folders}
+    return next((n for n in SENT_FALLBACKS if n in names), None)
+
+
+def _quiet_logout(client: IMAPClient) -> None:
     try:
         client.logout()
-    except Exception:  # noqa: BLE001 - the connection is going away either way
-        with contextlib.suppress(Exception):
-            client.shutdown()
+    except Exception:  # noqa: BLE001 - already gone; nothing to clean up
+        _drop(client)
 
 
-__all__ = ["ImapSession", "SENT_FALLBACKS"]
+def _drop(client: IMAPClient) -> None:
+    with contextlib.suppress(Exception):  # the socket is dead already
+        client.shutdown()
+
+
+__all__ = ["CONNECTION_ERRORS", "SENT_FALLBACKS", "ImapConnection"]

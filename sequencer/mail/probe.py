@@ -1,7 +1,7 @@
 """`sequencer check --connect`: log in to each server and say what works.
 
-It goes through the same adapters the engine uses (``SmtpPool`` and
-``ImapSession``), so a green check means sending and polling will connect the
+It goes through the same adapters the engine and the poller use (``SmtpPool`` and
+``ImapConnection``), so a green check means sending and polling will connect the
 same way. Messages name the host, port and what failed, never the secret.
 Each probe returns a result instead of raising, so one broken mailbox does not
 hide the state of the others.
@@ -35,16 +35,16 @@ def probe_smtp(mailbox: MailboxConfig) -> ProbeResult:
 
 
 def probe_imap(mailbox: MailboxConfig) -> ProbeResult:
-    from sequencer.mail.imap import ImapSession
+    from sequencer.mail.imap import ImapConnection
 
     if mailbox.imap is None:
         return ProbeResult(mailbox.name, "imap", False, "no imap section: replies cannot be detected")
     try:
-        with ImapSession(mailbox) as session:
-            sent = session.find_sent_folder()
-            assert session.client is not None
-            idle = "IDLE" if b"IDLE" in session.client.capabilities() else "no IDLE (polls only)"
-            detail = f"{session.where}: logged in; Sent folder: {sent or 'not found'}; {idle}"
+        # No retries: a check reports what it finds now instead of waiting out a backoff.
+        with ImapConnection(mailbox, retries=0) as connection:
+            sent = connection.sent_folder()
+            idle = "IDLE" if b"IDLE" in connection.capabilities() else "no IDLE (polls only)"
+            detail = f"{connection.where}: logged in; Sent folder: {sent or 'not found'}; {idle}"
             return ProbeResult(mailbox.name, "imap", True, detail)
     except MailboxAuthError as exc:
         return ProbeResult(mailbox.name, "imap", False, f"login refused: {exc}")

@@ -13,7 +13,7 @@ from typing import Any
 
 from sequencer.config import MailboxConfig
 from sequencer.errors import MailboxError
-from sequencer.mail.imap import ImapSession
+from sequencer.mail.imap import ImapConnection
 from sequencer.mail.smtp import SmtpPool
 
 
@@ -24,21 +24,23 @@ class MailboxRun:
         self.mailbox = mailbox
         self.pool = SmtpPool(mailbox)
         # One IMAP session per SMTP slot, so Sent copies do not serialise the sends.
-        self.imap_free: list[ImapSession] = []
+        self.imap_free: list[ImapConnection] = []
         self.imap_slots = asyncio.Semaphore(mailbox.concurrency)
 
     @property
     def saves_sent(self) -> bool:
         return self.mailbox.imap is not None and not self.mailbox.server_saves_sent
 
-    async def _imap_call(self, fn: Callable[[ImapSession], Any]) -> Any:
+    async def _imap_call(self, fn: Callable[[ImapConnection], Any]) -> Any:
         async with self.imap_slots:
             session = self.imap_free.pop() if self.imap_free else None
 
             def call() -> Any:
                 nonlocal session
                 if session is None:
-                    session = ImapSession(self.mailbox).connect()
+                    # No retries here: a repeated APPEND could file a second Sent copy;
+                    # the engine decides what a failed copy means.
+                    session = ImapConnection(self.mailbox, retries=0).connect()
                 return fn(session)
 
             try:
@@ -55,8 +57,8 @@ class MailboxRun:
         await self._imap_call(lambda session: session.append_sent(raw, when))
 
     async def find_in_sent(self, message_ids: list[str]) -> set[str]:
-        def search(session: ImapSession) -> set[str]:
-            folder = session.find_sent_folder()
+        def search(session: ImapConnection) -> set[str]:
+            folder = session.sent_folder()
             if folder is None:
                 raise MailboxError(
                     self.mailbox.name, "no Sent folder found to check; set imap.folders.sent"

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from sequencer.db.models import FolderState, InboundMessage
 from sequencer.inbound.poll import poll_mailbox
-from sequencer.mail.imap_poll import FolderCursor, ImapPoller
+from sequencer.mail.imap import ImapConnection
+from sequencer.mail.imap_fetch import FolderCursor
 from tests.pollkit import Project, fill_maildir, make_project, reply_to
 
 pytestmark = pytest.mark.servers
@@ -60,7 +61,7 @@ def test_new_mail_after_a_server_restart_is_not_missed(project: Project) -> None
     prospect = p.mail.new_address("dana")
     eid = p.enroll(prospect)
     touch1 = p.send_touch(eid, prospect)
-    with ImapPoller(p.config.mailbox("rep"), backoff_seconds=0.2) as poller:
+    with ImapConnection(p.config.mailbox("rep"), backoff_seconds=0.2) as poller:
         assert poll_mailbox(p.db, p.config, p.sequences, p.clock, "rep", poller=poller).ok
         p.mail.dovecot.restart()
         # Dovecot keeps running sessions across a restart; cut ours as a network loss would.
@@ -92,9 +93,7 @@ def test_unreachable_server_fails_the_poll_with_a_reason(project: Project) -> No
             ]
         }
     )
-    from sequencer.mail import imap_poll
-
-    poller = imap_poll.ImapPoller(broken.mailbox("rep"), retries=2, backoff_seconds=0.01)
+    poller = ImapConnection(broken.mailbox("rep"), retries=2, backoff_seconds=0.01)
     result = poll_mailbox(p.db, broken, p.sequences, p.clock, "rep", poller=poller)
     assert not result.ok and "unreachable" in (result.error or "")
     from sequencer.db.models import MailboxState
@@ -131,7 +130,7 @@ def test_uidvalidity_change_rescans_without_applying_anything_twice(project: Pro
 
 def test_only_new_uids_are_fetched(project: Project) -> None:
     p = project
-    with ImapPoller(p.config.mailbox("rep")) as poller:
+    with ImapConnection(p.config.mailbox("rep")) as poller:
         since = p.clock.now().date()
         [empty] = list(poller.fetch_new("INBOX", FolderCursor(), since=since))
         p.mail.dovecot.deliver(p.rep, b"From: a@x.example\r\nSubject: one\r\n\r\nhi\r\n")
@@ -145,7 +144,7 @@ def test_only_new_uids_are_fetched(project: Project) -> None:
 
 def test_idle_returns_when_mail_arrives_and_times_out_otherwise(project: Project) -> None:
     p = project
-    with ImapPoller(p.config.mailbox("rep")) as poller:
+    with ImapConnection(p.config.mailbox("rep")) as poller:
         started = time.monotonic()
         assert poller.wait_for_mail(0.5) is False
         assert time.monotonic() - started >= 0.4

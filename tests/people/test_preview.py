@@ -11,7 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from sequencer.cli import main
-from sequencer.db.inbound import update_enrollment
+from sequencer.db.attribution import update_enrollment
 from sequencer.db.session import Database
 from sequencer.people.enroll import enroll
 from sequencer.project import load_config, load_project
