@@ -200,7 +200,7 @@ def engine_seconds(root: Path) -> tuple[float, int]:
     from sequencer.clock import ManualClock
     from sequencer.config import load_config
     from sequencer.db.session import Database
-    from sequencer.outbound import engine as send
+    from sequencer.outbound import runner as send
     from sequencer.people.importer import import_csv
     from sequencer.project import load_project
 

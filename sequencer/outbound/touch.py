@@ -14,13 +14,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sequencer.config import Config, MailboxConfig
+from sequencer.core.advance import Advance
 from sequencer.core.compose import compose_touch_bytes, reply_subject
 from sequencer.core.planning import mailbox_window, prospect_mapping
 from sequencer.core.schedule import BusinessCalendar, due_at, zone
 from sequencer.core.sequences import Sequence, Step, choose_variant, render_step
 from sequencer.core.templates import TemplateStore, build_context
 from sequencer.db.models import Enrollment, Prospect
-from sequencer.db.outbox_record import Advance
 from sequencer.errors import UserError
 
 MAX_REFERENCES = 20
