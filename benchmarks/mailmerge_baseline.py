@@ -199,7 +199,7 @@ def engine_seconds(root: Path) -> tuple[float, int]:
     """Import (untimed), then tick until nothing is due; (seconds, touches sent)."""
     from sequencer.clock import ManualClock
     from sequencer.db.session import Database
-    from sequencer.outbound import engine as send
+    from sequencer.outbound import runner as send
     from sequencer.people.importing import import_csv
     from sequencer.project import load_config, load_project
 

@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import Row  # noqa: E402
+from sequencer.db.session import Database  # noqa: E402
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -138,7 +139,7 @@ def _world(
     return config, store, sequences, config_path
 
 
-def _fill(db: Any, *, due: int, stored: int, chunk: int = 50_000) -> None:
+def _fill(db: Database, *, due: int, stored: int, chunk: int = 50_000) -> None:
     """``due`` enrollments due now; ``stored - due`` others (half scheduled later, half finished)."""
     from sqlalchemy import insert
 

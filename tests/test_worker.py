@@ -24,7 +24,7 @@ from sequencer.clock import ManualClock
 from sequencer.db.models import Enrollment
 from sequencer.db.session import Database
 from sequencer.people import state_changes
-from tests.outbound.test_send import World
+from tests.kit import World
 
 pytestmark = pytest.mark.servers
 
@@ -69,7 +69,7 @@ class WorkerLog:
 
 
 TICK = '"event": "tick"'  # logged after each tick, which polls first
-IDLE_READY = "IDLE on mailbox rep: watching INBOX"
+IDLE_READY = "IDLE on mailbox rep0: watching INBOX"
 
 
 def _status(db: Any, enrollment_id: int) -> tuple[str, str | None]:
@@ -83,12 +83,12 @@ def test_a_reply_wakes_the_running_worker_through_imap_idle(
     tmp_path: Path, mail, db_url: str, idle: bool
 ) -> None:
     """With a 10-minute interval, only IDLE can notice the reply within seconds."""
-    world = World(tmp_path, db_url, mail)
     db = Database(db_url)
     clock = ManualClock(MONDAY)
+    world = World(tmp_path, db, mail, clock, sequence="quote")
     prospect = mail.new_address("prospect")
-    eid = world.enroll(db, clock, prospect)
-    world.tick(db, clock)  # touch 1 goes out
+    eid = world.enroll(prospect)
+    world.tick()  # touch 1 goes out
     touch = mail.wait_for(prospect, 1)[0]
     at = (MONDAY + timedelta(minutes=5)).isoformat()
 
@@ -133,11 +133,11 @@ def test_a_reply_wakes_the_running_worker_through_imap_idle(
 
 
 def test_tick_housekeeping_resumes_a_pause_whose_until_date_passed(tmp_path: Path, mail, db_url: str) -> None:
-    world = World(tmp_path, db_url, mail)
     db = Database(db_url)
     clock = ManualClock(MONDAY)
+    world = World(tmp_path, db, mail, clock, sequence="quote")
     prospect = mail.new_address("prospect")
-    eid = world.enroll(db, clock, prospect)
+    eid = world.enroll(prospect)
     state_changes.pause(db, email=prospect, reason="on holiday", until=MONDAY + timedelta(days=2), now=MONDAY)
     early = worker.housekeeping(db, world.config, world.sequences, ManualClock(MONDAY + timedelta(days=1)),
                                 worker_id="t", poll=False)
@@ -149,7 +149,7 @@ def test_tick_housekeeping_resumes_a_pause_whose_until_date_passed(tmp_path: Pat
 
 
 def test_tick_sends_the_daily_digest_once(tmp_path: Path, mail, db_url: str) -> None:
-    world = World(tmp_path, db_url, mail)
+    world = World(tmp_path, Database(db_url), mail, ManualClock(MONDAY), sequence="quote")
     manager = mail.new_address("manager")
     raw = yaml.safe_load(world.config_path.read_text())
     raw["reporting"] = {"managers": [manager], "digest_time": "08:00"}

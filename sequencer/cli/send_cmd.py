@@ -58,7 +58,7 @@ def tick_cmd(app: App, dry_run: bool, at: str | None, no_poll: bool, as_json: bo
       sequencer tick --dry-run
       */5 * * * *  sequencer --config /etc/sequencer.yaml tick   # crontab
     """
-    from sequencer.outbound import engine as send
+    from sequencer.outbound import runner as send
 
     when = parse_when(at)
     if when is not None:
@@ -138,7 +138,7 @@ def run_cmd(app: App, interval: float, once: bool, no_poll: bool, no_idle: bool)
     """
     import logging
 
-    from sequencer.outbound import engine as send
+    from sequencer.outbound import runner as send
 
     if logging.getLogger().level > logging.INFO:
         logging.getLogger("sequencer.outbound.engine").setLevel(logging.INFO)

@@ -2,8 +2,10 @@
 
 One ``mailbox_state`` row per mailbox is what every worker agrees on: whether it is
 paused, when it may send next (``next_send_allowed_at``), and up to when its inbox was
-polled (follow-ups due before that are safe from the reply race). The counts here are
-what the daily limit, ``per_minute`` and ``sequencer status`` read.
+polled (follow-ups due before that are safe from the reply race; the poller writes it
+through ``sequencer.db.inbound.record_poll``, the one watermark). The counts here are
+what the daily limit, ``per_minute`` and ``sequencer status`` read. Nothing here
+commits: the caller's session does.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from sequencer.core import lifecycle
@@ -75,19 +77,6 @@ def unpause_mailbox(s: Session, name: str, *, now: datetime, actor: str) -> bool
             Event(at=now, kind="mailbox_resumed", actor=actor, reason=None, data={"mailbox": name})
         )
     return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def mark_polled(s: Session, name: str, at: datetime) -> None:
-    """Record that the mailbox's inbox was polled up to ``at`` (unblocks follow-ups due before it)."""
-    lock_mailbox_state(s, name)
-    s.execute(
-        update(MailboxState)
-        .where(
-            MailboxState.name == name,
-            or_(MailboxState.last_poll_at.is_(None), MailboxState.last_poll_at < at),
-        )
-        .values(last_poll_at=at)
-    )
 
 
 def sent_since(s: Session, mailbox: str, since: datetime) -> int:

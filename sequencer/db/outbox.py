@@ -16,7 +16,8 @@ Message statuses: queued -> sending -> sent | deferred (retry later, same Messag
 | failed (never) | held (maybe sent; operator resolves). Row locks: PostgreSQL uses
 ``FOR UPDATE SKIP LOCKED`` so workers share the work; SQLite runs the same statements
 inside one ``BEGIN IMMEDIATE`` write transaction (see db/session.py), which serialises
-claims across processes. The later transitions live in ``sequencer.db.outbox_record``,
+claims across processes. The later transitions live in ``sequencer.db.outbox_sent`` (sending,
+sent) and ``sequencer.db.outbox_record`` (deferred, bounced, failed, held),
 the per-mailbox pacing row in ``sequencer.db.mailbox_state``.
 """
 
@@ -101,6 +102,7 @@ class Claim:
     to_addr: str
     subject: str
     payload: Any = None
+    retries: int = 0  # the enrollment's retries of this step so far (``core.outcome``)
 
 
 @dataclass
@@ -171,7 +173,8 @@ def claim_due(
     whatever the number stored. ``decide(enrollment, prospect, message_id)`` returns
     SendTouch (claimed: Message row inserted as queued, enrollment leased), Defer,
     Finish or LEAVE. A suppressed address (or domain) is never offered to ``decide``:
-    its enrollment is stopped here, in the claim transaction, right before any send. The caller commits the session before sending anything.
+    its enrollment is stopped here, in the claim transaction, right before any send.
+    The caller commits the session before sending anything.
     """
     in_flight = exists().where(
         Message.enrollment_id == Enrollment.id,
@@ -318,6 +321,7 @@ def claim_due(
                 to_addr=decision.to_addr,
                 subject=decision.subject,
                 payload=decision.payload,
+                retries=enrollment.retry_count,
             )
         )
     return result

@@ -1,30 +1,34 @@
-"""What operators do with the outbox and mailboxes: status, list, resolve, unpause, poll marks.
+"""What operators do with the outbox and mailboxes: status, list, resolve, unpause.
 
 Also ``confirm_sent``, shared by ``outbox resolve ID sent`` and the engine's crash
-recovery: it records a touch as sent from the database alone, moving the enrollment
-on as if the engine had seen the server's 250.
+recovery: it records a touch as sent from the database alone, through the engine's own
+``mark_sent_many``, so the enrollment moves on exactly as if the engine had seen the
+server's 250. The functions taking ``db`` open and commit their own transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+
+from sqlalchemy.orm import Session
 
 from sequencer.clock import Clock
 from sequencer.config import Config, MailboxConfig
+from sequencer.core import pacing
+from sequencer.core.advance import Advance
 from sequencer.core.schedule import BusinessCalendar, zone
 from sequencer.core.sequences import Sequence
-from sequencer.db import mailbox_state, outbox, outbox_record
-from sequencer.db.outbox_record import Advance
+from sequencer.db import mailbox_state, outbox, outbox_record, outbox_sent
+from sequencer.db.session import Database
 from sequencer.errors import NotFound, UserError
 from sequencer.outbound.touch import Prepared, advance_after
 from sequencer.project import business_calendar, prospect_zone
 
 
 def confirm_sent(
-    s: Any,
+    s: Session,
     config: Config,
     sequences: Mapping[str, Sequence],
     mailbox: MailboxConfig,
@@ -35,7 +39,11 @@ def confirm_sent(
     actor: str,
     calendar: BusinessCalendar | None = None,
 ) -> bool:
-    """Mark a touch sent from the database alone (recovery and ``outbox resolve ID sent``)."""
+    """Mark a touch sent from the database alone (recovery and ``outbox resolve ID sent``).
+
+    In the caller's transaction (``s``; the caller commits). Returns False when the row
+    was no longer in flight (already recorded by someone else).
+    """
     message = outbox.message(s, message_pk)
     if message is None:
         raise NotFound(f"no outbox message {message_pk}")
@@ -64,13 +72,22 @@ def confirm_sent(
         advance = advance_after(
             calendar or business_calendar(config), mailbox, prepared, message.message_id, now
         )
-    return outbox_record.mark_sent(
-        s, message_pk, now=now, sent_at=now, advance=advance, actor=actor, note=note
+    touch = outbox_sent.SentTouch(
+        message_pk=message_pk,
+        enrollment_id=e.id,
+        prospect_id=e.prospect_id,
+        message_id=message.message_id,
+        sent_at=now,
+        advance=advance,
+        note=note,
+    )
+    return (
+        outbox_sent.mark_sent_many(s, [touch], now=now, mailbox=message.mailbox, actor=actor) == 1
     )
 
 
 def resolve(
-    db: Any,
+    db: Database,
     config: Config,
     sequences: Mapping[str, Sequence],
     clock: Clock,
@@ -79,7 +96,7 @@ def resolve(
     *,
     actor: str = "cli",
 ) -> str:
-    """``outbox resolve ID sent|resend`` for a held touch; returns what was done."""
+    """``outbox resolve ID sent|resend`` for a held touch; returns what was done. Commits."""
     now = clock.now()
     with db.session() as s:
         message = outbox.message(s, message_pk)
@@ -110,7 +127,8 @@ def resolve(
         raise UserError(f"resolve takes 'sent' or 'resend', not {decision!r}")
 
 
-def unpause(db: Any, clock: Clock, mailbox: str, *, actor: str = "cli") -> bool:
+def unpause(db: Database, clock: Clock, mailbox: str, *, actor: str = "cli") -> bool:
+    """Resume a paused mailbox; False when it was not paused. Commits."""
     with db.session() as s:
         return mailbox_state.unpause_mailbox(s, mailbox, now=clock.now(), actor=actor)
 
@@ -135,16 +153,14 @@ class MailboxStatus:
     paused_reason: str | None
 
 
-def status(db: Any, config: Config, clock: Clock) -> list[MailboxStatus]:
+def status(db: Database, config: Config, clock: Clock) -> list[MailboxStatus]:
     """Per mailbox: sent today / limit, next due, overdue backlog and why, held rows, last poll."""
     now = clock.now()
     out = []
     with db.session() as s:
         states = mailbox_state.mailbox_states(s)
         for mb in config.mailboxes:
-            mzone = zone(mb.timezone or config.timezone)
-            local = now.astimezone(mzone)
-            midnight = datetime.combine(local.date(), datetime.min.time(), mzone).astimezone(UTC)
+            midnight = pacing.day_start(now, zone(mb.timezone or config.timezone))
             counts = mailbox_state.count_by_status(s, mb.name, outbox.IN_FLIGHT)
             st = states.get(mb.name)
             out.append(
@@ -182,7 +198,7 @@ class OutboxRow:
 
 
 def outbox_list(
-    db: Any,
+    db: Database,
     *,
     statuses: tuple[str, ...] = (
         outbox.HELD,
@@ -210,17 +226,10 @@ def outbox_list(
         ]
 
 
-def mark_polled(db: Any, mailbox: str, at: datetime) -> None:
-    """For poll hooks: the mailbox's inbox has been read up to ``at``."""
-    with db.session() as s:
-        mailbox_state.mark_polled(s, mailbox, at)
-
-
 __all__ = [
     "MailboxStatus",
     "OutboxRow",
     "confirm_sent",
-    "mark_polled",
     "outbox_list",
     "resolve",
     "status",

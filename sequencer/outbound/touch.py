@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sequencer.config import Config, MailboxConfig
+from sequencer.core.advance import Advance
 from sequencer.core.compose import compose_touch_bytes
 from sequencer.core.planning import (
     ThreadState,
@@ -27,7 +28,6 @@ from sequencer.core.sequences import Sequence, choose_variant
 from sequencer.core.template_context import build_context
 from sequencer.core.templates import TemplateStore
 from sequencer.db.models import Enrollment, Prospect
-from sequencer.db.outbox_record import Advance
 from sequencer.errors import UserError
 from sequencer.project import mailbox_window
 

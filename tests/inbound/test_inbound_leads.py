@@ -16,7 +16,7 @@ import pytest
 from sequencer.clock import ManualClock
 from sequencer.db.models import Enrollment, InboundLead, Prospect
 from sequencer.inbound.leads import choose_address, form_fields
-from tests.taskkit import World
+from tests.kit import World
 
 pytestmark = pytest.mark.servers
 FORMS = "forms-noreply@web.example"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from sequencer.clock import ManualClock
-from tests.taskkit import World
+from tests.kit import World
 
 pytestmark = pytest.mark.servers
 

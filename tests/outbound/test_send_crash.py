@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
+import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from sequencer.clock import ManualClock
 from sequencer.db import outbox
 from sequencer.db.models import Message
+from sequencer.db.session import Database
 from sequencer.outbound.engine import GROUP_PER_SLOT
-from tests.outbound.test_send import World, bulk_enroll, parse
+from tests.kit import World, bulk_enroll, parse
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow]
 
@@ -64,19 +66,50 @@ def delivered_ids(mail: Any) -> Counter[str]:
     return Counter(parse(raw)["Message-ID"] for _f, _r, raw in list(mail.relay.messages))
 
 
+class Gate:
+    """Holds the relay's delivery of every message after the first ``after``.
+
+    The relay counts a message when its DATA arrives and answers 250 only once it has
+    delivered it, so a held message is one the worker sent and is still waiting for:
+    the worker is provably mid-batch, however fast the machine, when ``reached`` is set.
+    """
+
+    def __init__(self, relay: Any, after: int) -> None:
+        self.relay, self.after = relay, after
+        self.deliver = relay._lmtp
+        self.reached, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, sender: str, rcpts: list[str], raw: bytes) -> None:
+        if len(self.relay.messages) > self.after:
+            self.reached.set()
+            self.release.wait(timeout=120)
+        self.deliver(sender, rcpts, raw)
+
+
 def test_kill_9_mid_batch_then_restart_delivers_every_touch_exactly_once(
-    db: Any, mail: Any, tmp_path: Path
+    db: Database, mail: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    world = World(tmp_path, db.url, mail, sending={"batch_size": 100})
+    world = World(
+        tmp_path,
+        db,
+        mail,
+        ManualClock(T0),
+        sequence="quote",
+        reporting={"managers": []},
+        sending={"batch_size": 100},
+    )
     bulk_enroll(db, N, due=T0, mail=mail)
+    gate = Gate(mail.relay, after=150)
+    monkeypatch.setattr(mail.relay, "_lmtp", gate)
 
     proc = start_tick(world, T0)
-    deadline = time.monotonic() + 60
-    while len(mail.relay.messages) < 150 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    assert proc.poll() is None, "the worker finished before it could be killed; raise N"
-    proc.kill()  # SIGKILL: no cleanup of any kind
-    proc.wait()
+    try:
+        assert gate.reached.wait(timeout=120), "the worker never got 150 touches out"
+        assert proc.poll() is None, "the worker finished while the relay held a message"
+        proc.kill()  # SIGKILL: no cleanup of any kind
+        proc.wait()
+    finally:
+        gate.release.set()
     killed_at = len(mail.relay.messages)
     with db.session() as s:
         statuses = Counter(s.scalars(select(Message.status)))

@@ -13,15 +13,16 @@ from sqlalchemy import update
 
 from sequencer.clock import ManualClock
 from sequencer.db.models import Enrollment
+from sequencer.db.session import Database
 from sequencer.people.enroll import enroll
-from tests.outbound.test_send import World, enrollment
+from tests.kit import World
 
 pytestmark = pytest.mark.servers
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday morning
 
 
-def file_an_email(db: Any, world: World, clock: ManualClock, prospect: str) -> EmailMessage:
+def file_an_email(db: Database, world: World, clock: ManualClock, prospect: str) -> EmailMessage:
     """The rep emails the prospect by hand (touch 0); the email is then filed into a sequence.
 
     What the poller's filing sets is reproduced here from the email as the prospect
@@ -44,7 +45,7 @@ def file_an_email(db: Any, world: World, clock: ManualClock, prospect: str) -> E
         sequence_id="quote",
         name="Dana Whitfield",
         company="Acme",
-        owner="rep",
+        owner="rep0",
         now=clock.now(),
         source="filing",
     )
@@ -64,52 +65,52 @@ def file_an_email(db: Any, world: World, clock: ManualClock, prospect: str) -> E
 
 
 def test_first_touch_of_a_filed_email_replies_in_its_thread(
-    db: Any, mail: Any, tmp_path: Path
+    db: Database, mail: Any, tmp_path: Path
 ) -> None:
     clock = ManualClock(T0)
-    world = World(tmp_path, db.url, mail)
+    world = World(tmp_path, db, mail, clock, sequence="quote")
     prospect = mail.new_address("dana")
     filed = file_an_email(db, world, clock, prospect)
     root = filed["Message-ID"]
 
-    assert world.tick(db, clock).sent == 1
+    assert world.tick().sent == 1
     inbox = mail.wait_for(prospect, 2)
     first = next(m for m in inbox if m["Message-ID"] != root)
     assert first["Subject"] == "Re: Quote 1042 for Acme"  # not the step's own subject
     assert first["In-Reply-To"] == root
     assert first["References"].split() == [root]
-    e = enrollment(db, _eid(db, prospect))
+    e = world.enrollment(_eid(db, prospect))
     assert e.thread_root_id == root, "the filed email stays the root of the thread"
     assert e.thread_refs == [root, first["Message-ID"]]
 
     # The next touch threads under both, still on the filed email's subject.
     clock.set(T0 + timedelta(days=7))
-    assert world.tick(db, clock).sent == 1
+    assert world.tick().sent == 1
     second = next(
         m for m in mail.wait_for(prospect, 3) if m["Message-ID"] not in (root, first["Message-ID"])
     )
     assert second["Subject"] == "Re: Quote 1042 for Acme"
     assert second["In-Reply-To"] == first["Message-ID"]
     assert second["References"].split() == [root, first["Message-ID"]]
-    assert enrollment(db, e.id).thread_root_id == root
+    assert world.enrollment(e.id).thread_root_id == root
 
 
 def test_a_filed_enrollment_waits_for_a_poll_like_any_follow_up(
-    db: Any, mail: Any, tmp_path: Path
+    db: Database, mail: Any, tmp_path: Path
 ) -> None:
     """The prospect may already have answered the filed email: no touch before the inbox is read."""
     clock = ManualClock(T0)
-    world = World(tmp_path, db.url, mail)
+    world = World(tmp_path, db, mail, clock, sequence="quote")
     prospect = mail.new_address("dana")
     file_an_email(db, world, clock, prospect)
 
-    result = world.tick(db, clock, poll=False)
+    result = world.tick(poll=False)
     assert result.sent == 0 and result.deferred == {}
-    assert enrollment(db, _eid(db, prospect)).wait_reason == "awaiting poll"
-    assert world.tick(db, clock).sent == 1
+    assert world.enrollment(_eid(db, prospect)).wait_reason == "awaiting poll"
+    assert world.tick().sent == 1
 
 
-def _eid(db: Any, prospect: str) -> int:
+def _eid(db: Database, prospect: str) -> int:
     from sqlalchemy import select
 
     from sequencer.db.models import Prospect

@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from sequencer.clock import ManualClock
 from sequencer.db import outbox
 from sequencer.db.models import Message
-from tests.outbound.test_send import World, bulk_enroll, parse
+from sequencer.db.session import Database
+from tests.kit import World, bulk_enroll, parse
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow]
 
@@ -23,11 +25,20 @@ N = 2000
 
 
 def test_concurrent_workers_send_each_due_touch_exactly_once(
-    db: Any, mail: Any, tmp_path: Path
+    db: Database, mail: Any, tmp_path: Path
 ) -> None:
     workers = 4 if db.dialect == "postgresql" else 2
     # The server keeps its own Sent copy here: this test is about claiming, not about IMAP.
-    world = World(tmp_path, db.url, mail, server_saves_sent=True, sending={"batch_size": 50})
+    world = World(
+        tmp_path,
+        db,
+        mail,
+        ManualClock(T0),
+        sequence="quote",
+        reporting={"managers": []},  # no daily digest: only touches reach the relay
+        server_saves_sent=True,
+        sending={"batch_size": 50},
+    )
     bulk_enroll(db, N, due=T0, mail=mail)
 
     procs = [

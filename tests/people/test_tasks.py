@@ -16,7 +16,7 @@ from sequencer.db.session import Database
 from sequencer.errors import SequenceError
 from sequencer.people import task_jobs
 from sequencer.reporting.report import build_report
-from tests.taskkit import World
+from tests.kit import World
 
 pytestmark = pytest.mark.servers
 

@@ -1,0 +1,163 @@
+"""Record what the SMTP server said about a group of touches, in one commit.
+
+``describe_failure`` is the edge between the SMTP adapter and the core: it turns the
+adapter's exceptions into a plain ``SendFailure``; ``core.outcome.outcome`` decides what
+that means; ``record`` writes the decisions (``db.outbox_sent`` / ``db.outbox_record``)
+and, in the same commit, hands the next group to SMTP (``queued -> sending``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sequencer.config import Config, MailboxConfig
+from sequencer.core.outcome import Action, SendFailure, enhanced_status, outcome, retry_delay
+from sequencer.core.schedule import BusinessCalendar
+from sequencer.db import mailbox_state, outbox, outbox_record, outbox_sent
+from sequencer.db.session import Database
+from sequencer.mail.smtp import HardBounce, PermanentFailure, SenderRejected, TemporaryFailure
+from sequencer.outbound.result import TickResult
+from sequencer.outbound.touch import ComposeFailed, advance_after
+
+log = logging.getLogger("sequencer.outbound.engine")
+
+
+@dataclass
+class Delivery:
+    """One touch after its SMTP conversation: sent (``sent_at``) or failed (``error``)."""
+
+    claim: outbox.Claim
+    sent_at: datetime | None = None
+    error: Exception | None = None
+    note: str | None = None
+
+
+@dataclass
+class Recorded:
+    """One record commit: the counts, the ids now ``sending`` (only those may be sent),
+    and why the mailbox must stop this tick (None: go on)."""
+
+    result: TickResult = field(default_factory=TickResult)
+    started: set[int] = field(default_factory=set)
+    stop: str | None = None
+
+
+def describe_failure(exc: Exception) -> SendFailure:
+    """The adapter's exception as a plain value for ``core.outcome`` (no secrets in it)."""
+    if isinstance(exc, ComposeFailed):
+        return SendFailure("compose", str(exc))
+    if isinstance(exc, PermanentFailure):  # HardBounce included: 5xx to RCPT, else after DATA
+        phase = "rcpt" if isinstance(exc, HardBounce) else "data"
+        return SendFailure(
+            phase, f"{exc.code} {exc.reply}", code=exc.code, enhanced=enhanced_status(exc.reply)
+        )
+    if isinstance(exc, TemporaryFailure):
+        # Broken during DATA, refused at RCPT, or the server itself (connect, greeting, 4xx).
+        phase = "data" if exc.maybe_delivered else "rcpt" if exc.recipient else "connect"
+        return SendFailure(
+            phase,
+            str(exc),
+            code=exc.code,
+            enhanced=enhanced_status(exc.reply),
+            maybe_delivered=exc.maybe_delivered,
+        )
+    if isinstance(exc, SenderRejected):
+        return SendFailure("mail", str(exc))
+    # A refused login (MailboxError), a password that cannot be read (SecretError):
+    # the mailbox is at fault, not the touch.
+    return SendFailure("auth", str(exc))
+
+
+def record(
+    db: Database,
+    config: Config,
+    calendar: BusinessCalendar,
+    mailbox: MailboxConfig,
+    deliveries: list[Delivery],
+    start: list[outbox.Claim],
+    *,
+    now: datetime,
+    worker: str,
+) -> Recorded:
+    """Commit the deliveries' outcomes and mark ``start`` sending, in one transaction.
+
+    ``start`` is marked only when nothing here says stop. Commits.
+    """
+    out = Recorded()
+    result = out.result
+    sending = config.sending
+    pause: str | None = None
+    with db.session() as s:
+        accepted = [
+            outbox_sent.SentTouch(
+                message_pk=d.claim.id,
+                enrollment_id=d.claim.enrollment_id,
+                prospect_id=d.claim.prospect_id,
+                message_id=d.claim.message_id,
+                sent_at=d.sent_at,
+                advance=advance_after(
+                    calendar, mailbox, d.claim.payload, d.claim.message_id, d.sent_at
+                ),
+                note=d.note,
+            )
+            for d in deliveries
+            if d.error is None and d.sent_at is not None
+        ]
+        result.sent += outbox_sent.mark_sent_many(
+            s, accepted, now=now, mailbox=mailbox.name, actor=worker
+        )
+        for d in deliveries:
+            if d.error is None:
+                continue
+            c = d.claim
+            decided = outcome(describe_failure(d.error), c.retries, max_retries=sending.max_retries)
+            out.stop = out.stop or decided.stop_mailbox
+            if decided.action is Action.HOLD:
+                outbox_record.hold(s, c.id, now=now, actor=worker, reason=decided.reason)
+                result.held += 1
+            elif decided.action is Action.RETRY:
+                outbox_record.mark_deferred(
+                    s,
+                    c.id,
+                    now=now,
+                    error=decided.reason,
+                    until=now + retry_delay(c.retries, base_seconds=sending.retry_base_seconds),
+                    retry=c.retries + 1,
+                    max_retries=sending.max_retries,
+                    actor=worker,
+                )
+                result.retrying += 1
+            elif decided.action is Action.BOUNCE:
+                outbox_record.mark_bounced(
+                    s, c.id, now=now, error=decided.reason, recipient=c.to_addr, actor=worker
+                )
+                result.bounced += 1
+            elif decided.action is Action.FAIL:
+                outbox_record.mark_failed(s, c.id, now=now, error=decided.reason, actor=worker)
+                result.failed += 1
+            else:  # PAUSE_MAILBOX: the touch goes back untouched, the mailbox stops
+                outbox_record.release(s, [c.id], reason=decided.reason)
+                result.released += 1
+                pause = decided.reason
+        if pause is not None:
+            mailbox_state.pause_mailbox(s, mailbox.name, reason=pause, now=now)
+            result.paused[mailbox.name] = pause
+            log.error("mailbox %s paused: %s", mailbox.name, pause)
+            out.stop = pause
+        elif out.stop is None and start:
+            out.started = outbox_sent.mark_attempting(s, [c.id for c in start], worker=worker)
+    return out
+
+
+def release(db: Database, claims: list[outbox.Claim], reason: str) -> TickResult:
+    """Give claimed touches back unsent (same Message-ID later); commits."""
+    result = TickResult()
+    if claims:
+        with db.session() as s:
+            result.released = outbox_record.release(s, [c.id for c in claims], reason=reason)
+    return result
+
+
+__all__ = ["Delivery", "Recorded", "describe_failure", "record", "release"]
