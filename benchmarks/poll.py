@@ -94,7 +94,7 @@ def main(quick: bool = False) -> list[Row]:
     from sequencer.clock import ManualClock
     from sequencer.db.models import Enrollment, Message, Prospect
     from sequencer.inbound.poll import poll_mailbox
-    from tests.pollkit import fill_maildir, make_project
+    from tests.kit import fill_maildir, make_project
     from tests.servers import PASSWORD, mail_servers
 
     os.environ["SEQ_TEST_PASSWORD"] = PASSWORD

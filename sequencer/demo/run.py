@@ -119,13 +119,13 @@ async def _simulate(
     progress: Progress | None,
 ) -> list[Happening]:
     from sequencer.inbound.poll import poll_mailbox
-    from sequencer.mail.imap import ImapConnection as ImapPoller
+    from sequencer.mail.imap import ImapConnection
     from sequencer.outbound.engine import Engine
 
     config, sequences = project.config, project.sequences
     mailbox = config.mailboxes[0]
     # One IMAP connection for every poll, as `sequencer run` keeps one.
-    poller = ImapPoller(mailbox)
+    poller = ImapConnection(mailbox)
     poller.connect()
     engine = Engine(
         db, config, sequences, project.templates, clock,

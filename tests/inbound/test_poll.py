@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from sequencer.db.models import Event, InboundMessage, Suppression
 from sequencer.inbound.poll import poll_all, poll_mailbox
-from tests.pollkit import Project, make_project, reply_to
+from tests.kit import Project, make_project, reply_to
 
 pytestmark = pytest.mark.servers
 

@@ -13,7 +13,7 @@ from sequencer.db.models import FolderState, InboundMessage
 from sequencer.inbound.poll import poll_mailbox
 from sequencer.mail.imap import ImapConnection
 from sequencer.mail.imap_fetch import FolderCursor
-from tests.pollkit import Project, fill_maildir, make_project, reply_to
+from tests.kit import Project, fill_maildir, make_project, reply_to
 
 pytestmark = pytest.mark.servers
 

@@ -21,7 +21,7 @@ from sequencer.db.models import Enrollment, MailboxState
 from sequencer.inbound.poll import poll_mailbox
 from sequencer.mail.imap import ImapConnection
 from sequencer.mail.imap_fetch import FolderBatch, FolderCursor
-from tests.pollkit import Project, make_project, reply_to
+from tests.kit import Project, make_project, reply_to
 
 pytestmark = pytest.mark.servers
 

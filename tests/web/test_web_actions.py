@@ -177,7 +177,7 @@ def test_a_reply_delivered_by_mail_shows_after_a_poll_with_its_payload_inert(
 ) -> None:
     """Real SMTP delivery into Dovecot, the real poller, then the dashboard."""
     from sequencer.inbound.poll import poll_mailbox
-    from tests.pollkit import make_project, reply_to
+    from tests.kit import make_project, reply_to
 
     p = make_project(mail, db, clock, tmp_path)
     prospect = mail.new_address("dana")
