@@ -148,17 +148,47 @@ def _first_text_body(msg: Message) -> tuple[str, bool]:
     return "", False
 
 
+_HEADER_PARTS = ("text/rfc822-headers", "message/rfc822-headers", "message/global-headers")
+# Where a non-MIME bounce pastes the returned message (qmail, Exim, Sendmail, Domino, ...).
+_INLINE_COPY = re.compile(
+    r"^[ \t]*-{2,}[ \t]*(.*(copy of|original message|below this line|returned message"
+    r"|undelivered message|message headers|original headers|message follows|header of message"
+    r"|unsent message|returned mail|headers of the original).*)$"
+    r"|^[ \t]*(original message headers|"
+    r"headers of the original message|here is a copy of the first part of the message"
+    r"|message headers follow)\b.*:?[ \t]*$",
+    re.I | re.M,
+)
+_HEADER_LINE = re.compile(
+    r"^[ \t]*(return-path|received|from|to|subject|date|message-id)[ \t]*:", re.I | re.M
+)
+
+
 def _embedded_original(msg: Message) -> Message | None:
-    """Headers of the returned message in a bounce (message/rfc822 or text/rfc822-headers)."""
+    """Headers of the returned message in a bounce or complaint: an attached message/rfc822
+    (or message/global), a headers-only part, or a copy pasted into the notice's text."""
     for part in leaves(msg):
         ctype = part.get_content_type()
-        if ctype == "message/rfc822":
+        if ctype in ("message/rfc822", "message/global"):
             payload = part.get_payload()
             if isinstance(payload, list) and payload and isinstance(payload[0], Message):
                 return payload[0]
-        elif ctype == "text/rfc822-headers":
-            return parse_headers(part_text(part))
+            if isinstance(payload, str) and payload.strip():
+                return parse_headers(payload.lstrip())
+        elif ctype in _HEADER_PARTS:
+            return parse_headers(part_text(part).lstrip())
     return None
+
+
+def inline_original(text: str) -> tuple[int, Message | None]:
+    """Where a pasted original starts in a notice (len(text) if none), and its headers."""
+    for match in _INLINE_COPY.finditer(text):
+        rest = text[match.end() :]
+        header = _HEADER_LINE.search(rest[:2000])
+        if header:
+            block = "\n".join(line.strip() for line in rest[header.start() :].split("\n")[:80])
+            return match.start(), parse_headers(block.split("\n\n", 1)[0] + "\n")
+    return len(text), None
 
 
 # --- the facts rules look at -----------------------------------------------------------------
@@ -231,4 +261,24 @@ class Inbound:
 
     @cached_property
     def original(self) -> Message | None:
-        return _embedded_original(self.msg)
+        """The returned message's headers: attached, or pasted into the notice."""
+        attached = _embedded_original(self.msg)
+        return attached if attached is not None else inline_original(self.all_text)[1]
+
+    @cached_property
+    def all_text(self) -> str:
+        """Every inline text leaf (HTML flattened) joined: bounces split their words over parts."""
+        texts: list[str] = []
+        for part in leaves(self.msg):
+            ctype = part.get_content_type()
+            if ctype == "text/plain" or (ctype == "text/html" and not texts):
+                text = part_text(part)
+                texts.append(html_to_text(text) if ctype == "text/html" else text)
+            if sum(len(t) for t in texts) > 200_000:
+                break
+        return "\n".join(texts).replace("\r\n", "\n")[:200_000]
+
+    @cached_property
+    def notice(self) -> str:
+        """The sending server's own words: all text before the pasted original, if any."""
+        return self.all_text[: inline_original(self.all_text)[0]]
