@@ -75,9 +75,9 @@ class DeliveryStatusReport(Rule):
     )
 
     def check(self, mail: Inbound) -> Decision | None:
-        if not report_parts(mail.msg):
+        if not report_parts(mail.parts):
             return None
-        results = [_with_notice_words(r, mail.notice) for r in recipient_results(mail.msg)]
+        results = [_with_notice_words(r, mail.notice) for r in recipient_results(mail.parts)]
         failures = [r for r in results if r.action in ("failed", "delayed")]
         if failures:
             return _bounce(results)
@@ -140,7 +140,13 @@ def _with_notice_words(result: RecipientResult, notice: str) -> RecipientResult:
     at = notice.lower().find(result.address)
     if at < 0:
         return result
-    words = " ".join(notice[at + len(result.address) : at + 600].split("\n\n", 1)[0].split())
+    lines = notice[at + len(result.address) : at + 2000].split("\n")
+    kept = [lines[0]]
+    for line in lines[1:]:  # the recipient's line and its indented continuation lines
+        if not line.strip() or line[:1] not in (" ", "\t"):
+            break
+        kept.append(line)
+    words = " ".join(" ".join(kept).split())
     cause = cause_of(result.status, words, transient=result.action == "delayed")
     category = "delayed" if result.action == "delayed" else cause.category
     return replace(result, diagnostic=words[:500], severity=cause.severity, category=category)

@@ -17,7 +17,6 @@ from sequencer.classify.message import (
     addresses,
     addresses_in,
     first,
-    leaves,
     parse_headers,
     part_text,
 )
@@ -44,7 +43,7 @@ class FeedbackReport(Rule):
     )
 
     def check(self, mail: Inbound) -> Decision | None:
-        reports = [p for p in leaves(mail.msg) if p.get_content_type() in _FEEDBACK_TYPES]
+        reports = [p for ctype, p in mail.parts if ctype in _FEEDBACK_TYPES]
         ctype = mail.header("content-type").lower().replace('"', "").replace(" ", "")
         if not reports and "report-type=feedback-report" not in ctype:
             return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from email.message import Message
 
-from sequencer.classify.message import first, leaves, parse_headers, part_text
+from sequencer.classify.message import Parts, first, parse_headers, part_text
 from sequencer.classify.status import cause_of
 from sequencer.classify.verdict import RecipientResult
 
@@ -20,14 +20,14 @@ _ADDRESS = re.compile(r"[^\s<>()\"',;:\[\]]+@[^\s<>()\"',;:\[\]]+")
 _ACTIONS = ("failed", "delayed", "delivered", "relayed", "expanded")
 
 
-def report_parts(msg: Message) -> list[Message]:
-    return [p for p in leaves(msg) if p.get_content_type() in REPORT_TYPES]
+def report_parts(parts: Parts) -> list[Message]:
+    return [p for ctype, p in parts if ctype in REPORT_TYPES]
 
 
-def recipient_results(msg: Message) -> list[RecipientResult]:
+def recipient_results(parts: Parts) -> list[RecipientResult]:
     """Every recipient line of every delivery-status part, in order, one per address."""
     results: dict[str, RecipientResult] = {}
-    for report in report_parts(msg):
+    for report in report_parts(parts):
         for block in _blocks(report):
             result = _result(block)
             if result is not None and result.address not in results:

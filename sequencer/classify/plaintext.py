@@ -90,6 +90,8 @@ _ANCHORS = tuple(
         r"^[ \t]*(?:original-recipient|final-recipient|recipient(?: address)?|failed recipient|"
         r"to|destinataire|empf[äa]nger|destinatario|宛先|受信者|收件人)[ \t]*[:：][ \t]*(?:rfc822;[ \t]*)?"
         + _A,
+        r"the following (?:recipients?|address(?:es)?|destinations?)[^\n:]{0,40}:[ \t]*(?:\n[ \t]*)*"
+        + _A,
         r"RCPT TO:?[ \t]*<(?P<addr>[^\s<>]+@[^\s<>]+)>",
         r"^[ \t]*" + _A + r"[ \t]*\n[ \t]+\S",
     )

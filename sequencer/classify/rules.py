@@ -6,6 +6,7 @@ group sits where it does.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Set as AbstractSet
 from datetime import date
 from email.message import EmailMessage, Message
@@ -28,7 +29,7 @@ from sequencer.classify.message import (
     addresses,
     date_header,
     message_ids,
-    parse_message,
+    parse_raw,
 )
 from sequencer.classify.text import snippet
 from sequencer.classify.unsubscribe import (
@@ -116,7 +117,7 @@ def classify(
     Date header is used, and without that only fully dated return dates are found.
     """
     if isinstance(msg, bytes | bytearray):
-        msg = parse_message(bytes(msg))
+        msg = parse_raw(bytes(msg))
     mail = Inbound(msg, own_addresses, unsubscribe_addresses)
     rule, decision = _decide(mail, rules)
     thread = tuple(dict.fromkeys(mail.refs))
@@ -153,7 +154,15 @@ def classify(
         complainant=decision.complainant,
         feedback_type=decision.feedback_type,
         language=detect_language(f"{mail.subject}\n{mail.reply_text}") if human else None,
+        dmarc=_dmarc(mail),
     )
+
+
+def _dmarc(mail: Inbound) -> str | None:
+    """The receiving server's verdict: the topmost Authentication-Results, which it added;
+    lower ones may have been written by the sender."""
+    found = re.search(r"\bdmarc\s*=\s*([a-z]+)", mail.header("authentication-results"), re.I)
+    return found.group(1).lower() if found else None
 
 
 def _decide(mail: Inbound, rules: tuple[Rule, ...]) -> tuple[str, Decision]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sequencer.classify.message import Inbound, leaves, msgids, part_text
+from sequencer.classify.message import Inbound, msgids, part_text
 from sequencer.classify.status import cause_of
 from sequencer.classify.verdict import Decision, RecipientResult, Rule, Severity
 
@@ -43,8 +43,8 @@ class ProviderNotification(Rule):
 
 
 def _json_part(mail: Inbound) -> str:
-    for part in leaves(mail.msg):
-        if part.get_content_type() == "application/json":
+    for ctype, part in mail.parts:
+        if ctype == "application/json":
             return part_text(part)[: _MAX_JSON + 1]
     return ""
 

@@ -55,7 +55,9 @@ class Verdict:
     ``failed`` every failed or delayed address whatever its severity (``recipients`` holds
     only those at the verdict's ``severity``). ``complainant`` is the address that
     complained (complaints only). ``language`` is the ISO 639-1 code of the human text, or
-    None when it is too short or machine-made to tell.
+    None when it is too short or machine-made to tell. ``dmarc`` is the DMARC result the
+    receiving server recorded (the topmost Authentication-Results: pass, fail, none, ...),
+    so a stop on a failing message can be held for review.
     """
 
     kind: Kind
@@ -79,6 +81,7 @@ class Verdict:
     complainant: str | None = None
     feedback_type: str | None = None
     language: str | None = None
+    dmarc: str | None = None
 
 
 @dataclass(frozen=True)

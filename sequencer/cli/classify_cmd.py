@@ -104,6 +104,7 @@ def _as_dict(name: str, verdict: Verdict) -> dict[str, Any]:
         "token": verdict.token,
         "snippet": verdict.snippet,
         "language": verdict.language,
+        "dmarc": verdict.dmarc,
         "failed": list(verdict.failed),
         "dsn": [
             {

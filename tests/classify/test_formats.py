@@ -188,3 +188,37 @@ def test_a_delay_warning_is_never_hard() -> None:
         verdict = classify((SAMPLES / name).read_bytes(), own_addresses=OWN)
         assert [r.action for r in verdict.results] == ["delayed"], name
         assert verdict.severity == "soft"
+
+
+def test_classify_json_keeps_its_keys_and_adds_complaint_and_language(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from sequencer.cli import main
+
+    opt_out = tmp_path / "opt_out.eml"
+    opt_out.write_bytes(
+        b"From: Jean <jean@prospect.example>\r\nTo: sam@rep.example\r\nSubject: Re: Question\r\n"
+        b"In-Reply-To: <touch.1@rep.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        + b"Merci de me retirer de votre liste de diffusion"
+    )
+    files = [
+        str(SAMPLES / "fmt_rfc5965_arf.eml"),
+        str(SAMPLES / "fmt_rfc3464_multi.eml"),
+        str(opt_out),
+    ]
+    result = CliRunner().invoke(main, ["classify", *files, "--json"])
+    assert result.exit_code == 0, result.output
+    complaint, bounce, unsubscribe = json.loads(result.output)
+    for item in (complaint, bounce, unsubscribe):
+        assert {"kind", "severity", "recipients", "refs", "reason", "language"} <= set(item)
+    assert (complaint["kind"], complaint["complainant"]) == (
+        "complaint",
+        "pat.prospect@mailbox-provider.example",
+    )
+    assert complaint["reason"].startswith("feedback report: Feedback-Type: abuse")
+    assert bounce["kind"] == "bounce" and "Status: 5.1.1" in bounce["reason"]
+    assert [d["action"] for d in bounce["dsn"]] == ["failed", "failed", "relayed"]
+    assert (unsubscribe["kind"], unsubscribe["language"]) == ("unsubscribe", "fr")
+    assert "fr phrase" in unsubscribe["reason"]

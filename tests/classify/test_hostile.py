@@ -85,3 +85,13 @@ def test_oversized_ids_are_kept_whole_for_the_store_to_decide() -> None:
     """Truncating is the store's decision (per database); classify reports what it read."""
     verdict = classify(HOSTILE["huge message-id"], own_addresses=OWN)
     assert verdict.message_id is not None and len(verdict.message_id) > 1000
+
+
+def test_dmarc_result_is_the_receiving_servers() -> None:
+    raw = (
+        b"Authentication-Results: mx.rep.example; dmarc=fail (p=reject) header.from=x.example\r\n"
+        b"Authentication-Results: forged.example; dmarc=pass\r\n"
+        b"From: a@x.example\r\nSubject: Re: hi\r\n\r\nPlease remove me"
+    )
+    assert classify(raw, own_addresses=OWN).dmarc == "fail"
+    assert classify(b"From: a@x.example\r\n\r\nhi", own_addresses=OWN).dmarc is None

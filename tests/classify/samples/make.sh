@@ -48,7 +48,7 @@ wait_dsns() {
 wait_expiry() {
     local mta=$1 end=$((SECONDS + WAIT))
     while [ $SECONDS -lt $end ]; do
-        grep -l "touch\.$mta\.grey@" "$RAW"/*.eml 2>/dev/null | xargs -r grep -qil "^Action: failed" && return
+        grep -l "touch\.$mta\.grey@" "$RAW"/*.eml 2>/dev/null | xargs -r grep -qiE "^Action: failed|Envelope expired" && return
         sleep 2
     done
     echo "$mta: no expiry DSN for the greylisted touch within ${WAIT}s" >&2

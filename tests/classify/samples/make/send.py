@@ -86,7 +86,8 @@ def collect(mta: str, rawdir: Path, samples: Path) -> None:
         seen[scenario] = seen.get(scenario, 0) + 1
         suffix = f"_{seen[scenario]}" if seen[scenario] > 1 else ""
         if scenario == "grey":  # a warning while retrying, then the failure at queue expiry
-            final = re.search(rb"(?im)^Action: *failed", raw)
+            # OpenSMTPD 6.8 reports its expiry as "Action: delayed ... Envelope expired"
+            final = re.search(rb"(?im)^Action: *failed|Envelope expired", raw)
             scenario = "grey_expired" if final else "grey_delay"
             seen[scenario] = seen.get(scenario, 0) + 1
             suffix = f"_{seen[scenario]}" if seen[scenario] > 1 else ""
