@@ -54,6 +54,8 @@ BOUNCE_SUBJECT = re.compile(
     r"|message (you sent )?(blocked|rejected|not delivered)|delivery status|permanent error"
     r"|nicht zustellbar|unzustellbar|zustellung|non remis|non distribu|[ée]chec de (la )?remise"
     r"|no se (ha )?podido entregar|no entregado|non recapitabile|mancato recapito"
+    r"|no se puede entregar|n[ãa]o [ée] poss[ií]vel entregar|kan inte levereras|kan ikke leveres"
+    r"|ei voi toimittaa|nie mo[żz]na dostarczy[ćc]|配信不能|无法送达|無法傳遞|無法送達"
     r"|onbestelbaar|niet bezorgd|não entregue|n[aã]o foi poss[ií]vel entregar|kunde inte levereras"
     r"|ej levererat|kunne ikke leveres|ikke levert|ei voitu toimittaa|niedoręczon|nie dostarczono"
     r"|配信エラー|配送エラー|送信エラー|届きませんでした|エラーメール|退信|无法投递|投递失败|系统退信",

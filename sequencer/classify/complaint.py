@@ -23,6 +23,7 @@ from sequencer.classify.message import (
 from sequencer.classify.verdict import Decision, Rule
 
 _FEEDBACK_TYPES = ("message/feedback-report",)
+_NOT_COMPLAINTS = ("not-spam", "auth-failure", "virus", "dkim", "spf")
 _COMPLAINT_SUBJECT = re.compile(
     r"abuse report|complaint (about|regarding|notification)|spam (complaint|report)"
     r"|feedback loop|\bfbl\b|email feedback report|junk mail report|marked as spam|reported as spam",
@@ -51,8 +52,10 @@ class FeedbackReport(Rule):
         feedback = (
             first(fields, "feedback-type") if fields is not None else ""
         ).strip().lower() or "abuse"
-        if feedback in ("not-spam",):
-            return None  # the recipient rescued our mail: nothing to stop
+        if feedback in _NOT_COMPLAINTS:
+            # not-spam: the recipient rescued our mail; auth-failure (RFC 6591), virus: reports
+            # about the message, not a person asking us to stop. Nothing to stop either way.
+            return Decision("unrelated", f"Feedback-Type: {feedback} (no one complained)")
         rcpt = (
             addresses_in(first(fields, "original-rcpt-to").split(";")[-1:])
             if fields is not None

@@ -24,10 +24,10 @@ OPT_OUT: dict[str, str] = {
     r"( again| anymore| any more| in the future)?\s*([.!]|$)"
     r"|\bno longer (wish|want) to (receive|hear|be contacted)\b"
     r"|\bnot interested,? (please )?(remove|unsubscribe)",
-    "de": r"\babmelden\b|\bkeine (weiteren (e-?mails|mails|nachrichten|werbung)|(e-?mails|mails|nachrichten|werbung) mehr)\b"
+    "de": r"\b(bitte|m[öo]chte|will|wollen)\b.{0,30}\babmelden\b|\babmelden\b.{0,30}\b(newsletter|liste|verteiler)|\bkeine (weiteren (e-?mails|mails|nachrichten|werbung)|(e-?mails|mails|nachrichten|werbung) mehr)\b"
     r"|\b(entfernen|l[öo]schen|streichen|nehmen) sie mich\b|\baus (ihrem|ihrer|dem|der) (verteiler|liste"
     r"|mailingliste|newsletter|datenbank)\b|\bnicht mehr (kontaktieren|anschreiben|schreiben|zu kontaktieren)\b"
-    r"|\b(trage|tragen sie) mich\b.{0,30}\baus\b|\baustragen\b|\bl[öo]schen sie meine (daten|adresse|e-?mail)",
+    r"|\b(trage|tragen sie) mich\b.{0,30}\baus\b|\b(mich|uns)\b.{0,40}\baustragen\b|\bl[öo]schen sie meine (daten|adresse|e-?mail)",
     "fr": r"\bd[ée]sabonne|\bd[ée]sinscri|\bretirez[- ]moi\b|\bme retirer de\b|\bsupprimez[- ]moi\b"
     r"|\b(merci de|veuillez|pouvez-vous|priere de|pri[èe]re de) (me )?(retirer|supprimer|d[ée]sinscrire)"
     r"|\bne (plus|pas) me (contacter|recontacter|[ée]crire|solliciter)\b|\bne me (contactez|[ée]crivez|sollicitez) plus\b"
@@ -43,7 +43,7 @@ OPT_OUT: dict[str, str] = {
     r"|\bn[ãa]o (quero|desejo) (mais )?receber\b|\bn[ãa]o me (contate|contactem|enviem|escrevam)\b"
     r"|\b(tirem-me|me tire|retirem-me) d[ao]\b|\bremover (meu|o meu) (e-?mail|endere[çc]o)",
     "nl": r"\b(haal|verwijder) (mij|me)\b|\bverwijder mijn (e-?mail|adres|gegevens)|\buitschrijven\b"
-    r"|\bafmelden\b|\bgeen (e-?mails|mails|berichten) meer\b|\bniet meer (contacteren|mailen|benaderen)\b"
+    r"|\b(wil|graag|gelieve)\b.{0,30}\bafmelden\b|\bafmelden\b.{0,20}\b(nieuwsbrief|lijst|mailing)|\bgeen (e-?mails|mails|berichten) meer\b|\bniet meer (contacteren|mailen|benaderen)\b"
     r"|\bschrijf (mij|me) uit\b|\bmeld (mij|me) af\b",
     "sv": r"\bta bort mig\b|\bavregistrera\b|\bavsluta (min )?prenumeration|\bavprenumerera"
     r"|\bvill inte (ha|f[åa]) (fler|mer|n[åa]gra)\b|\bsluta (mejla|maila|skicka|kontakta)\b"
@@ -53,9 +53,9 @@ OPT_OUT: dict[str, str] = {
     "no": r"\bfjern meg\b|\bmeld meg av\b|\bavmeld\b|\bslett meg\b|\bvil ikke (motta|ha) (flere|mer)\b"
     r"|\bslutt [åa] (sende|kontakte|skrive)\b|\bikke kontakt meg\b|\bfjern (min|mi) (e-?post|adresse)",
     "fi": r"\bpoista(kaa)? minut\b|\bperuuta(kaa)? tilaus|\ben halua (en[äa][äa] )?(vastaanottaa|saada)\b"
-    r"|\b[äa]lk[äa][äa] (en[äa][äa] )?(l[äa]hett[äa]k[öo]|ottako yhteytt[äa])|\blopettakaa\b"
+    r"|\b[äa]lk[äa][äa] (en[äa][äa] )?(l[äa]hett[äa]k[öo]|ottako yhteytt[äa])|\blopettakaa (viestien|s[äa]hk[öo]postien) l[äa]hett[äa]minen"
     r"|\bpoista(kaa)? (s[äa]hk[öo]postiosoitteeni|osoitteeni|tietoni)",
-    "pl": r"\busu[ńn](cie)? mnie\b|\bprosz[ęe] o usuni[ęe]cie\b|\bwypisz(cie)? mnie\b|\bwypisa[ćc]\b"
+    "pl": r"\busu[ńn](cie)? mnie\b|\bprosz[ęe] o usuni[ęe]cie\b|\bwypisz(cie)? mnie\b|\bwypisa[ćc] (mnie|si[ęe])\b"
     r"|\brezygnuj[ęe] z (subskrypcji|newslettera|otrzymywania)|\bnie chc[ęe] (wi[ęe]cej )?otrzymywa[ćc]"
     r"|\bprosz[ęe] (mnie )?nie kontaktowa[ćc]|\bnie kontaktujcie si[ęe]",
     "ja": r"配信(を)?停止|配信(を)?解除|登録(を)?解除|購読(を)?解除|メールを送らないで|送信しないで"

@@ -76,6 +76,17 @@ class UnsubscribeRequest(Rule):
     BARE = re.compile(rf"^\W*({UNSUBSCRIBE_WORDS})\W*$", re.I)
     NEGATABLE = re.compile(r"\b(unsubscribe|opt (me |us )?out)\b", re.I)
     PATTERNS = compiled(OPT_OUT)
+    # "If you no longer wish to receive...", "unsubscribe here": a signature's footer offering
+    # an opt-out, not the writer asking for one.
+    CONDITIONAL = re.compile(
+        r"\b(if you|you can|you may|click|si vous|wenn sie|falls sie|si desea|se desideri|als u)\b",
+        re.I,
+    )
+    OFFER = re.compile(r"^\W*(here|link|below|at any time|hier|ici|aqu[íi]|qui)\b", re.I)
+
+    def _footer(self, text: str, match: re.Match[str]) -> bool:
+        before = text[max(0, match.start() - 40) : match.start()]
+        return bool(self.CONDITIONAL.search(before) or self.OFFER.match(text[match.end() :]))
 
     def check(self, mail: Inbound) -> Decision | None:
         text = " ".join(mail.reply_text.split())  # strip_quoted made ’ into '
@@ -86,10 +97,10 @@ class UnsubscribeRequest(Rule):
             return Decision("unsubscribe", f"the whole reply is {bare.group(1)!r}")
         for match in self.NEGATABLE.finditer(text if len(text.split()) < 40 else ""):
             before = text[max(0, match.start() - 25) : match.start()]
-            if not self.NEGATION.search(before):  # "I'm not going to unsubscribe"
+            if not self.NEGATION.search(before) and not self._footer(text, match):
                 return Decision("unsubscribe", f"en phrase {match.group(0)!r}")
         for language, pattern in self.PATTERNS.items():
-            match = pattern.search(text)
-            if match:
-                return Decision("unsubscribe", f"{language} phrase {match.group(0).strip()!r}")
+            for match in pattern.finditer(text):
+                if not self._footer(text, match):
+                    return Decision("unsubscribe", f"{language} phrase {match.group(0).strip()!r}")
         return None

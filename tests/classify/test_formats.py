@@ -222,3 +222,43 @@ def test_classify_json_keeps_its_keys_and_adds_complaint_and_language(tmp_path: 
     assert [d["action"] for d in bounce["dsn"]] == ["failed", "failed", "relayed"]
     assert (unsubscribe["kind"], unsubscribe["language"]) == ("unsubscribe", "fr")
     assert "fr phrase" in unsubscribe["reason"]
+
+
+@pytest.mark.parametrize("feedback", ["not-spam", "auth-failure", "virus"])
+def test_feedback_reports_where_no_one_complained_stop_nothing(feedback: str) -> None:
+    raw = (
+        (SAMPLES / "fmt_rfc5965_arf.eml")
+        .read_bytes()
+        .replace(b"Feedback-Type: abuse", b"Feedback-Type: " + feedback.encode())
+    )
+    verdict = classify(raw, own_addresses=OWN)
+    assert (verdict.kind, verdict.complainant) == ("unrelated", None), verdict.reason
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Unzustellbar: Quick question",
+        "No se puede entregar: Quick question",
+        "Não é possível entregar: Quick question",
+        "Kan inte levereras: Quick question",
+        "Kan ikke leveres: Quick question",
+        "Ei voi toimittaa: Quick question",
+        "Nie można dostarczyć: Quick question",
+        "Onbestelbaar: Quick question",
+        "Non recapitabile: Quick question",
+        "Non remis : Quick question",
+        "配信不能: Quick question",
+        "无法送达: Quick question",
+    ],
+)
+def test_localized_exchange_ndr_subjects_are_bounces(subject: str) -> None:
+    raw = (
+        f"From: Microsoft Outlook <postmaster@tenant.example>\r\nTo: sam@rep.example\r\n"
+        f"Subject: {subject}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        "gone.person@tenant.example\r\nRemote Server returned '550 5.1.1 RESOLVER.ADR.RecipNotFound'\r\n"
+    ).encode()
+    verdict = classify(raw, own_addresses=OWN)
+    assert (verdict.kind, verdict.recipients) == ("bounce", ("gone.person@tenant.example",)), (
+        verdict.reason
+    )

@@ -156,3 +156,27 @@ def test_language_of_a_reply_is_reported() -> None:
         reply("Ja, das klingt gut. Können wir am Donnerstag telefonieren?"), own_addresses=OWN
     )
     assert (verdict.kind, verdict.language) == ("reply", "de")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Muszę jeszcze wypisać fakturę, odezwę się jutro.",  # pl: write out an invoice
+        "Wir müssen den Wettbewerb noch austragen, dann melde ich mich.",  # de: hold a contest
+        "Ik moet me morgen afmelden bij de receptie, daarna bel ik je.",  # nl: sign out at desk
+    ],
+)
+def test_everyday_verbs_that_resemble_opt_outs_are_replies(body: str) -> None:
+    assert classify(reply(body), own_addresses=OWN).kind == "reply"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Thanks, Tuesday works.\n\nIf you no longer wish to receive emails from Acme, unsubscribe here.",
+        "Sounds good.\nAcme Corp | You can unsubscribe from our newsletter at any time.",
+        "Gerne. Wenn Sie keine weiteren E-Mails erhalten möchten, abmelden hier.",
+    ],
+)
+def test_an_opt_out_offer_in_a_signature_is_not_an_opt_out(body: str) -> None:
+    assert classify(reply(body), own_addresses=OWN).kind == "reply"
