@@ -180,3 +180,37 @@ def test_everyday_verbs_that_resemble_opt_outs_are_replies(body: str) -> None:
 )
 def test_an_opt_out_offer_in_a_signature_is_not_an_opt_out(body: str) -> None:
     assert classify(reply(body), own_addresses=OWN).kind == "reply"
+
+
+@pytest.mark.parametrize(
+    ("body", "typed"),
+    [
+        (
+            "Ja, gärna!\n\nDen tis 10 mars 2026 kl 09:00 skrev Sam Rep <sam@rep.example>:\n> Reply stop to opt out",
+            "Ja, gärna!",
+        ),
+        (
+            "Sim, claro.\n\nEm ter., 10 de mar. de 2026 às 09:00, Sam Rep <sam@rep.example> escreveu:\n> hi",
+            "Sim, claro.",
+        ),
+        (
+            "Tak.\n\nFra: Sam Rep <sam@rep.example>\nSendt: 10. marts 2026 09:00\nTil: x\n\nopt out",
+            "Tak.",
+        ),
+        (
+            "Kiitos.\n\nLähettäjä: Sam Rep\nLähetetty: tiistai 10. maaliskuuta 2026 9.00\n",
+            "Kiitos.",
+        ),
+        (
+            "Dzięki.\n\nW dniu 10.03.2026 o 09:00, Sam Rep <sam@rep.example> napisał:\n> hi",
+            "Dzięki.",
+        ),
+        ("はい、ぜひ。\n\n2026年3月10日(火) 9:00 Sam Rep <sam@rep.example>:\n> hi", "はい、ぜひ。"),
+        ("好的。\n\n发件人: Sam Rep\n发送时间: 2026年3月10日 9:00\n", "好的。"),
+    ],
+)
+def test_quotes_are_cut_in_every_language(body: str, typed: str) -> None:
+    """Our quoted touch (with its opt-out line) must never decide what the prospect said."""
+    from sequencer.classify import strip_quoted
+
+    assert strip_quoted(body) == typed
