@@ -49,7 +49,8 @@ DELAY_PHRASES = re.compile(
 FINAL_PHRASES = re.compile(
     r"retry timeout exceeded|giving up|could not be delivered for|cannot send message for"
     r"|permanent (fatal )?errors?|permanent failure|failed permanently|permanently failed"
-    r"|(?<!non-)fatal error|has been returned|expired|gave up",
+    r"|(?<!non-)fatal error|has been returned|expired|gave up"
+    r"|delivery to the following recipients? failed|following address(es)? failed",
     re.I,
 )
 

@@ -153,9 +153,15 @@ def classify(
         thread_refs=thread,
         complainant=decision.complainant,
         feedback_type=decision.feedback_type,
-        language=detect_language(f"{mail.subject}\n{mail.reply_text}") if human else None,
+        language=_language(mail) if human else None,
         dmarc=_dmarc(mail),
     )
+
+
+def _language(mail: Inbound) -> str | None:
+    """The writer's words decide; the subject is usually ours ("Re: <our subject>"), so it
+    only counts when the body is too short to tell (a responder's "Abwesenheitsnotiz")."""
+    return detect_language(mail.reply_text) or detect_language(f"{mail.subject}\n{mail.reply_text}")
 
 
 def _dmarc(mail: Inbound) -> str | None:
