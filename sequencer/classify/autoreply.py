@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from sequencer.classify.message import Inbound, addresses
+from sequencer.classify.phrases import AUTO_REPLY_SUBJECT, HUMAN_SIGNALS, OUT_OF_OFFICE, compiled
 from sequencer.classify.verdict import Decision, Rule
 
 
@@ -73,7 +74,11 @@ class ExchangeRuleReply(Rule):
 
 class NullReturnPath(Rule):
     name = "null return path"
-    description = "Return-Path <> on a non-bounce: RFC 3834 responders send with a null sender."
+    description = (
+        "Return-Path <> on a message every bounce rule has already turned down: RFC 3834 "
+        "responders send with a null sender. Runs after the bounce and complaint rules, so a "
+        "null sender alone never makes a bounce an auto-reply."
+    )
 
     def check(self, mail: Inbound) -> Decision | None:
         return Decision("auto_reply", "Return-Path: <>") if mail.null_return_path else None
@@ -81,21 +86,42 @@ class NullReturnPath(Rule):
 
 class AutoReplySubject(Rule):
     name = "auto-reply subject"
-    description = "Subjects responders use, in several languages, at the start of the subject."
+    description = (
+        "Subjects responders use, in the languages of phrases.AUTO_REPLY_SUBJECT, at the start."
+    )
 
     # Anchored at the start: "Re: Out of office furniture quote" is a human reply.
-    PATTERN = re.compile(
-        r"^\W*(automatic reply|auto[- ]?reply|autoreply|auto[- ]?response|automatic response"
-        r"|auto:|out of (the )?office|ooo\b|away from (the )?office|on vacation|on holiday"
-        r"|abwesenheitsnotiz|abwesend|abwesenheit|automatische antwort|au(ß|ss)er haus|urlaub"
-        r"|r[ée]ponse automatique|absence|absent|message d'absence"
-        r"|respuesta autom[áa]tica|fuera de (la )?oficina|ausente"
-        r"|risposta automatica|fuori (ufficio|sede)|assente"
-        r"|automatisch antwoord|afwezig|afwezigheid|resposta autom[áa]tica"
-        r"|autosvar|automatiskt svar|automaattinen vastaus)(?!\w)",
-        re.I,
-    )
+    PATTERN = re.compile(rf"^\W*({AUTO_REPLY_SUBJECT})(?!\w)", re.I)
 
     def check(self, mail: Inbound) -> Decision | None:
         match = self.PATTERN.search(mail.subject)
-        return Decision("auto_reply", match.group(1)) if match else None
+        return Decision("auto_reply", f"Subject {match.group(1)!r}") if match else None
+
+
+class OutOfOfficeText(Rule):
+    name = "out-of-office text"
+    description = (
+        "A short message that quotes nothing and says, in the present or future tense, that "
+        "the writer is away (phrases.OUT_OF_OFFICE). A person answering us quotes our touch "
+        "or says 'I was away', so neither fires this."
+    )
+
+    MAX_WORDS = 150
+    PATTERNS = compiled(OUT_OF_OFFICE)
+    HUMAN = re.compile(HUMAN_SIGNALS, re.I)
+
+    def check(self, mail: Inbound) -> Decision | None:
+        text = " ".join(mail.reply_text.split())
+        whole = " ".join(mail.text.split())
+        if not text or len(text.split()) > self.MAX_WORDS:
+            return None
+        quoted = len(whole) > len(text) + 40  # the rest is our quoted touch
+        if "?" in text or "？" in text or self.HUMAN.search(text):
+            return None  # a person away who asks or proposes something is answering us
+        if quoted and not (mail.null_return_path or mail.precedence in {"bulk", "auto_reply"}):
+            return None
+        for language, pattern in self.PATTERNS.items():
+            match = pattern.search(text[:600])
+            if match:
+                return Decision("auto_reply", f"{language} phrase {match.group(0).strip()!r}")
+        return None

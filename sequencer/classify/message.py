@@ -36,6 +36,15 @@ def parse_message(raw: bytes) -> EmailMessage:
         return msg
 
 
+def parse_raw(raw: bytes) -> Message:
+    """Parse for classification: compat32 keeps headers as text, several times faster than
+    the default policy's header objects, and the rules read raw header text anyway."""
+    try:
+        return BytesParser(policy=policy.compat32).parsebytes(raw)
+    except Exception:
+        return parse_message(raw)
+
+
 def parse_headers(text: str) -> Message:
     """A header block found as text (a DSN block, text/rfc822-headers); compat32 never raises."""
     return HeaderParser(policy=policy.compat32).parsestr(text)
@@ -112,22 +121,32 @@ def date_header(msg: Message) -> date | None:
 # --- MIME walking ----------------------------------------------------------------------------
 
 
-def leaves(part: Message) -> Iterator[Message]:
+def content_type(part: Message) -> str:
+    """The part's MIME type, read from the raw header: the email package's own accessor
+    parses the whole structured header each time, which dominated classification time."""
+    raw = first(part, "content-type").split(";", 1)[0].strip().lower()
+    if re.fullmatch(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+", raw):
+        return raw
+    return part.get_default_type()
+
+
+def leaves(part: Message, depth: int = 0) -> Iterator[Message]:
     """Leaf parts, treating message/* parts as leaves so an attached original stays opaque."""
     payload = part.get_payload()
-    if part.get_content_maintype() == "message" or not isinstance(payload, list):
+    if depth > 100 or content_type(part).startswith("message/") or not isinstance(payload, list):
         yield part
         return
     for sub in payload:
         if isinstance(sub, Message):
-            yield from leaves(sub)
+            yield from leaves(sub, depth + 1)
 
 
 def part_text(part: Message) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
-    charset = part.get_content_charset() or "utf-8"
+    found = re.search(r"""charset\s*=\s*["']?([\w.:-]+)""", first(part, "content-type"), re.I)
+    charset = found.group(1).lower() if found else "utf-8"
     try:
         return payload.decode(charset, "replace")
     except LookupError:
@@ -138,27 +157,63 @@ def _is_attachment(part: Message) -> bool:
     return first(part, "content-disposition").lower().startswith("attachment")
 
 
-def _first_text_body(msg: Message) -> tuple[str, bool]:
+Parts = list[tuple[str, Message]]
+
+
+def typed_leaves(msg: Message) -> Parts:
+    return [(content_type(p), p) for p in leaves(msg)]
+
+
+def _first_text_body(parts: Parts) -> tuple[str, bool]:
     """The first inline text/plain leaf, else the first text/html one (and whether it is HTML)."""
-    inline = [p for p in leaves(msg) if not _is_attachment(p)]
-    for ctype, is_html in (("text/plain", False), ("text/html", True)):
-        for part in inline:
-            if part.get_content_type() == ctype:
+    inline = [(t, p) for t, p in parts if not _is_attachment(p)]
+    for wanted, is_html in (("text/plain", False), ("text/html", True)):
+        for ctype, part in inline:
+            if ctype == wanted:
                 return part_text(part), is_html
     return "", False
 
 
-def _embedded_original(msg: Message) -> Message | None:
-    """Headers of the returned message in a bounce (message/rfc822 or text/rfc822-headers)."""
-    for part in leaves(msg):
-        ctype = part.get_content_type()
-        if ctype == "message/rfc822":
+_HEADER_PARTS = ("text/rfc822-headers", "message/rfc822-headers", "message/global-headers")
+# Where a non-MIME bounce pastes the returned message (qmail, Exim, Sendmail, Domino, ...).
+_INLINE_COPY = re.compile(
+    r"^[ \t]*-{2,}[ \t]*(.*(copy of|original message|below this line|returned message"
+    r"|undelivered message|message headers|original headers|message follows|header of message"
+    r"|unsent message|returned mail|headers of the original).*)$"
+    r"|^[ \t]*(original message headers|"
+    r"headers of the original message|here is a copy of the first part of the message"
+    r"|message headers follow)\b.*:?[ \t]*$",
+    re.I | re.M,
+)
+_HEADER_LINE = re.compile(
+    r"^[ \t]*(return-path|received|from|to|subject|date|message-id)[ \t]*:", re.I | re.M
+)
+
+
+def _embedded_original(parts: Parts) -> Message | None:
+    """Headers of the returned message in a bounce or complaint: an attached message/rfc822
+    (or message/global), a headers-only part, or a copy pasted into the notice's text."""
+    for ctype, part in parts:
+        if ctype in ("message/rfc822", "message/global"):
             payload = part.get_payload()
             if isinstance(payload, list) and payload and isinstance(payload[0], Message):
                 return payload[0]
-        elif ctype == "text/rfc822-headers":
-            return parse_headers(part_text(part))
+            if isinstance(payload, str) and payload.strip():
+                return parse_headers(payload.lstrip())
+        elif ctype in _HEADER_PARTS:
+            return parse_headers(part_text(part).lstrip())
     return None
+
+
+def inline_original(text: str) -> tuple[int, Message | None]:
+    """Where a pasted original starts in a notice (len(text) if none), and its headers."""
+    for match in _INLINE_COPY.finditer(text):
+        rest = text[match.end() :]
+        header = _HEADER_LINE.search(rest[:2000])
+        if header:
+            block = "\n".join(line.strip() for line in rest[header.start() :].split("\n")[:80])
+            return match.start(), parse_headers(block.split("\n\n", 1)[0] + "\n")
+    return len(text), None
 
 
 # --- the facts rules look at -----------------------------------------------------------------
@@ -211,9 +266,14 @@ class Inbound:
         return self.header("precedence").strip().lower()
 
     @cached_property
+    def parts(self) -> Parts:
+        """Leaf parts with their MIME types, computed once for every rule."""
+        return typed_leaves(self.msg)
+
+    @cached_property
     def body(self) -> tuple[str, bool]:
         """The first text body, raw, and whether it is HTML; both text views start from it."""
-        return _first_text_body(self.msg)
+        return _first_text_body(self.parts)
 
     @cached_property
     def text(self) -> str:
@@ -231,4 +291,23 @@ class Inbound:
 
     @cached_property
     def original(self) -> Message | None:
-        return _embedded_original(self.msg)
+        """The returned message's headers: attached, or pasted into the notice."""
+        attached = _embedded_original(self.parts)
+        return attached if attached is not None else inline_original(self.all_text)[1]
+
+    @cached_property
+    def all_text(self) -> str:
+        """Every inline text leaf (HTML flattened) joined: bounces split their words over parts."""
+        texts: list[str] = []
+        for ctype, part in self.parts:
+            if ctype == "text/plain" or (ctype == "text/html" and not texts):
+                text = part_text(part)
+                texts.append(html_to_text(text) if ctype == "text/html" else text)
+            if sum(len(t) for t in texts) > 200_000:
+                break
+        return "\n".join(texts).replace("\r\n", "\n")[:200_000]
+
+    @cached_property
+    def notice(self) -> str:
+        """The sending server's own words: all text before the pasted original, if any."""
+        return self.all_text[: inline_original(self.all_text)[0]]

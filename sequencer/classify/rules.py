@@ -6,6 +6,7 @@ group sits where it does.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Set as AbstractSet
 from datetime import date
 from email.message import EmailMessage, Message
@@ -16,16 +17,19 @@ from sequencer.classify.autoreply import (
     AutoSubmittedHeader,
     ExchangeRuleReply,
     NullReturnPath,
+    OutOfOfficeText,
     PrecedenceHeader,
 )
-from sequencer.classify.bounce import DeliveryStatusReport, MailerDaemonNotice, bounced_refs
+from sequencer.classify.bounce import DeliveryStatusReport, PlainTextBounce, bounced_refs
+from sequencer.classify.complaint import FeedbackReport, ProviderComplaint
 from sequencer.classify.dates import find_return_date
+from sequencer.classify.language import detect_language
 from sequencer.classify.message import (
     Inbound,
     addresses,
     date_header,
     message_ids,
-    parse_message,
+    parse_raw,
 )
 from sequencer.classify.text import snippet
 from sequencer.classify.unsubscribe import (
@@ -33,6 +37,7 @@ from sequencer.classify.unsubscribe import (
     UnsubscribeRequest,
     UnsubscribeSubject,
 )
+from sequencer.classify.vendors import ProviderNotification
 from sequencer.classify.verdict import Decision, Rule, Verdict
 
 
@@ -77,14 +82,18 @@ class HumanReply(Rule):
 
 RULES: tuple[Rule, ...] = (
     OwnMessage(),
+    FeedbackReport(),
+    ProviderNotification(),
     DeliveryStatusReport(),
-    MailerDaemonNotice(),
+    PlainTextBounce(),
+    ProviderComplaint(),
     AutoSubmittedHeader(),
     AutoReplyHeader(),
     PrecedenceHeader(),
     ExchangeRuleReply(),
     NullReturnPath(),
     AutoReplySubject(),
+    OutOfOfficeText(),
     UnsubscribeAddress(),
     ListMail(),
     UnsubscribeSubject(),
@@ -108,12 +117,14 @@ def classify(
     Date header is used, and without that only fully dated return dates are found.
     """
     if isinstance(msg, bytes | bytearray):
-        msg = parse_message(bytes(msg))
+        msg = parse_raw(bytes(msg))
     mail = Inbound(msg, own_addresses, unsubscribe_addresses)
     rule, decision = _decide(mail, rules)
-    refs = mail.refs
-    if decision.kind == "bounce":
-        refs = bounced_refs(mail) + refs
+    thread = tuple(dict.fromkeys(mail.refs))
+    returned: tuple[str, ...] = ()
+    if decision.kind in ("bounce", "complaint") or decision.results:
+        returned = tuple(dict.fromkeys([*decision.refs, *bounced_refs(mail)]))
+    human = decision.kind in ("reply", "auto_reply", "unsubscribe")
     reference = received or date_header(msg)
     return Verdict(
         kind=decision.kind,
@@ -121,25 +132,53 @@ def classify(
         reason=f"{rule}: {decision.detail}" if decision.detail else rule,
         severity=decision.severity,
         recipients=decision.recipients,
-        refs=tuple(dict.fromkeys(refs)),
+        refs=tuple(dict.fromkeys(returned + thread)),
         from_addr=mail.from_addr,
         from_domain=mail.from_addr.rpartition("@")[2],
         reply_to=addresses(msg, "reply-to"),
         subject=mail.subject,
         message_id=next(iter(message_ids(msg)), None),
-        snippet=snippet(mail.reply_text),
+        snippet=snippet(mail.reply_text)
+        if human or decision.kind == "own"
+        else snippet(mail.notice),
         return_date=(
             find_return_date(f"{mail.subject}\n{mail.reply_text}", reference)
             if decision.kind == "auto_reply"
             else None
         ),
         token=decision.token,
+        results=decision.results,
+        failed=tuple(r.address for r in decision.results if r.action in ("failed", "delayed")),
+        returned_refs=returned,
+        thread_refs=thread,
+        complainant=decision.complainant,
+        feedback_type=decision.feedback_type,
+        language=_language(mail) if human else None,
+        dmarc=_dmarc(mail),
     )
 
 
+def _language(mail: Inbound) -> str | None:
+    """The writer's words decide; the subject is usually ours ("Re: <our subject>"), so it
+    only counts when the body is too short to tell (a responder's "Abwesenheitsnotiz")."""
+    return detect_language(mail.reply_text) or detect_language(f"{mail.subject}\n{mail.reply_text}")
+
+
+def _dmarc(mail: Inbound) -> str | None:
+    """The receiving server's verdict: the topmost Authentication-Results, which it added;
+    lower ones may have been written by the sender."""
+    found = re.search(r"\bdmarc\s*=\s*([a-z]+)", mail.header("authentication-results"), re.I)
+    return found.group(1).lower() if found else None
+
+
 def _decide(mail: Inbound, rules: tuple[Rule, ...]) -> tuple[str, Decision]:
+    """First rule that decides wins. A rule that raises on hostile mail is skipped, so one
+    malformed message can never stop a poll; the next rule reads it instead."""
     for rule in rules:
-        decision = rule.check(mail)
+        try:
+            decision = rule.check(mail)
+        except (Exception, RecursionError):
+            continue
         if decision is not None:
             return rule.name, decision
     return HumanReply.name, Decision("reply", "no rule decided")

@@ -10,19 +10,30 @@ import html
 import re
 
 _ATTRIBUTION = re.compile(
-    r"^[ \t>]*(On|Am|Le|El|Il|Op)\b[^\n]{0,200}(?:\n[^\n]{0,200}){0,2}?"
-    r"\b(wrote|schrieb|a [ée]crit|escribi[óo]|ha scritto|schreef)\b[^\n]{0,80}:[ \t]*$"
+    # "On <date>, <name> wrote:" in the languages of phrases.py (Gmail, Apple Mail, Thunderbird)
+    r"^[ \t>]*(On|Am|Le|El|Il|Op|Em|Den|D\.|Dnia|W dniu|\d{1,4}[./-])[^\n]{0,200}(?:\n[^\n]{0,200}){0,2}?"
+    r"\b(wrote|schrieb|a [ée]crit|escribi[óo]|ha scritto|schreef|escreveu|skrev|kirjoitti"
+    r"|napisa[łl]\(?a?\)?)\b[^\n]{0,80}:[ \t]*$"
+    r"|^[^\n]{0,200}(のメッセージ|さんは書きました|写道|寫道)[^\n]{0,40}[:：][ \t]*$"
+    # Gmail's localized attribution without a verb: "<date> <name> <addr>:"
+    r"|^[^\n]{0,40}\d[^\n]{0,200}<[^\s<>]+@[^\s<>]+>[ \t]*[:：][ \t]*$"
     r"|^[ \t]*-{2,}\s*(Original Message|Urspr[üu]ngliche Nachricht|Message d'origine"
-    r"|Mensaje original|Messaggio originale|Oorspronkelijk bericht|Forwarded message)\s*-{2,}"
+    r"|Mensaje original|Messaggio originale|Oorspronkelijk bericht|Mensagem original"
+    r"|Ursprungligt meddelande|Oprindelig meddelelse|Opprinnelig melding|Alkuper[äa]inen viesti"
+    r"|Wiadomo[śs][ćc] oryginalna|Forwarded message|元のメッセージ|原始邮件)\s*-{2,}"
     r"|^[ \t]*Begin forwarded message:"
     r"|^[ \t]*_{8,}[ \t]*$"
-    r"|^[ \t]*\*?(From|Von|De|Da|Van)\*?[ \t]*:[^\n]*\n(?:[^\n]*\n){0,3}?"
-    r"[ \t]*\*?(Sent|Date|Gesendet|Datum|Envoy[ée]|Enviado|Fecha|Inviato|Verzonden)\*?[ \t]*:",
+    # Outlook's header block: From/Sent in each language
+    r"|^[ \t]*\*?(From|Von|De|Da|Van|Fr[åa]n|Fra|L[äa]hett[äa]j[äa]|Od|差出人|发件人|寄件者)\*?[ \t]*[:：]"
+    r"[^\n]*\n(?:[^\n]*\n){0,3}?[ \t]*\*?(Sent|Date|Gesendet|Datum|Envoy[ée]|Enviado|Enviada"
+    r"|Fecha|Inviato|Verzonden|Skickat|Sendt|L[äa]hetetty|Wys[łl]ano|Data|送信日時|发送时间|傳送時間"
+    r"|日時|时间)\*?[ \t]*[:：]",
     re.M | re.I,
 )
 _SIGNATURE = re.compile(
     r"^-- ?$|^(Sent from my |Sent from Outlook|Get Outlook for |Von meinem .* gesendet"
-    r"|Envoy[ée] de mon |Enviado desde mi )",
+    r"|Envoy[ée] de mon |Enviado desde mi |Enviado do meu |Inviato da |Verzonden vanaf mijn "
+    r"|Skickat från min |Sendt fra min |L[äa]hetetty |Wys[łl]ane z |iPhoneから送信|发自我的)",
     re.M,
 )
 _HTML_QUOTE = re.compile(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from sequencer.classify.message import Inbound, addresses
+from sequencer.classify.phrases import OPT_OUT, UNSUBSCRIBE_WORDS, compiled
 from sequencer.classify.verdict import Decision, Rule
 
 _RECIPIENT_HEADERS = (
@@ -55,54 +56,51 @@ class UnsubscribeSubject(Rule):
     name = "unsubscribe subject"
     description = "A subject that is just an opt-out word (what List-Unsubscribe mailto sends)."
 
-    PATTERN = re.compile(
-        r"^\W*(unsubscribe|remove( me)?|opt[- ]?out|stop|abmelden|d[ée]sabonner|d[ée]sinscription"
-        r"|baja|darme de baja|cancelar suscripci[óo]n)\W*$",
-        re.I,
-    )
+    PATTERN = re.compile(rf"^\W*({UNSUBSCRIBE_WORDS})\W*$", re.I)
 
     def check(self, mail: Inbound) -> Decision | None:
         match = self.PATTERN.match(mail.subject)
-        return Decision("unsubscribe", match.group(1)) if match else None
+        return Decision("unsubscribe", f"Subject {match.group(1)!r}") if match else None
 
 
 class UnsubscribeRequest(Rule):
     name = "unsubscribe request"
     description = (
-        "A short reply (under 40 words of new text) asking to be removed. Phrases need a "
-        "first-person object ('remove me', 'take me off'), so 'I can't remove the old vendor' "
-        "stays a reply."
+        "A short reply (under 60 words of new text) asking to be removed, in any language of "
+        "phrases.OPT_OUT. Phrases need a first-person or list object ('remove me', 'retirez-moi "
+        "de votre liste'), so 'I can't remove the old vendor' stays a reply."
     )
 
-    MAX_WORDS = 40
+    MAX_WORDS = 60
     NEGATION = re.compile(r"\b(not|never|no need to)\b|n't\b", re.I)
-    PATTERN = re.compile(
-        r"^\W*(unsubscribe|stop|remove|opt[- ]?out|abmelden|d[ée]sabonner|baja)\W*$"
-        r"|\b(?P<negatable>unsubscribe|opt (me |us )?out)\b"
-        r"|\b(remove|delete|drop|exclude) (me|us)\b"
-        r"|\b(remove|delete) (my|our) (e-?mail|address|name|contact|details|data)"
-        r"|\b(take|get) (me|us) off\b|\b(take|get) (my|our) (e-?mail|address|name)\w* off\b"
-        r"|\b(stop|quit) (e-?mailing|mailing|contacting|messaging|writing to|sending me|sending us)\b"
-        r"|\b(do not|don't|dont|never) (contact|e-?mail|write to|message) (me|us)"
-        r"( again| anymore| any more| in the future)?\s*([.!]|$)"
-        r"|\bno longer (wish|want) to (receive|hear|be contacted)\b"
-        r"|\babmelden\b|\bkeine (weiteren (e-?mails|mails|nachrichten)|(e-?mails|mails|nachrichten) mehr)\b"
-        r"|\bentfernen sie mich\b|\baus (ihrem|dem) verteiler\b|\bnicht mehr (kontaktieren|anschreiben)\b"
-        r"|\bd[ée]sabonne|\bd[ée]sinscri|\bretirez[- ]moi\b"
-        r"|\bne (plus|pas) me (contacter|recontacter|[ée]crire)\b|\bne me (contactez|[ée]crivez) plus\b"
-        r"|\bdar(me|nos)? de baja\b|\bdarse de baja\b|\bcancelar (la |mi )?suscripci[óo]n\b"
-        r"|\bno me (contacten|escriban|env[íi]en)\b|\bdejen? de (enviarme|escribirme|contactarme)\b"
-        r"|\beliminar(me|nos)? de (su|la|vuestra) lista\b",
+    BARE = re.compile(rf"^\W*({UNSUBSCRIBE_WORDS})\W*$", re.I)
+    NEGATABLE = re.compile(r"\b(unsubscribe|opt (me |us )?out)\b", re.I)
+    PATTERNS = compiled(OPT_OUT)
+    # "If you no longer wish to receive...", "unsubscribe here": a signature's footer offering
+    # an opt-out, not the writer asking for one.
+    CONDITIONAL = re.compile(
+        r"\b(if you|you can|you may|click|si vous|wenn sie|falls sie|si desea|se desideri|als u)\b",
         re.I,
     )
+    OFFER = re.compile(r"^\W*(here|link|below|at any time|hier|ici|aqu[íi]|qui)\b", re.I)
+
+    def _footer(self, text: str, match: re.Match[str]) -> bool:
+        before = text[max(0, match.start() - 40) : match.start()]
+        return bool(self.CONDITIONAL.search(before) or self.OFFER.match(text[match.end() :]))
 
     def check(self, mail: Inbound) -> Decision | None:
         text = " ".join(mail.reply_text.split())  # strip_quoted made ’ into '
         if not text or len(text.split()) >= self.MAX_WORDS:
             return None
-        for match in self.PATTERN.finditer(text):
+        bare = self.BARE.match(text)
+        if bare:
+            return Decision("unsubscribe", f"the whole reply is {bare.group(1)!r}")
+        for match in self.NEGATABLE.finditer(text if len(text.split()) < 40 else ""):
             before = text[max(0, match.start() - 25) : match.start()]
-            if match.group("negatable") and self.NEGATION.search(before):
-                continue  # "I'm not going to unsubscribe", "don't unsubscribe me"
-            return Decision("unsubscribe", repr(match.group(0).strip()))
+            if not self.NEGATION.search(before) and not self._footer(text, match):
+                return Decision("unsubscribe", f"en phrase {match.group(0)!r}")
+        for language, pattern in self.PATTERNS.items():
+            for match in pattern.finditer(text):
+                if not self._footer(text, match):
+                    return Decision("unsubscribe", f"{language} phrase {match.group(0).strip()!r}")
         return None

@@ -13,8 +13,28 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from sequencer.classify.message import Inbound
 
-Kind = Literal["reply", "auto_reply", "bounce", "unsubscribe", "unrelated", "own"]
+Kind = Literal["reply", "auto_reply", "bounce", "complaint", "unsubscribe", "unrelated", "own"]
 Severity = Literal["hard", "soft"]
+
+
+@dataclass(frozen=True)
+class RecipientResult:
+    """One recipient's line of a delivery report (RFC 3464), or what a plain-text bounce says.
+
+    ``action`` is failed | delayed | delivered | relayed | expanded; ``severity`` is set for
+    failed and delayed only (delayed is always soft); ``category`` names the cause
+    (user_unknown, mailbox_full, policy_blocked, spam_blocked, greylisted, expired, ...);
+    ``field`` says where it was read (a DSN field, a header, or the notice's wording).
+    """
+
+    address: str
+    action: str
+    status: str = ""
+    diagnostic: str = ""
+    severity: Severity | None = None
+    category: str = ""
+    remote_mta: str = ""
+    field: str = ""
 
 
 @dataclass(frozen=True)
@@ -26,6 +46,18 @@ class Verdict:
     ``recipients`` (bounces only) are the addresses that failed at ``severity``, lowercased.
     ``return_date`` (auto-replies only) is the first day the sender says they are back.
     ``token`` is set when the message was addressed to an ``unsubscribe+TOKEN@`` address.
+
+    Evidence for the poller's trust rule (a bounce or complaint acts on a prospect only when
+    it carries the Message-ID of a touch we sent to them): ``returned_refs`` are the
+    Message-IDs read from the returned message (its headers, text/rfc822-headers, or its
+    text pasted in the notice), ``thread_refs`` those of the message's own In-Reply-To and
+    References. ``results`` are the per-recipient lines of a bounce (or a success report),
+    ``failed`` every failed or delayed address whatever its severity (``recipients`` holds
+    only those at the verdict's ``severity``). ``complainant`` is the address that
+    complained (complaints only). ``language`` is the ISO 639-1 code of the human text, or
+    None when it is too short or machine-made to tell. ``dmarc`` is the DMARC result the
+    receiving server recorded (the topmost Authentication-Results: pass, fail, none, ...),
+    so a stop on a failing message can be held for review.
     """
 
     kind: Kind
@@ -42,6 +74,14 @@ class Verdict:
     snippet: str = ""
     return_date: date | None = None
     token: str | None = None
+    results: tuple[RecipientResult, ...] = ()
+    failed: tuple[str, ...] = ()
+    returned_refs: tuple[str, ...] = ()
+    thread_refs: tuple[str, ...] = ()
+    complainant: str | None = None
+    feedback_type: str | None = None
+    language: str | None = None
+    dmarc: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +93,10 @@ class Decision:
     severity: Severity | None = None
     recipients: tuple[str, ...] = ()
     token: str | None = None
+    results: tuple[RecipientResult, ...] = ()
+    complainant: str | None = None
+    feedback_type: str | None = None
+    refs: tuple[str, ...] = ()  # Message-IDs the rule read from a vendor's notice
 
 
 class Rule:
@@ -73,6 +117,8 @@ def sender_candidates(verdict: Verdict) -> list[str]:
     """
     if verdict.kind == "bounce":
         return list(verdict.recipients)
+    if verdict.kind == "complaint":
+        return [verdict.complainant] if verdict.complainant else []
     if verdict.kind in ("own", "unrelated"):
         return []
     return list(dict.fromkeys(a for a in (verdict.from_addr, *verdict.reply_to) if a))

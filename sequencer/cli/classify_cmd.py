@@ -36,11 +36,12 @@ from sequencer.errors import UserError
 def classify_command(
     files: tuple[str, ...], own: tuple[str, ...], unsubscribe: tuple[str, ...], as_json: bool
 ) -> None:
-    """Classify saved messages as reply, auto_reply, bounce, unsubscribe, unrelated or own.
+    """Classify saved messages as reply, auto_reply, bounce, complaint, unsubscribe, unrelated or own.
 
-    Prints, per file, the kind, bounce severity and failed recipients, the Message-IDs the
-    message refers to (what the poller matches against our touches) and the rule that
-    decided.
+    Prints, per file, the kind, bounce severity and failed recipients (per recipient: the
+    DSN's Action and Status), a complaint's complainant, the Message-IDs the message refers
+    to (what the poller matches against our touches), the language of the human text and
+    the rule that decided, with its evidence.
 
     \b
     Example:
@@ -68,9 +69,17 @@ def classify_command(
         click.echo(f"{name}: {kind}")
         if verdict.recipients:
             click.echo(f"  recipients:  {', '.join(verdict.recipients)}")
+        for line in verdict.results:
+            status = f" {line.status}" if line.status else ""
+            cause = f" ({line.category})" if line.category else ""
+            click.echo(f"  recipient:   {line.address}: {line.action}{status}{cause}")
+        if verdict.complainant:
+            click.echo(f"  complainant: {verdict.complainant} ({verdict.feedback_type})")
         click.echo(f"  refs:        {' '.join(verdict.refs) or '-'}")
         click.echo(f"  reason:      {verdict.reason}")
         click.echo(f"  from:        {verdict.from_addr or '-'}")
+        if verdict.language:
+            click.echo(f"  language:    {verdict.language}")
         if verdict.return_date:
             click.echo(f"  back on:     {verdict.return_date.isoformat()}")
         if verdict.token:
@@ -94,4 +103,24 @@ def _as_dict(name: str, verdict: Verdict) -> dict[str, Any]:
         "return_date": verdict.return_date,
         "token": verdict.token,
         "snippet": verdict.snippet,
+        "language": verdict.language,
+        "dmarc": verdict.dmarc,
+        "failed": list(verdict.failed),
+        "dsn": [
+            {
+                "recipient": line.address,
+                "action": line.action,
+                "status": line.status or None,
+                "severity": line.severity,
+                "category": line.category or None,
+                "diagnostic": line.diagnostic or None,
+                "remote_mta": line.remote_mta or None,
+                "field": line.field,
+            }
+            for line in verdict.results
+        ],
+        "complainant": verdict.complainant,
+        "feedback_type": verdict.feedback_type,
+        "returned_refs": list(verdict.returned_refs),
+        "thread_refs": list(verdict.thread_refs),
     }

@@ -183,7 +183,7 @@ def status_cmd(app: App, as_json: bool) -> None:
 
     rows = outbox_ops.status(app.db, app.config, app.clock)
     if as_json:
-        echo_json([r.__dict__ for r in rows])
+        echo_json([{**r.__dict__, **_state(r)} for r in rows])
         return
     tz = app.config.timezone
     print_table(
@@ -218,6 +218,15 @@ def status_cmd(app: App, as_json: bool) -> None:
         )
 
 
+def _state(r: Any) -> dict[str, str | None]:
+    """``state``/``reason`` per INTERFACES: a failed poll is not ok, and says why."""
+    if r.paused_reason:
+        return {"state": "paused", "reason": r.paused_reason}
+    if r.last_poll_error:
+        return {"state": "unreachable", "reason": f"poll: {r.last_poll_error}"}
+    return {"state": "ok", "reason": None}
+
+
 @main.group("outbox")
 def outbox_group() -> None:
     """Touches claimed but not (yet) sent: held after a crash, retrying, failed."""
@@ -245,7 +254,7 @@ def outbox_list_cmd(app: App, show_all: bool, as_json: bool) -> None:
         statuses += ("deferred", "failed")
     rows = outbox_ops.outbox_list(app.db, statuses=statuses)
     if as_json:
-        echo_json([r.__dict__ for r in rows])
+        echo_json([{**r.__dict__, **_state(r)} for r in rows])
         return
     if not rows:
         click.echo("outbox is empty")

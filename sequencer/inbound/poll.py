@@ -164,13 +164,25 @@ def poll_mailbox(
     except (MailboxError, SequencerError) as exc:
         error = str(exc)
         log.warning("poll of mailbox %s failed: %s", mailbox.name, exc)
-        with db.session() as s:
-            q.record_poll(s, mailbox.name, now=None, error=error[:2000])
+        _record_failure(db, mailbox.name, error)
+    except Exception as exc:  # never a silent "ok": status shows why the poll failed
+        error = f"{type(exc).__name__}: {exc}"
+        log.exception("poll of mailbox %s failed", mailbox.name)
+        _record_failure(db, mailbox.name, error)
     finally:
         commands = connection.commands - commands_before
         if opened_here:
             connection.close()
     return PollResult.of(mailbox.name, counts, error=error, imap_commands=commands)
+
+
+def _record_failure(db: Database, mailbox: str, error: str) -> None:
+    """Say why the poll failed in ``mailbox_state.last_poll_error`` (``status`` shows it)."""
+    try:
+        with db.session() as s:
+            q.record_poll(s, mailbox, now=None, error=error[:2000])
+    except Exception:  # the database itself is down: the result still carries the error
+        log.exception("could not record the failed poll of mailbox %s", mailbox)
 
 
 def retry_set_aside(db: Database, mailbox: str | None = None) -> int:
@@ -202,6 +214,7 @@ def inbound_messages(
                 "kind": r.kind,
                 "severity": r.severity,
                 "from": r.from_addr,
+                "message_id": r.message_id,
                 "subject": r.subject,
                 "reason": r.reason,
                 "refs": list(r.refs or []),

@@ -23,6 +23,7 @@ from sequencer.db import inbound as q
 from sequencer.db.session import Database
 from sequencer.errors import MailboxError
 from sequencer.inbound import leads as inbound_leads
+from sequencer.inbound import limits
 from sequencer.inbound.counts import Counts
 from sequencer.inbound.filing import plus_detail
 from sequencer.mail.imap import ImapConnection
@@ -107,21 +108,35 @@ def _store_batch(
     now: datetime,
     own: frozenset[str],
 ) -> Counts:
-    """Store one chunk and advance the folder's cursor past it, in one transaction (commits)."""
+    """Store one chunk and advance the folder's cursor past it, in one transaction (commits).
+
+    No single message can stop this: one that cannot be classified or stored is kept as a
+    set-aside row with its error (``inbound list --set-aside``), the rest are stored.
+    """
+    uidvalidity = batch.cursor.uidvalidity or 0
     rows = [
-        inbound_row(
-            config, mailbox, batch.folder, role, batch.cursor.uidvalidity or 0, mail, now, own
-        )
+        safe_row(config, mailbox, batch.folder, role, uidvalidity, mail, now, own)
         for mail in batch.messages
     ]
     fetched = len(rows)
+    warnings: list[str] = []
     with db.session() as s:
         if batch.rescan and rows:
             known = q.known_message_ids(
                 s, mailbox.name, batch.folder, [r["message_id"] for r in rows]
             )
             rows = [r for r in rows if not r["message_id"] or r["message_id"] not in known]
-        stored = q.store_inbound(s, rows)
+        try:
+            with s.begin_nested():
+                stored = q.store_inbound(s, rows)
+        except Exception:  # one bad row: store them one by one, set aside what still fails
+            stored = 0
+            for row in rows:
+                try:
+                    with s.begin_nested():
+                        stored += q.store_inbound(s, [row])
+                except Exception as exc:
+                    stored += _store_set_aside(s, row, exc, warnings)
         q.save_folder_cursor(
             s,
             mailbox.name,
@@ -131,7 +146,72 @@ def _store_batch(
             highestmodseq=batch.cursor.highestmodseq,
             now=now,
         )
-    return Counts(fetched=fetched, stored=stored)
+    return Counts(fetched=fetched, stored=stored, warnings=tuple(warnings))
+
+
+def safe_row(
+    config: Config,
+    mailbox: MailboxConfig,
+    folder: str,
+    role: str,
+    uidvalidity: int,
+    mail: FetchedMail,
+    now: datetime,
+    own: frozenset[str],
+) -> dict[str, Any]:
+    """``inbound_row`` fitted to the columns; a message that cannot be read becomes a set-aside row."""
+    try:
+        row = inbound_row(config, mailbox, folder, role, uidvalidity, mail, now, own)
+    except Exception as exc:  # a classifier bug must not stop the poll
+        row = {
+            **_placeholder(mailbox.name, folder, uidvalidity, mail.uid, now),
+            "error": (f"could not be read: {type(exc).__name__}: {exc}"),
+        }
+    return limits.fit_row(row)
+
+
+def _placeholder(
+    mailbox: str, folder: str, uidvalidity: int, uid: int, now: datetime
+) -> dict[str, Any]:
+    return {
+        "mailbox": mailbox,
+        "folder": folder,
+        "uidvalidity": uidvalidity,
+        "uid": uid,
+        "received_at": now,
+        "applied": False,
+        "error": None,
+        "enrollment_id": None,
+        "message_id": None,
+        "from_addr": None,
+        "subject": None,
+        "kind": "unrelated",
+        "severity": None,
+        "reason": None,
+        "refs": [],
+        "recipients": [],
+        "snippet": None,
+        "details": {},
+    }
+
+
+def _store_set_aside(s: Any, row: dict[str, Any], exc: Exception, warnings: list[str]) -> int:
+    """Keep a message the database refused as a bare set-aside row, so the cursor can move on."""
+    error = f"could not be stored: {type(exc).__name__}: {str(exc)[:500]}"
+    bare = {
+        **_placeholder(
+            row["mailbox"], row["folder"], row["uidvalidity"], row["uid"], row["received_at"]
+        ),
+        "kind": limits.clip(str(row.get("kind") or "unrelated"), 20),
+        "subject": limits.clip(str(row.get("subject") or ""), 200) or None,
+        "error": error,
+    }
+    try:
+        with s.begin_nested():
+            return q.store_inbound(s, [limits.fit_row(bare)])
+    except Exception:
+        warnings.append(f"message uid {row['uid']} in {row['folder']!r} skipped: {error}")
+        return 0
 
 
 _HEADERS = BytesHeaderParser(policy=compat32)

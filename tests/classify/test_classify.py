@@ -78,7 +78,10 @@ TABLE: list[tuple[str, str, str | None, tuple[str, ...], str | None, date | None
 
 
 def test_every_sample_is_in_the_table() -> None:
-    assert sorted(p.name for p in SAMPLES.glob("*.eml")) == sorted(row[0] for row in TABLE)
+    # real_*/sieve_* (made by real servers) and fmt_* (published formats) have their own tests
+    made = ("real_", "fmt_", "sieve_", "wild")
+    ours = [p.name for p in SAMPLES.glob("*.eml") if not p.name.startswith(made)]
+    assert sorted(ours) == sorted(row[0] for row in TABLE)
 
 
 @pytest.mark.parametrize(
@@ -348,7 +351,12 @@ def block(recipient: str, action: str, status: str = "", diagnostic: str = "") -
     ("action", "status", "diagnostic", "severity"),
     [
         ("failed", "5.1.1", "550 5.1.1 user unknown", "hard"),
-        ("failed", "5.7.1", "550 5.7.1 rejected by policy", "hard"),
+        ("failed", "5.7.1", "550 5.7.1 rejected by policy", "soft"),  # the address is fine
+        ("failed", "5.7.1", "554 5.7.1 Client host blocked using zen.spamhaus.org", "soft"),
+        ("failed", "4.7.1", "451 4.7.1 Greylisted, please try again later", "soft"),
+        ("failed", "5.1.2", "550 5.1.2 Host or domain name not found", "hard"),
+        ("failed", "5.0.0", "550 Requested action not taken: mailbox unavailable", "hard"),
+        ("delayed", "5.1.1", "550 5.1.1 user unknown", "soft"),  # a delay is never hard
         ("failed", "5.2.2", "552 5.2.2 mailbox full", "soft"),
         ("failed", "5.0.0", "552 Requested action aborted: mailbox over quota", "soft"),
         ("failed", "4.4.7", "delivery time expired", "soft"),
