@@ -22,7 +22,9 @@ from decimal import Decimal, InvalidOperation
 from sequencer.core.schedule import zone
 from sequencer.errors import UserError
 
-_CURRENCY = re.compile(r"^(?:[$€£¥₹]|eur|usd|gbp|chf|jpy|cad|aud)|(?:[$€£¥₹]|eur|usd|gbp|chf|jpy|cad|aud)$")
+_CURRENCY = re.compile(
+    r"^(?:[$€£¥₹]|eur|usd|gbp|chf|jpy|cad|aud)|(?:[$€£¥₹]|eur|usd|gbp|chf|jpy|cad|aud)$"
+)
 _GROUPING_SPACES = re.compile(r"[\s\u00a0\u202f'’_]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 

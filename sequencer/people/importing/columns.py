@@ -88,6 +88,16 @@ COLUMN_ALIASES: dict[str, str] = {
         "deal_value",
     ),
 }
+# Excel users in other locales type the headers in their language.
+COLUMN_ALIASES.update(
+    {
+        **dict.fromkeys(("vorname", "prenom", "nombre", "nome"), "first_name"),
+        **dict.fromkeys(("nachname", "nom", "apellido", "apellidos", "cognome"), "last_name"),
+        **dict.fromkeys(("firma", "unternehmen", "societe", "entreprise", "empresa"), "company"),
+        **dict.fromkeys(("betrag", "wert", "montant", "importe", "valor", "valore"), "deal_value"),
+        **dict.fromkeys(("zeitzone", "fuseau_horaire", "zona_horaria"), "timezone"),
+    }
+)
 FIELDS = frozenset(COLUMN_ALIASES.values())
 IGNORE = "-"
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
