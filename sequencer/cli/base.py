@@ -80,7 +80,39 @@ class App:
             self._db.dispose()
 
 
+def hoist_global_options(args: list[str]) -> list[str]:
+    """``sequencer list --config team.yaml`` means ``sequencer --config team.yaml list``.
+
+    Reps paste a command and append ``--config``; click only takes group options
+    before the command. No subcommand defines ``--config``, so moving every
+    occurrence (up to a ``--``) to the front changes nothing else.
+    """
+    out: list[str] = []
+    front: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            out += args[i:]
+            break
+        if arg == "--config" and i + 1 < len(args):
+            front += args[i : i + 2]
+            i += 2
+            continue
+        if arg.startswith("--config="):
+            front.append(arg)
+        else:
+            out.append(arg)
+        i += 1
+    return front + out
+
+
 class SequencerGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.parent is None:
+            args = hoist_global_options(list(args))
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -115,15 +147,16 @@ def parse_when(value: str | None, param: str = "--at") -> datetime | None:
     "config_path",
     metavar="PATH",
     envvar=None,
-    help="Config file (default: ./sequencer.yaml, then $SEQUENCER_CONFIG).",
+    help="Config file (default: ./sequencer.yaml, then $SEQUENCER_CONFIG); "
+    "also accepted after the command.",
 )
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option(
     "--at",
     "at",
     metavar="DATETIME",
-    hidden=True,
-    help="Pretend the current time is DATETIME (for testing and demos).",
+    help="Pretend the current time is DATETIME, ISO, UTC unless an offset is given "
+    "(simulations, demos, tests).",
 )
 @click.version_option(package_name="sequencer")
 @click.pass_context
