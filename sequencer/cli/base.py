@@ -137,7 +137,9 @@ def parse_when(value: str | None, param: str = "--at") -> datetime | None:
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO date/time like 2026-03-02T09:00", param_hint=param) from None
+        raise click.BadParameter(
+            f"{value!r} is not an ISO date/time like 2026-03-02T09:00", param_hint=param
+        ) from None
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
@@ -200,18 +202,43 @@ def echo_json(data: Any) -> None:
 
 
 def print_table(
-    rows: Iterable[Sequence[Any]], columns: Sequence[str], title: str | None = None
+    rows: Iterable[Sequence[Any]],
+    columns: Sequence[str],
+    title: str | None = None,
+    *,
+    no_wrap: Sequence[str] = (),
+    optional: Sequence[str] = (),
 ) -> None:
-    """A rich table on a terminal; plain aligned text when piped."""
+    """A rich table on a terminal; plain aligned text when piped; "no matches" when empty.
+
+    Columns in ``no_wrap`` (an address) are never cut; when the table does not fit the
+    terminal, ``optional`` columns are dropped, last-named first, until it does.
+    """
     from rich.console import Console
     from rich.table import Table
 
+    data = [["" if v is None else str(v) for v in row] for row in rows]
+    if not data:
+        click.echo(f"{title}: no matches" if title else "no matches")
+        return
+    console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+    keep = list(range(len(columns)))
+
+    def width(idx: list[int]) -> int:
+        return sum(max(len(columns[i]), *(len(r[i]) for r in data)) + 3 for i in idx) + 1
+
+    for name in reversed(optional):
+        if width(keep) <= console.width or name not in columns:
+            continue
+        keep.remove(columns.index(name))
     table = Table(title=title, show_lines=False, header_style="bold")
-    for col in columns:
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200).print(table)
+    for i in keep:
+        wide = columns[i] in no_wrap
+        longest = max(len(columns[i]), *(len(r[i]) for r in data))
+        table.add_column(columns[i], no_wrap=wide, min_width=longest if wide else None)
+    for r in data:
+        table.add_row(*(r[i] for i in keep))
+    console.print(table)
 
 
 def cli_actor() -> str:
@@ -238,3 +265,11 @@ def format_when(dt: datetime | None, tz: str | None = None) -> str:
 def format_short(dt: datetime | None) -> str:
     """``2026-03-03 08:30`` for table cells (the column header names the zone)."""
     return dt.strftime("%Y-%m-%d %H:%M") if dt else ""
+
+
+def format_local(dt: datetime | None, tz: str | None) -> str:
+    """``2026-03-03 08:30 CST`` in the rep's zone (UTC when None): a rep reads local time."""
+    if dt is None:
+        return ""
+    local = dt.astimezone(ZoneInfo(tz)) if tz else dt.astimezone(UTC)
+    return local.strftime("%Y-%m-%d %H:%M %Z")
