@@ -93,7 +93,7 @@ def enroll_cmd(
 
     \b
     Example:
-      sequencer enroll dana@acme.com --sequence quote-followup \\
+      sequencer enroll dana@acme.com --sequence quote-follow-up \\
           --name "Dana Whitfield" --company Acme --tz America/Chicago --set quote_number=Q-1042
     """
     result = svc.enroll(
