@@ -33,15 +33,31 @@ DEFAULT_CONFIG_NAME = "sequencer.yaml"
 # fixing a config one error per run gives up.
 
 
-def parse_config(located: Located, base_dir: Path, extra: list[Problem] | None = None) -> Config:
-    """Validate parsed YAML; raise ConfigError with *every* problem at file:line."""
+def parse_config(
+    located: Located,
+    base_dir: Path,
+    extra: list[Problem] | None = None,
+    *,
+    require_secrets: bool = False,
+    secret_warnings: list[Problem] | None = None,
+) -> Config:
+    """Validate parsed YAML; raise ConfigError with *every* problem at file:line.
+
+    An unset password variable is a problem only with ``require_secrets``: secrets are
+    read when a connection is made, so a manager running ``report`` or ``web`` needs
+    no rep's mail password. Otherwise it is appended to ``secret_warnings`` if given.
+    """
     problems: list[Problem] = [*(extra or []), *located.duplicates]
     data = located.data
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError.at(located.path, 1, "the config must be a mapping of keys to values")
-    problems.extend(_missing_secrets(data, located))
+    missing = _missing_secrets(data, located)
+    if require_secrets:
+        problems.extend(missing)
+    elif secret_warnings is not None:
+        secret_warnings.extend(missing)
     config = None
     try:
         config = Config.model_validate({**data, "base_dir": base_dir, "source": located.path})
@@ -108,14 +124,25 @@ def find_config_path(explicit: str | None) -> Path:
     return local
 
 
-def load_config(path: str | Path) -> Config:
+def load_config(
+    path: str | Path,
+    *,
+    require_secrets: bool = False,
+    secret_warnings: list[Problem] | None = None,
+) -> Config:
     p = Path(path)
     if not p.exists():
         raise ConfigError.at(
             p, 0, "config file not found (create one with `sequencer init`, or pass --config)"
         )
     located, syntax = load_yaml_file_recovering(p)
-    return parse_config(located, p.parent.resolve(), syntax)
+    return parse_config(
+        located,
+        p.parent.resolve(),
+        syntax,
+        require_secrets=require_secrets,
+        secret_warnings=secret_warnings,
+    )
 
 
 # --- the project ----------------------------------------------------------------------

@@ -80,7 +80,39 @@ class App:
             self._db.dispose()
 
 
+def hoist_global_options(args: list[str]) -> list[str]:
+    """``sequencer list --config team.yaml`` means ``sequencer --config team.yaml list``.
+
+    Reps paste a command and append ``--config``; click only takes group options
+    before the command. No subcommand defines ``--config``, so moving every
+    occurrence (up to a ``--``) to the front changes nothing else.
+    """
+    out: list[str] = []
+    front: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            out += args[i:]
+            break
+        if arg == "--config" and i + 1 < len(args):
+            front += args[i : i + 2]
+            i += 2
+            continue
+        if arg.startswith("--config="):
+            front.append(arg)
+        else:
+            out.append(arg)
+        i += 1
+    return front + out
+
+
 class SequencerGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.parent is None:
+            args = hoist_global_options(list(args))
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -105,7 +137,9 @@ def parse_when(value: str | None, param: str = "--at") -> datetime | None:
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO date/time like 2026-03-02T09:00", param_hint=param) from None
+        raise click.BadParameter(
+            f"{value!r} is not an ISO date/time like 2026-03-02T09:00", param_hint=param
+        ) from None
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
@@ -115,15 +149,16 @@ def parse_when(value: str | None, param: str = "--at") -> datetime | None:
     "config_path",
     metavar="PATH",
     envvar=None,
-    help="Config file (default: ./sequencer.yaml, then $SEQUENCER_CONFIG).",
+    help="Config file (default: ./sequencer.yaml, then $SEQUENCER_CONFIG); "
+    "also accepted after the command.",
 )
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option(
     "--at",
     "at",
     metavar="DATETIME",
-    hidden=True,
-    help="Pretend the current time is DATETIME (for testing and demos).",
+    help="Pretend the current time is DATETIME, ISO, UTC unless an offset is given "
+    "(simulations, demos, tests).",
 )
 @click.version_option(package_name="sequencer")
 @click.pass_context
@@ -167,18 +202,43 @@ def echo_json(data: Any) -> None:
 
 
 def print_table(
-    rows: Iterable[Sequence[Any]], columns: Sequence[str], title: str | None = None
+    rows: Iterable[Sequence[Any]],
+    columns: Sequence[str],
+    title: str | None = None,
+    *,
+    no_wrap: Sequence[str] = (),
+    optional: Sequence[str] = (),
 ) -> None:
-    """A rich table on a terminal; plain aligned text when piped."""
+    """A rich table on a terminal; plain aligned text when piped; "no matches" when empty.
+
+    Columns in ``no_wrap`` (an address) are never cut; when the table does not fit the
+    terminal, ``optional`` columns are dropped, last-named first, until it does.
+    """
     from rich.console import Console
     from rich.table import Table
 
+    data = [["" if v is None else str(v) for v in row] for row in rows]
+    if not data:
+        click.echo(f"{title}: no matches" if title else "no matches")
+        return
+    console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+    keep = list(range(len(columns)))
+
+    def width(idx: list[int]) -> int:
+        return sum(max(len(columns[i]), *(len(r[i]) for r in data)) + 3 for i in idx) + 1
+
+    for name in reversed(optional):
+        if width(keep) <= console.width or name not in columns:
+            continue
+        keep.remove(columns.index(name))
     table = Table(title=title, show_lines=False, header_style="bold")
-    for col in columns:
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200).print(table)
+    for i in keep:
+        wide = columns[i] in no_wrap
+        longest = max(len(columns[i]), *(len(r[i]) for r in data))
+        table.add_column(columns[i], no_wrap=wide, min_width=longest if wide else None)
+    for r in data:
+        table.add_row(*(r[i] for i in keep))
+    console.print(table)
 
 
 def cli_actor() -> str:
@@ -205,3 +265,11 @@ def format_when(dt: datetime | None, tz: str | None = None) -> str:
 def format_short(dt: datetime | None) -> str:
     """``2026-03-03 08:30`` for table cells (the column header names the zone)."""
     return dt.strftime("%Y-%m-%d %H:%M") if dt else ""
+
+
+def format_local(dt: datetime | None, tz: str | None) -> str:
+    """``2026-03-03 08:30 CST`` in the rep's zone (UTC when None): a rep reads local time."""
+    if dt is None:
+        return ""
+    local = dt.astimezone(ZoneInfo(tz)) if tz else dt.astimezone(UTC)
+    return local.strftime("%Y-%m-%d %H:%M %Z")

@@ -15,6 +15,7 @@ import click
 from sequencer.cli.base import (
     App,
     echo_json,
+    format_local,
     format_short,
     json_option,
     main,
@@ -24,6 +25,8 @@ from sequencer.cli.base import (
 )
 from sequencer.core.lifecycle import STATES
 from sequencer.people import timeline as timelines
+
+DEFAULT_LIMIT = 50
 
 # --- list / show ----------------------------------------------------------------------
 
@@ -41,7 +44,12 @@ def _row_json(r: timelines.EnrollmentRow) -> dict[str, Any]:
 @click.option(
     "--due-before", metavar="DATETIME", help="Only those with a next touch before DATETIME."
 )
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many rows.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help=f"At most this many rows (default {DEFAULT_LIMIT} in the table, all with --json).",
+)
+@click.option("--all", "show_all", is_flag=True, help="Every row, however many.")
 @json_option
 @pass_app
 def list_cmd(
@@ -51,15 +59,25 @@ def list_cmd(
     status: str | None,
     due_before: str | None,
     limit: int | None,
+    show_all: bool,
     as_json: bool,
 ) -> None:
     """Where every lead stands: step, status, last and next touch, days in the current state.
 
+    Times are the rep's (the mailbox's time zone); --json gives UTC. The table shows
+    the first 50 rows unless --limit or --all says otherwise.
+
     \b
     Example:
-      sequencer list --sequence quote-followup --status active
+      sequencer list --sequence quote-follow-up --status active
       sequencer list --due-before 2026-03-03 --json
     """
+    table_limit = None
+    if not as_json and not show_all and limit is None:
+        table_limit = DEFAULT_LIMIT
+        limit = DEFAULT_LIMIT + 1  # one more says whether there are more
+    if show_all:
+        limit = None
     rows = timelines.list_enrollments(
         app.db,
         now=app.clock.now(),
@@ -72,15 +90,20 @@ def list_cmd(
     if as_json:
         echo_json([_row_json(r) for r in rows])
         return
+    more = table_limit is not None and len(rows) > table_limit
+    rows = rows[:table_limit] if more else rows
+    zones = {m.name: m.timezone or app.config.timezone for m in app.config.mailboxes}
     print_table(
         (
             (
                 r.email,
+                r.name,
+                r.company,
                 r.sequence_id,
                 r.step,
                 r.status,
-                format_short(r.last_touch_at),
-                format_short(r.next_send_at),
+                format_local(r.last_touch_at, zones.get(r.mailbox)),
+                "" if r.status == "paused" else format_local(r.next_send_at, zones.get(r.mailbox)),
                 r.wait_reason or (r.status_reason if r.status != "active" else ""),
                 f"{r.days_in_state:g}",
             )
@@ -88,15 +111,30 @@ def list_cmd(
         ),
         (
             "prospect",
+            "name",
+            "company",
             "sequence",
             "step",
             "status",
-            "last touch (UTC)",
-            "next touch (UTC)",
+            "last touch",
+            "next touch",
+            "why",
+            "days",
+        ),
+        no_wrap=("prospect",),
+        optional=(
+            "sequence",
+            "next touch",
+            "status",
+            "company",
+            "name",
+            "last touch",
             "why",
             "days",
         ),
     )
+    if more:
+        click.echo(f"(first {table_limit} shown; --limit N or --all for more)")
 
 
 @main.command("show")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -92,7 +93,7 @@ def enroll_cmd(
 
     \b
     Example:
-      sequencer enroll dana@acme.com --sequence quote-followup \\
+      sequencer enroll dana@acme.com --sequence quote-follow-up \\
           --name "Dana Whitfield" --company Acme --tz America/Chicago --set quote_number=Q-1042
     """
     result = svc.enroll(
@@ -158,9 +159,32 @@ def _enroll_json(r: svc.EnrollResult) -> dict[str, Any]:
     help="Sequence to enroll every row in.",
 )
 @click.option("--owner", metavar="REP", help="Owner for rows without an owner column value.")
-@click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
+@click.option(
+    "--dry-run", is_flag=True, help="Check every row, show the first rows as parsed; write nothing."
+)
 @click.option(
     "--allow-parallel", is_flag=True, help="Enroll rows even if active in another sequence."
+)
+@click.option("--encoding", metavar="NAME", help="File encoding (default: detected), e.g. cp1252.")
+@click.option(
+    "--delimiter", metavar="CHAR", help="Field separator (default: sniffed from , ; tab |)."
+)
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="COLUMN=FIELD",
+    help="Read COLUMN as FIELD (email, name, company, deal_value, ... or - to ignore); repeatable.",
+)
+@click.option(
+    "--map-file",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Saved mapping: one COLUMN=FIELD per line.",
+)
+@click.option(
+    "--decimal",
+    type=click.Choice([".", ","]),
+    help="Decimal separator of deal values (needed when 1.200 could mean 1.2 or 1200).",
 )
 @json_option
 @pass_app
@@ -171,20 +195,31 @@ def import_cmd(
     owner: str | None,
     dry_run: bool,
     allow_parallel: bool,
+    encoding: str | None,
+    delimiter: str | None,
+    maps: tuple[str, ...],
+    map_file: str | None,
+    decimal: str | None,
     as_json: bool,
 ) -> None:
     """Enroll every row of a CSV file; bad rows go to FILE's .rejects.csv with reasons.
 
     Columns are matched by header: email, name (or first_name + last_name), company,
-    owner, timezone (tz), deal_value (value); any other column becomes a custom field
-    named after its header ("Quote Number" -> quote_number). Re-running an import
-    enrolls nobody twice.
+    owner, timezone (tz), deal_value (value), with the headers of Outlook, Google
+    Contacts, HubSpot, Salesforce, Pipedrive and LinkedIn exports; any other column
+    becomes a custom field named after its header ("Quote Number" -> quote_number).
+    Encoding and separator are detected. Re-running an import enrolls nobody twice.
 
     \b
     Example:
       sequencer import leads.csv --sequence inbound-lead --owner sam --dry-run
       sequencer import leads.csv --sequence inbound-lead --owner sam
+      sequencer import export.csv --sequence inbound-lead --map "Work Mail=email"
     """
+    from sequencer.people.importing.columns import parse_mapping, read_mapping_file
+
+    mapping = read_mapping_file(Path(map_file)) if map_file else {}
+    mapping.update(parse_mapping(list(maps)))
     with _progress_bar(sys.stderr.isatty() and not as_json) as progress:
         summary = import_csv(
             app.db,
@@ -198,6 +233,10 @@ def import_cmd(
             allow_parallel=allow_parallel,
             actor=cli_actor(),
             progress=progress,
+            encoding=encoding,
+            delimiter=delimiter,
+            mapping=mapping,
+            decimal=decimal,
         )
     if as_json:
         echo_json(_import_json(summary))
@@ -206,26 +245,34 @@ def import_cmd(
 
 
 @contextmanager
-def _progress_bar(show: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """A transient bar on stderr while the import runs (None when piped or --json)."""
+def _progress_bar(show: bool) -> Iterator[Callable[[int, int, int], None] | None]:
+    """A transient bar on stderr while the import runs (None when piped or --json).
+
+    The bar fills by bytes (the only total known before the end) but the figures a rep
+    reads are rows and rows per second.
+    """
     if not show:
         yield None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+    from time import monotonic
 
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    started = monotonic()
     with Progress(
         TextColumn("importing"),
         BarColumn(),
-        DownloadColumn(),
+        TextColumn("{task.fields[rows]} rows, {task.fields[rate]} rows/s"),
         TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=True,
     ) as bar:
-        task = bar.add_task("import", total=None)
+        task = bar.add_task("import", total=None, rows=0, rate=0)
 
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+        def progress(rows: int, done: int, total: int) -> None:
+            rate = int(rows / max(monotonic() - started, 1e-3))
+            bar.update(task, completed=done, total=total, rows=f"{rows:,}", rate=f"{rate:,}")
 
         yield progress
 
@@ -245,6 +292,10 @@ def _import_json(s: ImportSummary) -> dict[str, Any]:
         "rejected_total": s.rejected_total,
         "rejects_file": s.rejects_path,
         "custom_fields": s.custom_fields,
+        "encoding": s.encoding,
+        "delimiter": s.delimiter,
+        "columns": s.columns,
+        "preview": s.preview,
     }
 
 
@@ -262,4 +313,24 @@ def _print_import(s: ImportSummary) -> None:
     elif s.rejected_total and s.dry_run:
         click.echo("(dry run: no rejects file written)")
     if s.dry_run:
+        _print_preview(s)
         click.echo("Dry run: nothing was written.")
+
+
+def _print_preview(s: ImportSummary) -> None:
+    """What a rep checks before writing: how columns were read and the first rows as parsed."""
+    sep = {"\t": "tab"}.get(s.delimiter, s.delimiter)
+    click.echo(f"Read as {s.encoding}, separated by {sep!r}. Columns:")
+    for header, name in s.columns.items():
+        click.echo(f"  {header} -> {name or '(ignored)'}")
+    if not s.preview:
+        return
+    click.echo(f"First {len(s.preview)} rows as parsed:")
+    for r in s.preview:
+        value = "" if r["deal_value"] is None else f", deal value {r['deal_value']}"
+        extra = ", ".join(f"{k}={v}" for k, v in dict(r["fields"] or {}).items())  # type: ignore[call-overload]
+        click.echo(
+            f"  row {r['row']}: {r['email']}, {r['name'] or '-'} at {r['company'] or '-'}"
+            f" (owner {r['owner'] or '-'}, mailbox {r['mailbox']}{value})"
+            + (f" [{extra}]" if extra else "")
+        )

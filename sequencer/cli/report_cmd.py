@@ -142,7 +142,7 @@ def report_cmd(app: App, sequence: str | None, owner: str | None, since: str | N
     \b
     Example:
       sequencer report
-      sequencer report --sequence quote-followup --owner alice --since 2026-03-01
+      sequencer report --sequence quote-follow-up --owner alice --since 2026-03-01
       sequencer report --format html --output report.html
       sequencer report --check --format json > /dev/null || alert "leads dropped"
     """

@@ -79,6 +79,8 @@ def check(app: App, connect: bool, as_json: bool) -> None:
     else:
         for problem in report.problems:
             click.echo(str(problem), err=True)
+        for warning in report.warnings:
+            click.echo(f"{warning.path}:{warning.line}: warning: {warning.message}", err=True)
         for probe in report.servers:
             mark = "ok  " if probe.ok else "FAIL"
             click.echo(f"{mark} {probe.mailbox} {probe.protocol}: {probe.detail}")

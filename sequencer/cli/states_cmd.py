@@ -94,7 +94,7 @@ def pause_cmd(
     \b
     Example:
       sequencer pause dana@acme.com --reason "on holiday" --until 2026-03-16T08:00
-      sequencer pause --sequence quote-followup --reason "pricing change"
+      sequencer pause --sequence quote-follow-up --reason "pricing change"
     """
     changes = state_changes.pause(
         app.db,
@@ -166,7 +166,7 @@ def unenroll_cmd(
 
     \b
     Example:
-      sequencer unenroll dana@acme.com --sequence quote-followup --reason "wrong sequence"
+      sequencer unenroll dana@acme.com --sequence quote-follow-up --reason "wrong sequence"
     """
     changes = state_changes.unenroll(
         app.db,

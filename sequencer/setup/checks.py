@@ -9,7 +9,7 @@ and polling will connect the same way. Secrets are never part of a result.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -29,6 +29,7 @@ class CheckReport:
     config: Config | None
     problems: list[Problem]
     servers: list[ProbeResult]
+    warnings: list[Problem] = field(default_factory=list)  # unset secrets without --connect
 
     @property
     def ok(self) -> bool:
@@ -51,10 +52,17 @@ def probe_servers(config: Config) -> list[ProbeResult]:
 
 def check_project(config_path: Path, today: date, *, connect: bool = False) -> CheckReport:
     """Load and validate the config, its sequences and templates (samples rendered for
-    ``today``); with ``connect``, also probe the servers of a config that loaded."""
+    ``today``); with ``connect``, also probe the servers of a config that loaded.
+
+    An unset password variable is an error only with ``connect`` (the probe needs it);
+    otherwise a warning, so ``check`` runs on a machine that holds no mail secrets.
+    """
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     try:
-        config: Config | None = load_config(config_path)
+        config: Config | None = load_config(
+            config_path, require_secrets=connect, secret_warnings=warnings
+        )
     except ConfigError as exc:
         problems.extend(exc.problems)
         config = None
@@ -63,4 +71,4 @@ def check_project(config_path: Path, today: date, *, connect: bool = False) -> C
         problems.extend(validate_project(config, today))
         if connect:
             servers = probe_servers(config)
-    return CheckReport(config_path, config, problems, servers)
+    return CheckReport(config_path, config, problems, servers, warnings)

@@ -116,7 +116,9 @@ def test_enroll_json_is_stable_and_repeating_it_changes_nothing(world) -> None:
 
 def test_enroll_start_sets_when_the_sequence_clock_starts(world) -> None:
     # nurture waits 1 day, then sends weekdays 10:00-12:00 London
-    late = cli_json(world, "enroll", "dana@acme.com", "--sequence", "nurture", "--start", "2026-03-04T11:30")
+    late = cli_json(
+        world, "enroll", "dana@acme.com", "--sequence", "nurture", "--start", "2026-03-04T11:30"
+    )
     assert late["next_send_at"] == "2026-03-05T11:30:00Z"
     offset = cli_json(
         world, "enroll", "bo@acme.com", "--sequence", "nurture", "--start", "2026-03-04T12:30+01:00"
@@ -167,8 +169,17 @@ def test_import_prints_summary_and_json(world, tmp_path) -> None:
     assert dry.exit_code == 0, dry.output
     assert "would enroll 1 in quote" in dry.stdout and "Dry run: nothing was written." in dry.stdout
     assert not (tmp_path / "leads.rejects.csv").exists()
+    # the dry run shows how the file was read and the first rows as parsed
+    assert (
+        "Read as utf-8, separated by ','" in dry.stdout
+        and "  quote_number -> quote_number" in dry.stdout
+    )
+    assert "row 2: a@acme.com, A at Acme" in dry.stdout
 
     summary = cli_json(world, "import", str(path), "--sequence", "quote", "--owner", "lee")
+    assert summary.pop("preview")[0]["email"] == "a@acme.com"
+    assert (summary.pop("encoding"), summary.pop("delimiter")) == ("utf-8", ",")
+    assert summary.pop("columns")["quote_number"] == "quote_number"
     assert summary == {
         "file": str(path),
         "sequence": "quote",
@@ -312,3 +323,16 @@ def test_real_subprocess_enroll_and_show(world) -> None:
     assert [e["kind"] for e in json.loads(shown.stdout)["timeline"]] == ["enrolled"]
     missing = run("show", "nobody@acme.com")
     assert missing.returncode == 2 and missing.stderr.startswith("error: no prospect")
+
+
+def test_import_map_and_decimal_options(world, tmp_path) -> None:
+    path = tmp_path / "crm.csv"
+    path.write_text("Work Mail;Org;Ref;Sum\nm@acme.com;Acme;Q7;1.200\n", encoding="cp1252")
+    mapping = tmp_path / "crm.map"
+    mapping.write_text("# our CRM\nWork Mail=email\nOrg=company\n")
+    args = ["import", str(path), "--sequence", "quote", "--map-file", str(mapping)]
+    result = cli_json(
+        world, *args, "--map", "Ref=quote_number", "--map", "Sum=deal_value", "--decimal", ","
+    )
+    assert result["enrolled"] == 1 and result["columns"]["Work Mail"] == "email"
+    assert result["preview"][0]["deal_value"] == 1200.0

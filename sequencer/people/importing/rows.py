@@ -29,6 +29,11 @@ BAD_VALUE = "bad_value"
 UNKNOWN_OWNER = "unknown_owner"
 SUPPRESSED = "suppressed"
 MISSING_VARIABLES = "missing_variables"
+BAD_CELL = "bad_cell"
+
+# A cell this big is no prospect's data (the csv module's own limit was 128 KiB, and it
+# aborted the whole import); NUL bytes are refused by PostgreSQL text columns.
+MAX_CELL = 128 * 1024
 
 
 # Plain addresses (the overwhelming majority of CRM exports) are checked by this
@@ -98,8 +103,11 @@ class RowChecker:
     each: some 10 MB for 100,000 rows); time zones and owners are looked up once each.
     """
 
-    def __init__(self, config: Config, sequence: Sequence, *, owner: str | None) -> None:
+    def __init__(
+        self, config: Config, sequence: Sequence, *, owner: str | None, decimal: str | None = None
+    ) -> None:
         self.config = config
+        self.decimal = decimal
         self.sequence = sequence
         self.owner = owner
         self._normalize = _AddressChecker()
@@ -123,6 +131,13 @@ class RowChecker:
     def check(self, number: int, cells: list[str], columns: list[Column]) -> ImportRow | Rejection:
         if len(cells) > len(columns) and any(c.strip() for c in cells[len(columns) :]):
             return Rejection(MALFORMED, f"{len(cells)} fields where the header has {len(columns)}")
+        for i, cell in enumerate(cells):
+            if len(cell) > MAX_CELL:
+                return Rejection(
+                    BAD_CELL, f"column {i + 1}: cell of {len(cell) // 1024} KiB (limit 128 KiB)"
+                )
+            if "\x00" in cell:
+                return Rejection(BAD_CELL, f"column {i + 1}: contains a NUL byte")
         values: dict[str, str] = {}
         custom: dict[str, str] = {}
         for (kind, key), cell in zip(columns, cells, strict=False):
@@ -147,7 +162,7 @@ class RowChecker:
         except UserError as exc:
             return Rejection(BAD_TIMEZONE, str(exc))
         try:
-            deal_value = parse_deal_value(values.get("deal_value"))
+            deal_value = parse_deal_value(values.get("deal_value"), self.decimal)
         except UserError as exc:
             return Rejection(BAD_VALUE, str(exc))
         owner = values.get("owner") or self.owner

@@ -44,6 +44,10 @@ class ImportSummary:
     rejected: dict[str, int] = field(default_factory=dict)
     rejects_path: str | None = None
     custom_fields: list[str] = field(default_factory=list)
+    encoding: str = ""
+    delimiter: str = ""
+    columns: dict[str, str] = field(default_factory=dict)  # header cell -> field ("" = ignored)
+    preview: list[dict[str, object]] = field(default_factory=list)  # first rows as parsed
 
     @property
     def rejected_total(self) -> int:
@@ -89,22 +93,33 @@ def import_csv(
     allow_parallel: bool = False,
     actor: str = "cli",
     batch_size: int = BATCH_SIZE,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    mapping: dict[str, str] | None = None,
+    decimal: str | None = None,
+    preview_rows: int = 5,
 ) -> ImportSummary:
     """Import a CSV of prospects into one sequence (rules: ``sequencer.people.importing``).
 
     Who commits: each batch of ``batch_size`` rows is its own transaction on ``db``,
-    committed as the import goes (a dry run commits nothing). ``progress(bytes_read,
-    total_bytes)`` is called after every batch. ``owner`` is the default owner for
-    rows whose owner cell is empty.
+    committed as the import goes (a dry run commits nothing). ``progress(rows,
+    bytes_read, total_bytes)`` is called after every batch. ``owner`` is the default
+    owner for rows whose owner cell is empty. ``encoding``/``delimiter`` override the
+    detection (``source``), ``mapping`` ({column: field}) the header synonyms
+    (``columns``), ``decimal`` the guess of the deal values' decimal separator
+    (``sequencer.people.values``). The first ``preview_rows`` good rows are kept, as
+    parsed, in ``ImportSummary.preview`` (what ``import --dry-run`` shows).
     """
+    if decimal not in (None, ".", ","):
+        raise UserError(f"--decimal {decimal!r}: '.' or ','")
     sequence = require_sequence(sequences, sequence_id)
     source_path = Path(path)
     if not source_path.is_file():
         raise UserError(f"{source_path}: file not found")
     # A fixed mailbox or --owner that matches no mailbox would reject every row: say it once.
     choose_mailbox(config, sequence, owner)
-    checker = RowChecker(config, sequence, owner=owner)
+    checker = RowChecker(config, sequence, owner=owner, decimal=decimal)
     writer = BatchWriter(
         db,
         config,
@@ -116,9 +131,11 @@ def import_csv(
         source_name=source_path.name,
     )
     summary = ImportSummary(path=str(source_path), sequence_id=sequence.id, dry_run=dry_run)
-    with open_csv(source_path) as source:
-        columns = map_columns(source.header, source_path)
+    with open_csv(source_path, encoding=encoding, delimiter=delimiter) as source:
+        columns = map_columns(source.header, source_path, mapping)
         summary.custom_fields = [name for kind, name in columns if kind == "custom"]
+        summary.encoding, summary.delimiter = source.encoding, source.delimiter
+        summary.columns = {h: c.name for h, c in zip(source.header, columns, strict=False)}
         tally = _Tally(RejectsFile(rejects_path_for(source_path), source.header, not dry_run))
         try:
             batch: list[ImportRow] = []
@@ -132,15 +149,17 @@ def import_csv(
                 if isinstance(row, Rejection):
                     tally.reject(number, cells, row)
                     continue
+                if len(summary.preview) < preview_rows:
+                    summary.preview.append(_as_parsed(row))
                 batch.append(row)
                 if len(batch) >= batch_size:
                     tally.add(writer.write(batch))
                     batch = []
                     if progress:
-                        progress(source.bytes_read, source.size)
+                        progress(summary.rows, source.bytes_read, source.size)
             tally.add(writer.write(batch))
             if progress:
-                progress(source.size, source.size)
+                progress(summary.rows, source.size, source.size)
         finally:
             summary.rejects_path = tally.rejects.close()
     summary.enrolled = tally.enrolled
@@ -149,3 +168,17 @@ def import_csv(
     summary.skipped = dict(tally.skipped)
     summary.rejected = dict(tally.rejected)
     return summary
+
+
+def _as_parsed(r: ImportRow) -> dict[str, object]:
+    return {
+        "row": r.number,
+        "email": r.email,
+        "name": r.name,
+        "company": r.company,
+        "owner": r.owner,
+        "mailbox": r.mailbox.name,
+        "timezone": r.timezone,
+        "deal_value": r.deal_value,
+        "fields": r.fields,
+    }

@@ -1,0 +1,40 @@
+"""`list` for a rep at a terminal: bounded, named, never a cut address, local times."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner, Result
+
+from sequencer.cli import main
+from tests.people.world import World
+
+MONDAY = "2026-03-02T15:00:00Z"
+LONG = "priya.lakeshore-analytics@lakeshore-analytics-international.example"
+
+
+def cli(world: World, *args: str) -> Result:
+    return CliRunner().invoke(main, ["--config", str(world.config_path), "--at", MONDAY, *args])
+
+
+def test_empty_listing_says_no_matches(world: World) -> None:
+    result = cli(world, "list")
+    assert result.exit_code == 0 and result.stdout.strip() == "no matches"
+
+
+def test_list_is_bounded_shows_name_and_company_and_never_cuts_the_email(
+    world: World, tmp_path
+) -> None:
+    path = tmp_path / "many.csv"
+    rows = [f"p{i}@acme.com,P {i},Acme,Q-{i}" for i in range(55)]
+    path.write_text(
+        "email,name,company,quote_number\n" + f"{LONG},Priya L,Lake,Q-L\n" + "\n".join(rows) + "\n"
+    )
+    assert cli(world, "import", str(path), "--sequence", "quote", "--owner", "lee").exit_code == 0
+    table = cli(world, "list")
+    assert table.exit_code == 0, table.output
+    assert "P 3" in table.stdout and "Acme" in table.stdout
+    assert "(first 50 shown; --limit N or --all for more)" in table.stdout
+    assert "CET" in table.stdout  # lee's mailbox is in Europe/Berlin: the rep's local time
+    everything = cli(world, "list", "--all")
+    assert "p54@acme.com" in everything.stdout and "first 50 shown" not in everything.stdout
+    assert LONG in everything.stdout and "Priya L" in everything.stdout
+    assert cli(world, "list", "--limit", "3").stdout.count("@acme.com") == 3
