@@ -22,6 +22,9 @@ Template file format (``templates/<name>.txt``; the name is the path without ``.
 
 Templates run in Jinja's sandbox because they are written by sales ops, not
 developers; an attempt to reach Python internals is a TemplateError, not an exploit.
+A render is also bounded in time and output size (``render_limits``), and template
+files over ``MAX_TEMPLATE_BYTES`` are refused, so a bad template fails ``validate``
+with its name and line instead of hanging it or the worker.
 What a template sees (``build_context``) and what it needs (``required_variables``)
 live in ``template_context``.
 Line numbers in errors are the file's own lines: each part is compiled with a
@@ -42,6 +45,16 @@ from jinja2.exceptions import TemplateError as JinjaTemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
+from sequencer.core.render_limits import (
+    MAX_RENDER_CHARS,
+    MAX_TEMPLATE_BYTES,
+    RENDER_SECONDS,
+    BoundedSandbox,
+    OutputTooLarge,
+    RenderTimeout,
+    bound_filters,
+    render_bounded,
+)
 from sequencer.errors import HeaderInjectionError, TemplateError
 
 TEMPLATE_SUFFIX = ".txt"
@@ -101,7 +114,7 @@ def nl2br(value: Any) -> Markup:
 
 
 def make_environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+    env = BoundedSandbox(
         undefined=StrictUndefined,
         autoescape=lambda name: bool(name and name.endswith("#html")),
         trim_blocks=True,
@@ -110,6 +123,7 @@ def make_environment() -> SandboxedEnvironment:
         auto_reload=False,
     )
     env.filters.update(first_name=first_name, last_name=last_name, money=money, nl2br=nl2br)
+    bound_filters(env)
     return env
 
 
@@ -214,6 +228,11 @@ class TemplateStore:
             st = path.stat()
         except FileNotFoundError:
             raise TemplateError(name, f"template not found (looked for {path})") from None
+        if st.st_size > MAX_TEMPLATE_BYTES:
+            raise TemplateError(
+                name, f"template file is {st.st_size:,} bytes, more than the limit of "
+                f"{MAX_TEMPLATE_BYTES:,}"
+            )
         stamp = (st.st_mtime_ns, st.st_size)
         cached = self._cache.get(name)
         if cached is not None and cached.stamp == stamp:
@@ -291,7 +310,17 @@ _NO_ATTR_RE = re.compile(r"has no attribute '([^']+)'$")
 
 def _render(template: Template, context: Mapping[str, Any], name: str) -> str:
     try:
-        return template.render(context)
+        return render_bounded(lambda: template.generate(context))
+    except RenderTimeout as exc:
+        raise TemplateError(
+            name, f"rendering took longer than {RENDER_SECONDS:g} s (a loop too large?)",
+            _error_line(exc, template.filename),
+        ) from None
+    except OutputTooLarge as exc:
+        raise TemplateError(
+            name, f"the rendered text is larger than {MAX_RENDER_CHARS:,} characters",
+            _error_line(exc, template.filename),
+        ) from None
     except SecurityError as exc:
         raise TemplateError(
             name, f"blocked by the template sandbox: {exc}; templates may only use their variables",

@@ -5,6 +5,12 @@ PyYAML's ``safe_load`` forgets positions, so validation errors could only say
 plain Python data and a map from each key path to its 1-based line, so a
 pydantic error at ``("mailboxes", 0, "smtp", "port")`` becomes ``file:17``.
 Duplicate keys, which PyYAML silently accepts, are reported too.
+
+Files are written by people but read by every command and the worker, so a hostile
+or broken one must fail fast rather than hang them: a file over ``MAX_YAML_BYTES``
+is refused before it is read, and a document whose aliases expand to more than
+``MAX_YAML_VALUES`` values (the "billion laughs" bomb: 600 bytes that expand to
+billions of values) is refused while it is being expanded, so the cost is bounded.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ from sequencer.errors import ConfigError, Problem
 
 PathKey = tuple[str | int, ...]
 
+MAX_YAML_BYTES = 1_000_000
+MAX_YAML_VALUES = 200_000
+
 
 @dataclass
 class Located:
@@ -29,6 +38,7 @@ class Located:
     data: Any
     lines: dict[PathKey, int] = field(default_factory=dict)
     duplicates: list[Problem] = field(default_factory=list)
+    values: int = 0
 
     def line_of(self, loc: Sequence[str | int]) -> int:
         """Line of the deepest known prefix of ``loc`` (pydantic locs may go deeper)."""
@@ -41,6 +51,13 @@ class Located:
 
 
 def _walk(node: yaml.Node, loader: yaml.SafeLoader, prefix: PathKey, out: Located) -> Any:
+    out.values += 1
+    if out.values > MAX_YAML_VALUES:
+        raise ConfigError.at(
+            out.path, node.start_mark.line + 1,
+            f"the document expands to more than {MAX_YAML_VALUES:,} values "
+            "(aliases nested too deeply: an alias bomb?)",
+        )
     out.lines.setdefault(prefix, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
@@ -76,20 +93,31 @@ def load_yaml(text: str, path: str | Path) -> Located:
         raise ConfigError.at(path, line, f"invalid YAML: {msg}") from None
     except yaml.YAMLError as exc:
         raise ConfigError.at(path, 0, f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigError.at(path, 0, "invalid YAML: nested too deeply") from None
     finally:
         loader.dispose()
     return out
 
 
-def load_yaml_file(path: str | Path) -> Located:
-    p = Path(path)
+def read_yaml_text(p: Path) -> str:
+    """The file's text, refusing files over MAX_YAML_BYTES before reading them."""
     try:
-        text = p.read_text(encoding="utf-8")
+        size = p.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise ConfigError.at(
+                p, 0, f"file is {size:,} bytes, more than the limit of {MAX_YAML_BYTES:,}"
+            )
+        return p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError.at(p, 0, "file not found") from None
     except UnicodeDecodeError as exc:
         raise ConfigError.at(p, 0, f"not UTF-8 text ({exc.reason})") from None
-    return load_yaml(text, p)
+
+
+def load_yaml_file(path: str | Path) -> Located:
+    p = Path(path)
+    return load_yaml(read_yaml_text(p), p)
 
 
 def pydantic_problems(located: Located, exc: Exception, prefix: PathKey = ()) -> list[Problem]:
@@ -121,12 +149,7 @@ def load_yaml_file_recovering(path: str | Path, max_errors: int = 10) -> tuple[L
     again, so one bad indentation does not hide the unknown key further down.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError.at(p, 0, "file not found") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError.at(p, 0, f"not UTF-8 text ({exc.reason})") from None
+    text = read_yaml_text(p)
     lines = text.splitlines()
     syntax: list[Problem] = []
     for _ in range(max_errors):
