@@ -54,29 +54,114 @@ def set_next_send_allowed(s: Session, name: str, when: datetime) -> None:
     )
 
 
-def pause_mailbox(s: Session, name: str, *, reason: str, now: datetime) -> None:
-    lock_mailbox_state(s, name)
+def pause_mailbox(
+    s: Session,
+    name: str,
+    *,
+    reason: str,
+    now: datetime,
+    kind: str | None = None,
+    until: datetime | None = None,
+) -> bool:
+    """Pause the mailbox; returns True when this call paused it (it was not paused yet).
+
+    ``until``: when the engine tries it again by itself (a back-off, the provider's
+    window); None: paused until the operator resumes it. A failed try counts in
+    ``pause_failures`` (the back-off grows) until a send goes through.
+    """
+    state = lock_mailbox_state(s, name)
+    first = state.paused_reason is None
     s.execute(
         update(MailboxState)
         .where(MailboxState.name == name)
-        .values(paused_reason=reason, paused_at=now)
+        .values(
+            paused_reason=reason,
+            paused_at=now if first else MailboxState.paused_at,
+            pause_kind=kind,
+            paused_until=until,
+            pause_failures=MailboxState.pause_failures + 1,
+        )
     )
     s.add(
-        Event(at=now, kind="mailbox_paused", actor="sender", reason=reason, data={"mailbox": name})
+        Event(
+            at=now,
+            kind="mailbox_paused",
+            actor="sender",
+            reason=reason,
+            data={"mailbox": name, "kind": kind, "until": until.isoformat() if until else None},
+        )
     )
+    return first
+
+
+def pause_in_force(state: MailboxState | None, now: datetime) -> bool:
+    """Paused now: a pause without an end, or whose back-off/window has not run out."""
+    if state is None or not state.paused_reason:
+        return False
+    return state.paused_until is None or now < state.paused_until
+
+
+def try_again(s: Session, name: str, *, now: datetime) -> None:
+    """A pause whose back-off ran out: the mailbox is tried again (a failure re-pauses it
+    for longer; a send that goes through ends the pause for good)."""
+    s.execute(
+        update(MailboxState)
+        .where(
+            MailboxState.name == name,
+            MailboxState.paused_until.is_not(None),
+            MailboxState.paused_until <= now,
+        )
+        .values(paused_reason=None, paused_until=None)
+    )
+    s.add(
+        Event(at=now, kind="mailbox_retry", actor="sender", reason=None, data={"mailbox": name})
+    )
+
+
+def sent_through(s: Session, name: str, *, now: datetime) -> None:
+    """A send went through: a mailbox that had failed tries is healthy again."""
+    result = s.execute(
+        update(MailboxState)
+        .where(MailboxState.name == name, MailboxState.pause_failures > 0)
+        .values(pause_failures=0, pause_kind=None, paused_at=None)
+    )
+    if result.rowcount:  # type: ignore[attr-defined]
+        s.add(
+            Event(
+                at=now, kind="mailbox_resumed", actor="sender", reason=None, data={"mailbox": name}
+            )
+        )
 
 
 def unpause_mailbox(s: Session, name: str, *, now: datetime, actor: str) -> bool:
     result = s.execute(
         update(MailboxState)
         .where(MailboxState.name == name, MailboxState.paused_reason.is_not(None))
-        .values(paused_reason=None, paused_at=None)
+        .values(
+            paused_reason=None, paused_at=None, paused_until=None, pause_kind=None, pause_failures=0
+        )
     )
     if result.rowcount:  # type: ignore[attr-defined]
         s.add(
             Event(at=now, kind="mailbox_resumed", actor=actor, reason=None, data={"mailbox": name})
         )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def due_now(s: Session, mailbox: str, now: datetime) -> int:
+    """Active enrollments of the mailbox due now (what a paused mailbox did not attempt)."""
+    return int(
+        s.scalar(
+            select(func.count())
+            .select_from(Enrollment)
+            .where(
+                Enrollment.status == lifecycle.ACTIVE,
+                Enrollment.mailbox == mailbox,
+                Enrollment.next_send_at <= now,
+            )
+        )
+        or 0
+    )
 
 
 def sent_since(s: Session, mailbox: str, since: datetime) -> int:

@@ -149,6 +149,9 @@ class Enrollment(Base):
     retry_count: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None]
+    # The fencing token's counter: each claim bumps it, and a worker may hand a touch to
+    # SMTP only while (lease_owner, lease_attempt) are still the ones it claimed with.
+    lease_attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     token: Mapped[str] = mapped_column(String(40), unique=True)
     thread_subject: Mapped[str | None] = mapped_column(Text)
     thread_root_id: Mapped[str | None] = mapped_column(String(500))  # first Message-ID of the thread
@@ -273,6 +276,11 @@ class MailboxState(Base):
     next_send_allowed_at: Mapped[datetime | None]
     last_poll_at: Mapped[datetime | None]
     last_poll_error: Mapped[str | None] = mapped_column(Text)
+    # Why it is paused: "auth" (operator resumes), "unreachable" (back-off, resumes by
+    # itself), "quota" (the provider's window); paused_until is when to try again.
+    pause_kind: Mapped[str | None] = mapped_column(String(20))
+    paused_until: Mapped[datetime | None]
+    pause_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class FolderState(Base):

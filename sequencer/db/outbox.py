@@ -9,7 +9,9 @@ Exactly-once rests on three things held by the database, not by luck:
 * ``mark_attempting`` moves rows to ``sending`` (committed) just before the SMTP
   transaction starts, so after a crash a ``queued`` row is known never to have left
   (released and retried) while a ``sending`` row may have (reconciled against the
-  Sent folder, else ``held`` for the operator).
+  Sent folder, else ``held`` for the operator). It is fenced: one statement moves only
+  rows still this worker's (``lease_owner`` + ``lease_attempt``, the token each claim
+  bumps) of enrollments still active, and returns their ids; only those are sent.
 * Every later transition is guarded in its WHERE clause on the row's current status.
 
 Message statuses: queued -> sending -> sent | deferred (retry later, same Message-ID)
@@ -103,6 +105,9 @@ class Claim:
     subject: str
     payload: Any = None
     retries: int = 0  # the enrollment's retries of this step so far (``core.outcome``)
+    # The fencing token is (worker, attempt): the enrollment's lease_attempt this claim set.
+    attempt: int = 0
+    leased_mono: float = 0.0  # the claim's monotonic time: the lease is lost past it + lease
 
 
 @dataclass
@@ -292,7 +297,11 @@ def claim_due(
         s.execute(
             update(Enrollment)
             .where(Enrollment.id.in_(leased))
-            .values(lease_owner=worker, lease_expires_at=now + timedelta(seconds=lease_seconds))
+            .values(
+                lease_owner=worker,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                lease_attempt=Enrollment.lease_attempt + 1,
+            )
             .execution_options(synchronize_session=False)
         )
     s.flush()
@@ -322,6 +331,7 @@ def claim_due(
                 subject=decision.subject,
                 payload=decision.payload,
                 retries=enrollment.retry_count,
+                attempt=(enrollment.lease_attempt or 0) + 1,
             )
         )
     return result

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import Session
 
 from sequencer.core import lifecycle
@@ -157,24 +157,49 @@ def hold(s: Session, message_pk: int, *, now: datetime, reason: str, actor: str)
     return True
 
 
-def release(s: Session, message_pks: Iterable[int], *, reason: str | None = None) -> int:
-    """Give claimed-but-unsent touches back: rows deferred (same Message-ID later), leases freed."""
+def release(
+    s: Session,
+    message_pks: Iterable[int],
+    *,
+    reason: str | None = None,
+    worker: str | None = None,
+    unsent_held: bool = False,
+) -> int:
+    """Give claimed-but-unsent touches back: rows deferred (same Message-ID later), leases freed.
+
+    With ``worker``, only that worker's rows and leases are touched: a worker that lost a
+    lease never releases what another worker claimed since. ``unsent_held``: the worker
+    knows these rows never reached MAIL FROM, so a row recovery held meanwhile (it could
+    not tell) is given back too, and the enrollment's "held" wait is cleared.
+    """
     pks = list(message_pks)
     if not pks:
         return 0
+    statuses = (QUEUED, SENDING, HELD) if unsent_held else (QUEUED, SENDING)
+    cond = [Message.id.in_(pks), Message.status.in_(statuses)]
+    if worker is not None:
+        cond.append(Message.worker == worker)
     enrollment_ids = list(
         s.scalars(
             update(Message)
-            .where(Message.id.in_(pks), Message.status.in_((QUEUED, SENDING)))
+            .where(*cond)
             .values(status=DEFERRED, error=reason)
             .returning(Message.enrollment_id)
         )
     )
     if enrollment_ids:
+        lease = [Enrollment.id.in_(enrollment_ids)]
+        if worker is not None:
+            lease.append(or_(Enrollment.lease_owner == worker, Enrollment.lease_owner.is_(None)))
+        values: dict[str, object] = {"lease_owner": None, "lease_expires_at": None}
+        if unsent_held:
+            values["wait_reason"] = case(
+                (Enrollment.wait_reason == WAIT_HELD, None), else_=Enrollment.wait_reason
+            )
         s.execute(
             update(Enrollment)
-            .where(Enrollment.id.in_(enrollment_ids))
-            .values(lease_owner=None, lease_expires_at=None)
+            .where(*lease)
+            .values(**values)
             .execution_options(synchronize_session=False)
         )
     return len(enrollment_ids)

@@ -14,28 +14,110 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, or_, select, update
+from sqlalchemy import bindparam, case, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from sequencer.core import lifecycle
 from sequencer.core.advance import Advance
 from sequencer.db.models import Enrollment, Event, Message
-from sequencer.db.outbox import IN_FLIGHT, QUEUED, SENDING, SENT
+from sequencer.db.outbox import IN_FLIGHT, QUEUED, SENDING, SENT, Claim
 
 
 def _bind(name: str, type_: Any = None, *, expanding: bool = False) -> Any:
     return bindparam(name, type_=type_, expanding=expanding)
 
 
-def mark_attempting(s: Session, ids: Sequence[int], *, worker: str) -> set[int]:
-    """queued -> sending, committed by the caller right before the SMTP transactions start.
+LEASE_LOST = "lease lost"
 
-    Returns the ids that moved: only those may be handed to SMTP (a row released or
-    held meanwhile is no longer this worker's to send).
+
+def mark_attempting(
+    s: Session, claims: Sequence[Claim], *, worker: str, now: datetime
+) -> tuple[set[int], dict[int, str]]:
+    """The fenced hand-off: queued -> sending for this worker's rows only, in one statement.
+
+    A row moves only while it is still ``queued`` by ``worker``, and its enrollment is
+    still active and leased by ``worker`` with the claim's ``attempt`` (the fencing
+    token) and an unexpired lease. Returns the ids that moved (only those may be handed
+    to SMTP) and, for every other claim, why not: the enrollment's state (``replied``,
+    ``stopped`` ...) or ``lease lost``. The caller commits right away.
     """
-    if not ids:
-        return set()
-    return set(s.connection().scalars(_ATTEMPTING, {"b_ids": list(ids), "b_worker": worker}))
+    if not claims:
+        return set(), {}
+    m, e = Message.__table__, Enrollment.__table__
+    fenced = (
+        select(e.c.id)
+        .where(
+            tuple_(e.c.id, e.c.lease_attempt).in_([(c.enrollment_id, c.attempt) for c in claims]),
+            e.c.status == lifecycle.ACTIVE,
+            e.c.lease_owner == worker,
+            e.c.lease_expires_at > now,
+        )
+        .scalar_subquery()
+    )
+    started = set(
+        s.connection().scalars(
+            update(m)
+            .where(
+                m.c.id.in_([c.id for c in claims]),
+                m.c.status == QUEUED,
+                m.c.worker == worker,
+                m.c.enrollment_id.in_(fenced),
+            )
+            .values(status=SENDING)
+            .returning(m.c.id)
+        )
+    )
+    rest = [c for c in claims if c.id not in started]
+    return started, why_not_ours(s, rest, worker=worker)
+
+
+def why_not_ours(s: Session, claims: Sequence[Claim], *, worker: str) -> dict[int, str]:
+    """For claims this worker may not (or no longer) send: the reason per message id."""
+    if not claims:
+        return {}
+    e = Enrollment.__table__
+    states = {
+        row.id: row
+        for row in s.connection().execute(
+            select(e.c.id, e.c.status, e.c.lease_owner, e.c.lease_attempt).where(
+                e.c.id.in_([c.enrollment_id for c in claims])
+            )
+        )
+    }
+    out: dict[int, str] = {}
+    for c in claims:
+        row = states.get(c.enrollment_id)
+        if row is not None and row.status != lifecycle.ACTIVE:
+            out[c.id] = row.status
+        else:
+            out[c.id] = LEASE_LOST
+    return out
+
+
+def still_ours(s: Session, claim: Claim, *, worker: str) -> str | None:
+    """Right before MAIL FROM: None when this worker may still send ``claim``, else why not.
+
+    The hand-off checked the same at its commit; this closes the window while a slow
+    server greets (a reply applied by the poller meanwhile, a lease taken over).
+    """
+    m, e = Message.__table__, Enrollment.__table__
+    row = (
+        s.connection()
+        .execute(
+            select(m.c.status, m.c.worker, e.c.status, e.c.lease_owner, e.c.lease_attempt)
+            .join(e, e.c.id == m.c.enrollment_id)
+            .where(m.c.id == claim.id)
+        )
+        .first()
+    )
+    if row is None:
+        return LEASE_LOST
+    m_status, m_worker, e_status, owner, attempt = row
+    if e_status != lifecycle.ACTIVE:
+        return str(e_status)
+    if m_status != SENDING or m_worker != worker or owner != worker or attempt != claim.attempt:
+        return LEASE_LOST
+    return None
 
 
 # --- recording outcomes ---------------------------------------------------------------
@@ -138,12 +220,6 @@ def _hot_statements() -> tuple[Any, ...]:
     """The engine's per-group statements, built once: SQLAlchemy then only binds values."""
     m, e = Message.__table__, Enrollment.__table__
     in_flight = m.c.status.in_(IN_FLIGHT)
-    attempting = (
-        update(m)
-        .where(m.c.id.in_(_bind("b_ids", expanding=True)), m.c.status == QUEUED)
-        .values(status=SENDING, worker=_bind("b_worker"))
-        .returning(m.c.id)
-    )
     open_messages = (
         select(m.c.id)
         .where(m.c.id.in_(_bind("b_ids", expanding=True)), in_flight)
@@ -194,12 +270,11 @@ def _hot_statements() -> tuple[Any, ...]:
         )
         .returning(e.c.id, e.c.prospect_id, e.c.steps_done)
     )
-    return attempting, open_messages, sent, advanced, completed, Event.__table__.insert()
+    return open_messages, sent, advanced, completed, Event.__table__.insert()
 
 
 _COMPLETED_REASON = "every step sent, no reply"
 (
-    _ATTEMPTING,
     _OPEN_MESSAGES,
     _MESSAGES_SENT,
     _ENROLLMENTS_ADVANCED,

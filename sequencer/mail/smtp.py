@@ -24,7 +24,7 @@ import contextlib
 import logging
 import re
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiosmtplib
@@ -194,18 +194,33 @@ class SmtpPool:
         if client.is_connected:
             self._idle.append(client)
 
-    async def send(self, sender: str, recipient: str, raw: bytes | Callable[[], bytes]) -> Accepted:
+    async def send(
+        self,
+        sender: str,
+        recipient: str,
+        raw: bytes | Callable[[], bytes],
+        *,
+        ready: Callable[[], Awaitable[None]] | None = None,
+    ) -> Accepted:
         """Send one message to one recipient; raise one of the module's failures.
 
         ``raw`` may be a function producing the bytes: it is called once a connection
         slot is free, so building one message overlaps the other slots' round trips.
-        Whatever it raises propagates unchanged (nothing was sent).
+        Whatever it raises propagates unchanged (nothing was sent). ``ready`` is awaited
+        once the connection is up, right before MAIL FROM: what it raises also
+        propagates with nothing sent (the caller's last check that it may still send).
         """
         async with self._slots:
             if callable(raw):
                 raw = raw()
             for attempt in (1, 2):
                 client = await self._checkout()
+                if ready is not None and attempt == 1:
+                    try:
+                        await ready()
+                    except BaseException:
+                        self._checkin(client)
+                        raise
                 try:
                     result = await self._transaction(client, sender, recipient, raw)
                 except _Dropped as dropped:

@@ -152,7 +152,8 @@ def claim(
     out = Claimed()
     with db.session() as s:
         state = mailbox_state.lock_mailbox_state(s, mailbox.name)
-        if state.paused_reason:
+        if mailbox_state.pause_in_force(state, now):
+            assert state.paused_reason is not None
             out.result.paused[mailbox.name] = state.paused_reason
             return out
         midnight = pacing.day_start(now, zone(mailbox.timezone or config.timezone))

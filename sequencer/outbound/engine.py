@@ -39,10 +39,11 @@ from typing import Any, TypeVar
 
 from sequencer.clock import Clock
 from sequencer.config import Config, MailboxConfig
+from sequencer.core.outcome import PauseKind
 from sequencer.core.schedule import BusinessCalendar
 from sequencer.core.sequences import Sequence
 from sequencer.core.templates import TemplateStore
-from sequencer.db import mailbox_state, outbox
+from sequencer.db import mailbox_state, outbox, outbox_sent
 from sequencer.db.session import Database
 from sequencer.errors import MailboxError, SecretError, TemplateError
 from sequencer.outbound import claim, record, recovery
@@ -55,6 +56,15 @@ from sequencer.project import business_calendar
 
 log = logging.getLogger("sequencer.outbound.engine")
 _T = TypeVar("_T")
+
+
+class Withdrawn(Exception):
+    """Raised right before MAIL FROM when this worker may no longer send the touch."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
 
 PollHook = Callable[[], Any]
 # At most concurrency x this touches are ``sending`` and not yet recorded at any moment.
@@ -152,11 +162,8 @@ class Engine:
 
     async def _mailbox_tick(self, mailbox: MailboxConfig, dry_run: bool) -> TickResult:
         result = TickResult()
-        with self.db.session() as s:
-            state = mailbox_state.get_mailbox_state(s, mailbox.name)
-            if state is not None and state.paused_reason:
-                result.paused[mailbox.name] = state.paused_reason
-                return result
+        if await self._db(self._paused, mailbox, result):
+            return result
         run = self._run_for(mailbox)
         if not dry_run:
             try:
@@ -169,6 +176,7 @@ class Engine:
         leased_at = monotonic_time.monotonic()
         claimed = await self._db(self._claim, mailbox, dry_run)
         result.add(claimed.result)
+        self._stamp(claimed.claims, leased_at)
         while claimed.claims and not dry_run:
             # Claim the next batch while this one is being sent (it is leased, and counted
             # against the limits, from now); give it back if this batch has to stop.
@@ -184,11 +192,43 @@ class Engine:
             claimed = await ahead
             result.add(claimed.result)
             leased_at = ahead_at
+            self._stamp(claimed.claims, leased_at)
             if claimed.claims and (not carry_on or self._stopping):
                 reason = "worker stopping" if self._stopping else "the mailbox stopped sending"
                 result.add(await self._release(claimed.claims, reason))
                 return result
+        if result.paused or result.unreachable:
+            await self._db(self._count_not_attempted, mailbox, result)
         return result
+
+    def _paused(self, mailbox: MailboxConfig, result: TickResult) -> bool:
+        """True (and why, in ``result``) while the mailbox's pause is in force; a pause whose
+        back-off or quota window ran out is lifted here so this tick tries the mailbox."""
+        now = self.clock.now()
+        with self.db.session() as s:
+            state = mailbox_state.get_mailbox_state(s, mailbox.name)
+            if state is None or not state.paused_reason:
+                return False
+            if not mailbox_state.pause_in_force(state, now):
+                mailbox_state.try_again(s, mailbox.name, now=now)
+                return False
+            if state.pause_kind == PauseKind.UNREACHABLE:
+                result.unreachable[mailbox.name] = state.paused_reason
+            else:
+                result.paused[mailbox.name] = state.paused_reason
+        self._count_not_attempted(mailbox, result)
+        return True
+
+    def _count_not_attempted(self, mailbox: MailboxConfig, result: TickResult) -> None:
+        with self.db.read_session() as s:
+            due = mailbox_state.due_now(s, mailbox.name, self.clock.now())
+        if due:
+            result.not_attempted[mailbox.name] = due
+
+    @staticmethod
+    def _stamp(claims: list[outbox.Claim], leased_at: float) -> None:
+        for c in claims:
+            c.leased_mono = leased_at
 
     # -- the stages ------------------------------------------------------------------
     def _claim(self, mailbox: MailboxConfig, dry_run: bool) -> claim.Claimed:
@@ -245,8 +285,18 @@ class Engine:
             except (TemplateError, ValueError) as exc:
                 raise ComposeFailed(f"step {prepared.step} cannot be composed: {exc}") from None
 
+        async def ready() -> None:
+            # The last check before MAIL FROM: still this worker's, enrollment still active.
+            if monotonic_time.monotonic() > claim_.leased_mono + self.config.sending.lease_seconds:
+                raise Withdrawn(outbox_sent.LEASE_LOST)
+            reason = await self._db(self._still_ours, claim_)
+            if reason is not None:
+                raise Withdrawn(reason)
+
         try:
-            await run.pool.send(run.mailbox.address, claim_.to_addr, build)
+            await run.pool.send(run.mailbox.address, claim_.to_addr, build, ready=ready)
+        except Withdrawn as exc:
+            return Delivery(claim_, withdrawn=exc.reason)
         except (MailboxError, SecretError, ComposeFailed) as exc:
             return Delivery(claim_, error=exc)
         sent_at = self.clock.now()
@@ -259,8 +309,12 @@ class Engine:
                 log.warning("mailbox %s: %s", run.mailbox.name, note)
         return Delivery(claim_, sent_at=sent_at, note=note)
 
+    def _still_ours(self, claim_: outbox.Claim) -> str | None:
+        with self.db.read_session() as s:
+            return outbox_sent.still_ours(s, claim_, worker=self.worker_id)
+
     async def _release(self, claims: list[outbox.Claim], reason: str) -> TickResult:
-        return await self._db(record.release, self.db, claims, reason)
+        return await self._db(record.release, self.db, claims, reason, self.worker_id)
 
     async def _recover(self, run: MailboxRun) -> TickResult:
         return await recovery.recover(

@@ -12,10 +12,23 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
 from sequencer.config import Config, MailboxConfig
-from sequencer.core.outcome import Action, SendFailure, enhanced_status, outcome, retry_delay
+from sequencer.core.outcome import (
+    Action,
+    Network,
+    Outcome,
+    PauseKind,
+    SendFailure,
+    enhanced_status,
+    mailbox_backoff,
+    outcome,
+    retry_delay,
+)
 from sequencer.core.schedule import BusinessCalendar
 from sequencer.db import mailbox_state, outbox, outbox_record, outbox_sent
+from sequencer.db.models import Event
 from sequencer.db.session import Database
 from sequencer.mail.smtp import HardBounce, PermanentFailure, SenderRejected, TemporaryFailure
 from sequencer.outbound.result import TickResult
@@ -32,6 +45,7 @@ class Delivery:
     sent_at: datetime | None = None
     error: Exception | None = None
     note: str | None = None
+    withdrawn: str | None = None  # not sent: checked right before MAIL FROM (``replied``, ...)
 
 
 @dataclass
@@ -42,6 +56,23 @@ class Recorded:
     result: TickResult = field(default_factory=TickResult)
     started: set[int] = field(default_factory=set)
     stop: str | None = None
+
+
+_NETWORK_MARKS: tuple[tuple[Network, tuple[str, ...]], ...] = (
+    ("tls", ("certificate", "ssl")),
+    ("dns", ("name or service not known", "gaierror", "name resolution", "nodename nor")),
+    ("refused", ("connection refused", "connect call failed", "errno 111")),
+    ("timeout", ("timed out", "timeout")),
+)
+
+
+def network_kind(text: str) -> Network:
+    """What kind of network fault an adapter's message describes (for the operator)."""
+    low = text.lower()
+    for kind, marks in _NETWORK_MARKS:
+        if any(mark in low for mark in marks):
+            return kind
+    return "other"
 
 
 def describe_failure(exc: Exception) -> SendFailure:
@@ -62,6 +93,7 @@ def describe_failure(exc: Exception) -> SendFailure:
             code=exc.code,
             enhanced=enhanced_status(exc.reply),
             maybe_delivered=exc.maybe_delivered,
+            network=network_kind(str(exc)) if exc.code is None else None,
         )
     if isinstance(exc, SenderRejected):
         return SendFailure("mail", str(exc))
@@ -88,7 +120,7 @@ def record(
     out = Recorded()
     result = out.result
     sending = config.sending
-    pause: str | None = None
+    pause: Outcome | None = None
     with db.session() as s:
         accepted = [
             outbox_sent.SentTouch(
@@ -108,6 +140,14 @@ def record(
         result.sent += outbox_sent.mark_sent_many(
             s, accepted, now=now, mailbox=mailbox.name, actor=worker
         )
+        if result.sent:
+            mailbox_state.sent_through(s, mailbox.name, now=now)
+        withdrawn = [d for d in deliveries if d.withdrawn is not None]
+        for d in withdrawn:
+            assert d.withdrawn is not None
+            _withdraw(
+                s, [d.claim], {d.claim.id: d.withdrawn}, now=now, worker=worker, result=result
+            )
         for d in deliveries:
             if d.error is None:
                 continue
@@ -138,25 +178,78 @@ def record(
                 outbox_record.mark_failed(s, c.id, now=now, error=decided.reason, actor=worker)
                 result.failed += 1
             else:  # PAUSE_MAILBOX: the touch goes back untouched, the mailbox stops
-                outbox_record.release(s, [c.id], reason=decided.reason)
+                outbox_record.release(s, [c.id], reason=decided.reason, worker=worker)
                 result.released += 1
-                pause = decided.reason
+                pause = pause or decided
         if pause is not None:
-            mailbox_state.pause_mailbox(s, mailbox.name, reason=pause, now=now)
-            result.paused[mailbox.name] = pause
-            log.error("mailbox %s paused: %s", mailbox.name, pause)
-            out.stop = pause
+            _pause(s, mailbox.name, pause, now=now, result=result)
+            out.stop = pause.reason
         elif out.stop is None and start:
-            out.started = outbox_sent.mark_attempting(s, [c.id for c in start], worker=worker)
+            out.started, lost = outbox_sent.mark_attempting(s, start, worker=worker, now=now)
+            _withdraw(
+                s, [c for c in start if c.id in lost], lost, now=now, worker=worker, result=result
+            )
     return out
 
 
-def release(db: Database, claims: list[outbox.Claim], reason: str) -> TickResult:
+def _pause(s: Session, name: str, decided: Outcome, *, now: datetime, result: TickResult) -> None:
+    """Pause the mailbox as ``decided``: until the operator (AUTH), the provider's window
+    (QUOTA) or the mailbox back-off (UNREACHABLE), which grows with each failed try."""
+    state = mailbox_state.lock_mailbox_state(s, name)
+    until: datetime | None = None
+    if decided.pause_kind is PauseKind.QUOTA and decided.pause_for is not None:
+        until = now + decided.pause_for
+    elif decided.pause_kind is PauseKind.UNREACHABLE:
+        until = now + mailbox_backoff(state.pause_failures or 0)
+    kind = str(decided.pause_kind) if decided.pause_kind else None
+    mailbox_state.pause_mailbox(s, name, reason=decided.reason, now=now, kind=kind, until=until)
+    if kind == PauseKind.UNREACHABLE:
+        result.unreachable[name] = decided.reason
+    else:
+        result.paused[name] = decided.reason
+    log.error("mailbox %s paused (%s): %s", name, kind, decided.reason)
+
+
+def _withdraw(
+    s: Session,
+    claims: list[outbox.Claim],
+    reasons: dict[int, str],
+    *,
+    now: datetime,
+    worker: str,
+    result: TickResult,
+) -> None:
+    """Claims this worker will not send (replied meanwhile, lease lost): give back what is
+    still ours with the reason, leave alone what another worker owns, say why in events."""
+    for c in claims:
+        reason = reasons[c.id]
+        given_back = outbox_record.release(
+            s, [c.id], reason=f"not sent: {reason}", worker=worker, unsent_held=True
+        )
+        result.count(result.withdrawn, reason)
+        if given_back:
+            s.add(
+                Event(
+                    at=now,
+                    enrollment_id=c.enrollment_id,
+                    prospect_id=c.prospect_id,
+                    kind="send_withdrawn",
+                    actor=worker,
+                    step=c.step,
+                    reason=reason,
+                )
+            )
+        log.info("touch %s to enrollment %s not sent: %s", c.message_id, c.enrollment_id, reason)
+
+
+def release(db: Database, claims: list[outbox.Claim], reason: str, worker: str) -> TickResult:
     """Give claimed touches back unsent (same Message-ID later); commits."""
     result = TickResult()
     if claims:
         with db.session() as s:
-            result.released = outbox_record.release(s, [c.id for c in claims], reason=reason)
+            result.released = outbox_record.release(
+                s, [c.id for c in claims], reason=reason, worker=worker
+            )
     return result
 
 

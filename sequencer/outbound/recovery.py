@@ -24,10 +24,16 @@ from sequencer.outbound.result import TickResult
 log = logging.getLogger("sequencer.outbound.engine")
 
 RELEASED_REASON = "released after a worker stopped before sending"
-NO_IMAP_REASON = "a worker died mid-send and the mailbox has no IMAP to check Sent"
+# Recovery cannot tell a dead worker from one stalled past its lease: the reasons say so.
+# A stalled worker that wakes up and finds its touch held gives it back itself (it knows
+# it never reached MAIL FROM), so a held row left standing is one nobody can vouch for.
+NO_IMAP_REASON = (
+    "a worker stopped answering mid-send (crashed, or stalled past its lease) "
+    "and the mailbox has no IMAP to check Sent"
+)
 NOT_IN_SENT_REASON = (
-    "a worker died mid-send and the Message-ID is not in the Sent folder; "
-    "it may or may not have been delivered"
+    "a worker stopped answering mid-send (crashed, or stalled past its lease) and the "
+    "Message-ID is not in the Sent folder; it may or may not have been delivered"
 )
 
 
@@ -58,7 +64,7 @@ async def recover(
     if not in_doubt:
         return result
     log.warning(
-        "mailbox %s: %d touch(es) were mid-send when a worker died; checking Sent",
+        "mailbox %s: %d touch(es) were mid-send when a worker stopped answering; checking Sent",
         mailbox.name,
         len(in_doubt),
     )

@@ -19,7 +19,10 @@ class TickResult:
     reconciled: int = 0
     deferred: dict[str, int] = field(default_factory=dict)
     finished: dict[str, int] = field(default_factory=dict)
-    paused: dict[str, str] = field(default_factory=dict)
+    paused: dict[str, str] = field(default_factory=dict)  # mailbox -> why (operator, quota)
+    unreachable: dict[str, str] = field(default_factory=dict)  # mailbox -> why (back-off)
+    not_attempted: dict[str, int] = field(default_factory=dict)  # mailbox -> due, not tried
+    withdrawn: dict[str, int] = field(default_factory=dict)  # why not sent (replied, ...)
     planned: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -32,13 +35,18 @@ class TickResult:
             mine, theirs = getattr(self, f.name), getattr(other, f.name)
             if isinstance(mine, int):
                 setattr(self, f.name, mine + theirs)
-            elif f.name in ("deferred", "finished"):
+            elif f.name in ("deferred", "finished", "withdrawn", "not_attempted"):
                 for key, n in theirs.items():
                     self.count(mine, key, n)
             elif isinstance(mine, dict):
                 mine.update(theirs)
             else:
                 mine.extend(theirs)
+
+    @property
+    def healthy(self) -> bool:
+        """Every mailbox was reachable and not paused (``tick`` exits 0, else 3)."""
+        return not self.paused and not self.unreachable
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v}

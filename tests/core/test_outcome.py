@@ -8,8 +8,12 @@ import pytest
 
 from sequencer.core.outcome import (
     Action,
+    Network,
+    PauseKind,
+    Phase,
     SendFailure,
     enhanced_status,
+    mailbox_backoff,
     outcome,
     retry_delay,
 )
@@ -23,10 +27,51 @@ def test_greylisting_at_rcpt_is_retried_and_the_mailbox_goes_on() -> None:
     assert decided.stop_mailbox is None
 
 
-def test_an_unreachable_server_retries_the_touch_and_stops_the_mailbox_for_this_tick() -> None:
-    decided = outcome(SendFailure("connect", "connection refused"), 2, max_retries=8)
-    assert decided.action is Action.RETRY
-    assert decided.stop_mailbox == "SMTP unavailable: connection refused"
+@pytest.mark.parametrize(
+    ("network", "words"),
+    [
+        ("tls", "TLS certificate not trusted"),
+        ("dns", "DNS lookup failed"),
+        ("refused", "connection refused"),
+    ],
+)
+def test_an_unreachable_server_pauses_the_mailbox_and_charges_no_lead(
+    network: Network, words: str
+) -> None:
+    decided = outcome(SendFailure("connect", "cannot connect", network=network), 7, max_retries=8)
+    assert decided.action is Action.PAUSE_MAILBOX
+    assert decided.pause_kind is PauseKind.UNREACHABLE and decided.pause_for is None
+    assert decided.reason == f"SMTP unreachable ({words}): cannot connect"
+    assert decided.stop_mailbox == decided.reason
+
+
+@pytest.mark.parametrize(
+    ("code", "reply", "provider", "hours"),
+    [
+        (421, "4.7.0 Try again later, closing connection.", "Gmail", 1),
+        (550, "5.4.5 Daily user sending quota exceeded.", "Gmail", 24),
+        (452, "4.5.3 Your message has too many recipients.", "Gmail", 1),
+        (554, "5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException", "Microsoft 365", 24),
+        (550, "5.7.708 Service unavailable. Access denied, traffic not accepted from this IP.", "Microsoft 365", 24),
+        (550, "5.7.511 Access denied, banned sender", "Microsoft 365", 24),
+        (421, "4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred", "Yahoo", 1),
+    ],
+)
+@pytest.mark.parametrize("phase", ["mail", "rcpt", "data"])
+def test_provider_quota_codes_pause_the_mailbox_for_the_window_never_bounce(
+    code: int, reply: str, provider: str, hours: int, phase: Phase
+) -> None:
+    failure = SendFailure(phase, f"{code} {reply}", code=code, enhanced=enhanced_status(reply))
+    decided = outcome(failure, 8, max_retries=8)
+    assert decided.action is Action.PAUSE_MAILBOX and decided.pause_kind is PauseKind.QUOTA
+    assert decided.pause_for == timedelta(hours=hours)
+    assert decided.reason.startswith(provider)
+
+
+def test_mailbox_backoff_doubles_up_to_an_hour() -> None:
+    assert [mailbox_backoff(n).total_seconds() for n in range(8)] == [
+        60, 120, 240, 480, 960, 1920, 3600, 3600
+    ]
 
 
 def test_retries_give_up_after_max_retries() -> None:
