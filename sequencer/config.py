@@ -197,6 +197,29 @@ class ReportingConfig(_Strict):
     task_sla_hours: Annotated[float, Field(gt=0)] = 24.0
     # Each business morning at this time (the rep's mailbox time zone) reps get their task list.
     task_reminder_time: time = time(8, 0)
+    # Deal stages (README, "Deal stages"): days in a stage after which a lead is "rotting"
+    # (replied: only while the reply is unanswered). A stage left out never rots.
+    rotting_days: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: {"contacted": 14.0, "replied": 2.0, "meeting": 7.0, "proposal": 7.0}
+    )
+    # A task done whose title or step name contains this word moves the deal to ``proposal``.
+    proposal_task: str = "proposal"
+    # The zone the dashboard and reports show times in (default: the top-level timezone).
+    timezone: str | None = None
+
+    @field_validator("rotting_days")
+    @classmethod
+    def _stages(cls, v: dict[str, float]) -> dict[str, float]:
+        known = ("new", "contacted", "replied", "meeting", "proposal")
+        wrong = sorted(set(v) - set(known))
+        if wrong:
+            raise ValueError(f"rotting_days: unknown stage {', '.join(wrong)} (known: {', '.join(known)})")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        return None if v is None else _check_tz(v)
 
     @field_validator("task_reminder_time", mode="before")
     @classmethod

@@ -161,6 +161,8 @@ def show_cmd(app: App, email: str, as_json: bool) -> None:
                 "deal_value": t.deal_value,
                 "fields": t.fields,
                 "suppressed_by": t.suppressed_by,
+                "stage": t.stage,
+                "stage_since": t.stage_since,
                 "enrollments": [_row_json(r) for r in t.enrollments],
                 "timeline": [
                     {

@@ -64,6 +64,9 @@ class Base(DeclarativeBase):
 
 class Prospect(Base):
     __tablename__ = "prospects"
+    # The deal pipeline (sequencer.db.stages): per-stage counts and the rotting check read this
+    # index only, so the pipeline page never scans enrollments for it.
+    __table_args__ = (Index("ix_prospects_stage", "stage", "stage_since", "owner"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)  # lowercased
@@ -76,6 +79,12 @@ class Prospect(Base):
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Deal stage: new -> contacted -> replied -> meeting -> proposal -> won | lost (db.stages).
+    stage: Mapped[str] = mapped_column(String(20), default="new", server_default="new")
+    # A new prospect is in ``new`` since it was created (also for bulk Core inserts).
+    stage_since: Mapped[datetime | None] = mapped_column(
+        default=lambda ctx: ctx.get_current_parameters().get("created_at")
+    )
 
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="prospect")
 

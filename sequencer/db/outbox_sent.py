@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from sequencer.core import lifecycle
 from sequencer.core.advance import Advance
+from sequencer.db import stages
 from sequencer.db.models import Enrollment, Event, Message
 from sequencer.db.outbox import IN_FLIGHT, QUEUED, SENDING, SENT, Claim
 
@@ -191,6 +192,7 @@ def mark_sent_many(
             for t in todo
         ],
     )
+    stages.advance_many(s, [t.prospect_id for t in todo], stages.CONTACTED, actor=actor, now=now)
     last = [t.enrollment_id for t in todo if t.advance.next_send_at is None]
     if last:
         # store.transition(..., COMPLETED) for the whole group: one guarded UPDATE, one INSERT.

@@ -25,6 +25,7 @@ from sequencer.db.models import Enrollment, InboundMessage, Prospect
 from sequencer.inbound import manual_email
 from sequencer.inbound.context import ACTOR, ApplyContext
 from sequencer.inbound.counts import NOTHING, Counts
+from sequencer.people import stages
 
 SOFT_BOUNCE_LIMIT = 3  # soft bounces of one enrollment before it counts as bounced
 SOFT_BOUNCE_DELAY = timedelta(days=1)  # the next touch waits this long after a soft bounce
@@ -108,6 +109,7 @@ def apply_reply(
             replied_at=ctx.now,
             replied_step=step,
         )
+        stages.on_reply(s, enrollment.prospect_id, actor=ACTOR, now=ctx.now, enrollment_id=enrollment.id)
         return Counts(replies=1)
     _record(
         s,

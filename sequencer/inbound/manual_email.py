@@ -22,6 +22,7 @@ from sequencer.core.sequences import Sequence
 from sequencer.db import store
 from sequencer.db import tasks as q
 from sequencer.db.models import InboundMessage
+from sequencer.people import stages
 from sequencer.people.tasks import advance, next_step_time
 
 
@@ -111,6 +112,7 @@ def capture_manual_email(
                 data={"task": task.id, "title": task.title, "kind": task.kind, **data},
             )
             result.tasks_completed.append(task.id)
+            stages.on_task_done(s, config, sequences, task, e, actor=actor, now=now)
             advance(s, config, sequences, e, task.step, now, calendar, actor)
             continue
         sequence = sequences.get(e.sequence_id)

@@ -29,6 +29,7 @@ from sequencer.db.models import Enrollment
 from sequencer.db.session import Database
 from sequencer.db.unit import unit_of_work
 from sequencer.errors import NotFound, UserError
+from sequencer.people import stages
 from sequencer.project import TouchPlanner, prospect_zone
 
 
@@ -247,6 +248,9 @@ def mark_replied(
                 data={"manual": True},
                 replied_at=now,
                 replied_step=e.steps_done,
+                # The rep heard back in person: the conversation is answered, not a reply waiting.
+                answered_at=now,
             )
+            stages.on_reply(s, prospect.id, actor=actor, now=now, enrollment_id=e.id)
             out.append(state_change(e, prospect.email, before))
         return out

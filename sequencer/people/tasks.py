@@ -31,6 +31,7 @@ from sequencer.db import tasks as q
 from sequencer.db.models import Enrollment
 from sequencer.db.session import Database
 from sequencer.errors import NotFound, UserError
+from sequencer.people import stages
 
 WAIT_TASK = "task"
 # With on_task_overdue: wait, a held enrollment is looked at again this often (cheap:
@@ -341,6 +342,8 @@ def close_task(
             step=task.step,
             data={"task": task.id, "title": task.title, "kind": task.kind},
         )
+        if status == q.DONE:
+            stages.on_task_done(s, config, sequences, task, e, actor=actor, now=now)
         outcome = advance(s, config, sequences, e, task.step, now, task_calendar(config), actor)
         s.flush()
         closed = q.task(s, task.id)

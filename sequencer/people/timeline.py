@@ -45,6 +45,8 @@ class EnrollmentRow:
     wait_reason: str | None
     paused_until: datetime | None
     days_in_state: float
+    stage: str = "new"  # the prospect's deal stage (sequencer.db.stages)
+    stage_since: datetime | None = None
 
 
 def list_enrollments(
@@ -92,6 +94,8 @@ def _row(e: Enrollment, p: Prospect, now: datetime) -> EnrollmentRow:
         wait_reason=e.wait_reason,
         paused_until=e.paused_until,
         days_in_state=round(max((now - e.status_changed_at).total_seconds(), 0) / 86400, 1),
+        stage=p.stage,
+        stage_since=p.stage_since,
     )
 
 
@@ -125,6 +129,8 @@ class ProspectTimeline:
     suppressed_by: str | None
     enrollments: list[EnrollmentRow]
     entries: list[TimelineEntry]
+    stage: str = "new"
+    stage_since: datetime | None = None
 
 
 _SOURCE_ORDER = {"event": 0, "touch": 1, "inbound": 2}
@@ -207,4 +213,6 @@ def timeline(target: Session | Database, email: str, *, now: datetime) -> Prospe
             suppressed_by=f"{hit.value} ({hit.reason})" if hit else None,
             enrollments=[_row(e, p, now) for e in enrollments],
             entries=entries,
+            stage=p.stage,
+            stage_since=p.stage_since,
         )

@@ -34,6 +34,8 @@ ENROLL_KEYS = {
     "also_active_in",
 }
 ROW_KEYS = {
+    "stage",
+    "stage_since",
     "enrollment_id",
     "email",
     "name",
