@@ -1,7 +1,7 @@
 """deal stages on prospects
 
 Revision ID: 0009_pipeline
-Revises: 0005
+Revises: 0007_send_safety
 
 Every existing prospect starts in ``new`` since its creation; the first event that
 moves it (a touch, a reply, a proposal task, or a hand move) starts the clock again.
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_pipeline"
-down_revision = "0005"
+down_revision = "0007_send_safety"
 branch_labels = None
 depends_on = None
 
