@@ -22,6 +22,7 @@ from sequencer.db.models import Enrollment, Message
 from sequencer.db.session import Database
 from sequencer.people.enroll import enroll
 from sequencer.project import load_config
+from tests.kit.world import detached_enrollment
 from tests.servers import PASSWORD, MailEnv
 
 SEQUENCE_YAML = """\
@@ -83,11 +84,7 @@ class Project:
         return result.enrollment_id
 
     def enrollment(self, enrollment_id: int) -> Enrollment:
-        with self.db.session() as s:
-            e = s.get(Enrollment, enrollment_id)
-            assert e is not None
-            s.expunge(e)
-            return e
+        return detached_enrollment(self.db, enrollment_id)
 
     def send_touch(
         self, enrollment_id: int, prospect: str, *, headers: dict[str, str] | None = None

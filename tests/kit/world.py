@@ -102,6 +102,15 @@ def mark_polled(db: Database, mailbox: str, now: datetime) -> None:
         record_poll(s, mailbox, now=now, error=None)
 
 
+def detached_enrollment(db: Database, enrollment_id: int) -> Enrollment:
+    """The enrollment row as stored now, detached so a test can read it after the session."""
+    with db.session() as s:
+        e = s.get(Enrollment, enrollment_id)
+        assert e is not None
+        s.expunge(e)
+        return e
+
+
 class World:
     """A config dir wired to the test servers: reps (mailboxes ``rep0``...), a manager, sequences.
 
@@ -224,11 +233,7 @@ class World:
         return r.enrollment_id
 
     def enrollment(self, enrollment_id: int) -> Enrollment:
-        with self.db.session() as s:
-            e = s.get(Enrollment, enrollment_id)
-            assert e is not None
-            s.expunge(e)
-            return e
+        return detached_enrollment(self.db, enrollment_id)
 
     def touches(self, enrollment_id: int) -> list[Message]:
         with self.db.session() as s:
@@ -314,4 +319,4 @@ def parse(raw: bytes) -> email.message.EmailMessage:
     return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
 
 
-__all__ = ["World", "bulk_enroll", "mark_polled", "parse"]
+__all__ = ["World", "bulk_enroll", "detached_enrollment", "mark_polled", "parse"]
