@@ -9,6 +9,7 @@ a user mistake, 1 for an operational failure, never a traceback.
 from __future__ import annotations
 
 import getpass
+import importlib
 import json
 import logging
 import sys
@@ -20,13 +21,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
+from click.utils import make_default_short_help
 
 from sequencer.clock import Clock, ManualClock, SystemClock
-from sequencer.config import Config
 from sequencer.errors import OperationalError, SequencerError, UserError
-from sequencer.project import find_config_path, load_config
 
 if TYPE_CHECKING:  # types only: loading these is deferred to the commands that need them
+    from sequencer.config import Config
     from sequencer.core.sequences import Sequence as SequenceSpec
     from sequencer.project import Project
     from sequencer.setup.database import Database
@@ -42,15 +43,24 @@ class App:
     """
 
     def __init__(self, config_path: str | None, at: datetime | None = None) -> None:
-        self.config_path = find_config_path(config_path)
+        self._config_arg = config_path
         self._config: Config | None = None
         self._db: Database | None = None
         self._project: Project | None = None
         self.clock: Clock = ManualClock(at) if at else SystemClock()
 
     @property
+    def config_path(self) -> Path:
+        """--config, then ./sequencer.yaml, then $SEQUENCER_CONFIG (resolved on first use)."""
+        from sequencer.project import find_config_path
+
+        return find_config_path(self._config_arg)
+
+    @property
     def config(self) -> Config:
         if self._config is None:
+            from sequencer.project import load_config
+
             self._config = load_config(self.config_path)
         return self._config
 
@@ -108,6 +118,41 @@ def hoist_global_options(args: list[str]) -> list[str]:
 
 
 class SequencerGroup(click.Group):
+    """The top-level group: ``--config`` anywhere, library errors as one line, and lazy commands.
+
+    A command's module is imported only when that command runs (``registry.COMMANDS``),
+    so ``--help`` and a cron ``tick`` do not pay for every other command's imports.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from sequencer.cli.registry import COMMANDS
+
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            from sequencer.cli.registry import COMMANDS
+
+            if cmd_name in COMMANDS:
+                importlib.import_module(f"sequencer.cli.{COMMANDS[cmd_name][0]}")
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from the registry's help lines, importing no command module."""
+        from sequencer.cli.registry import COMMANDS
+
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for name in names:
+            loaded = self.commands.get(name)
+            text = loaded.get_short_help_str(limit) if loaded else COMMANDS[name][1]
+            rows.append((name, make_default_short_help(text, limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if ctx.parent is None:
             args = hoist_global_options(list(args))
