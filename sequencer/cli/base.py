@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
-from click.utils import make_default_short_help
 
 from sequencer.clock import Clock, ManualClock, SystemClock
 from sequencer.errors import OperationalError, SequencerError, UserError
@@ -149,7 +148,7 @@ class SequencerGroup(click.Group):
         for name in names:
             loaded = self.commands.get(name)
             text = loaded.get_short_help_str(limit) if loaded else COMMANDS[name][1]
-            rows.append((name, make_default_short_help(text, limit)))
+            rows.append((name, click.Command(name, help=text).get_short_help_str(limit)))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
@@ -197,7 +196,19 @@ def parse_when(value: str | None, param: str = "--at") -> datetime | None:
     help="Config file (default: ./sequencer.yaml, then $SEQUENCER_CONFIG); "
     "also accepted after the command.",
 )
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="More log output: -v our info lines, -vv our debug lines, -vvv libraries' too.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per line on stderr (for journald, Loki, jq).",
+)
 @click.option(
     "--at",
     "at",
@@ -207,20 +218,72 @@ def parse_when(value: str | None, param: str = "--at") -> datetime | None:
 )
 @click.version_option(package_name="sequencer")
 @click.pass_context
-def main(ctx: click.Context, config_path: str | None, verbose: int, at: str | None) -> None:
+def main(
+    ctx: click.Context, config_path: str | None, verbose: int, log_format: str, at: str | None
+) -> None:
     """Follow-up sequences for sales teams.
 
     Sends each touch of a sequence from the rep's own mailbox, threaded like a
     human follow-up, and stops when the prospect replies.
     """
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(verbose, log_format)
     app = App(config_path, parse_when(at))
     ctx.obj = app
     ctx.call_on_close(app.close)
 
 
 pass_app = click.make_pass_decorator(App)
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per record; a message that is itself a JSON object is merged in.
+
+    The engine logs its events (tick, worker_started, ...) as JSON text so they read in
+    a text log too; here they become fields, not a string inside a string.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat().replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+        }
+        message = record.getMessage()
+        event = None
+        if message.startswith("{"):
+            try:
+                event = json.loads(message)
+            except ValueError:
+                event = None
+        if isinstance(event, dict):
+            out.update({k: v for k, v in event.items() if k not in out})
+        else:
+            out["message"] = message
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str, ensure_ascii=False)
+
+
+class _CliHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Ours, so a second invocation in one process replaces it instead of adding one."""
+
+
+def configure_logging(verbose: int, log_format: str) -> None:
+    """-v shows sequencer's own info lines; libraries (alembic, uvicorn, asyncio) stay at
+    warnings until -vvv, so a verbose cron log is ours, not nine lines of plugin set-up."""
+    root = logging.getLogger()
+    if any(not isinstance(h, _CliHandler) for h in root.handlers):
+        return  # logging was set up by whoever embeds us (as logging.basicConfig does)
+    handler = _CliHandler()
+    handler.setFormatter(
+        JsonLines()
+        if log_format == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose >= 3 else logging.WARNING)
+    ours = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.getLogger("sequencer").setLevel(ours)
 
 
 def json_option(f: F) -> F:
