@@ -68,14 +68,10 @@ def test_getting_started_block_runs_as_written(tmp_path: Path, mail: MailEnv) ->
     copy_checkout(checkout)
     address = mail.new_address("starter")
     editor = tmp_path / "editor.py"
-    editor.write_text(
-        EDITOR.format(address=address, smtp=mail.smtp_port, imap=mail.imap_port)
-    )
+    editor.write_text(EDITOR.format(address=address, smtp=mail.smtp_port, imap=mail.imap_port))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON"))}
     env["EDITOR"] = f"{sys.executable} {editor}"
-    env["PATH"] = os.pathsep.join(
-        p for p in env["PATH"].split(os.pathsep) if ".venv" not in p
-    )
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if ".venv" not in p)
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=checkout,
