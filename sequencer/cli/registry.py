@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "report_cmd",
         "The managers' daily digest; prints the text version unless --send.",
     ),
+    "doctor": (
+        "doctor_cmd",
+        "Check the config, database revision, each mailbox's servers, clock skew and disk.",
+    ),
     "done": (
         "tasks_cmd",
         "Mark a task done; the sequence moves on to its next step.",

@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import logging
+import re
 import ssl
 import time
 from collections.abc import Callable, Iterator
@@ -370,6 +371,35 @@ class ImapConnection:
             return arrived
 
         return self._with_retry(f"IDLE {folder}", op)
+
+    # -- diagnostics -----------------------------------------------------------------
+    def server_time(self, folder: str) -> datetime | None:
+        """The server's clock, read from the INTERNALDATE it stamps on an APPEND; None
+        when the server lacks UIDPLUS (then the probe cannot remove exactly its own message).
+
+        The probe message is appended \\Seen \\Deleted and removed at once by UID, so
+        the rep's mailbox is left as it was.
+        """
+
+        def op(c: IMAPClient) -> datetime | None:
+            if b"UIDPLUS" not in c.capabilities():
+                return None
+            probe = b"Subject: sequencer doctor clock probe\r\n\r\nremoved at once\r\n"
+            answer = c.append(folder, probe, flags=(b"\\Seen", b"\\Deleted"))
+            match = re.search(rb"APPENDUID \d+ (\d+)", answer or b"")
+            if match is None:
+                return None
+            uid = int(match.group(1))
+            c.select_folder(folder)
+            try:
+                stamped = c.fetch([uid], ["INTERNALDATE"]).get(uid, {}).get(b"INTERNALDATE")
+            finally:
+                c.uid_expunge([uid])  # only this UID: never CLOSE, which expunges all \\Deleted
+            if not isinstance(stamped, datetime):
+                return None
+            return stamped if stamped.tzinfo else stamped.astimezone()
+
+        return self._with_retry(f"APPEND {folder} (clock probe)", op)
 
 
 def _find_sent(c: IMAPClient) -> str | None:
