@@ -34,6 +34,7 @@ NOT_RUN = {
     "sequencer init": "tested in tests/test_setup.py and by the Getting started test",
     "sequencer check --connect": "logs in to real servers: the Getting started test does",
     "sequencer --config team.yaml check --connect": "names a team config the demo lacks",
+    "sequencer doctor": "logs in to every mailbox: tests/cli/test_doctor.py runs it",
 }
 
 
