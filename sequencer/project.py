@@ -62,7 +62,7 @@ def parse_config(
     try:
         config = Config.model_validate({**data, "base_dir": base_dir, "source": located.path})
     except ValidationError as exc:
-        problems.extend(pydantic_problems(located, exc))
+        problems.extend(pydantic_problems(located, exc, (), Config))
     if problems or config is None:
         raise ConfigError(sorted(problems, key=lambda p: p.line))
     return config

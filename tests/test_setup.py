@@ -61,10 +61,10 @@ def test_config_errors_name_the_nested_key_and_its_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(cfg)
     text = str(err.value)
-    assert f"{cfg}:5: mailboxes.0.smtp.security" in text
-    assert f"{cfg}:6: mailboxes.0.daily_limit" in text
-    assert f"{cfg}:7: mailboxes.0.send_window: Value error, end must be after start" in text
-    assert f"{cfg}:8: timezone: Value error, unknown time zone 'Mars/Olympus'" in text
+    assert f"{cfg}:5: mailbox 1.smtp.security" in text
+    assert f"{cfg}:6: mailbox 1.daily_limit" in text
+    assert f"{cfg}:7: mailbox 1.send_window: end must be after start" in text
+    assert f"{cfg}:8: timezone: unknown time zone 'Mars/Olympus'" in text
 
 
 def test_duplicate_keys_are_reported_not_silently_merged(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from sequencer.cli.base import App, echo_json, json_option, main, parse_when, pa
 from sequencer.core.planning import ThreadState, plan_touches
 from sequencer.core.schedule import BusinessCalendar, SendWindow, zone
 from sequencer.core.sequence_checks import SAMPLE_MAILBOX, sample_problems
-from sequencer.core.sequence_files import load_sequence, load_sequences
+from sequencer.core.sequence_files import load_sequence, sequence_files
 from sequencer.core.sequences import OWNER_MAILBOX, Sequence
 from sequencer.core.templates import TemplateStore
 from sequencer.errors import ConfigError, NotFound, Problem, SequenceError
@@ -80,30 +80,41 @@ def validate(app: App, paths: tuple[Path, ...], templates_dir: Path | None, as_j
     mailboxes = list(setting.mailboxes) if setting.config is not None else None
     today = app.clock.now().date()
     problems: list[Problem] = []
-    loaded: list[Sequence] = []
+    results: list[tuple[Sequence, list[Problem]]] = []
+    files: list[Path] = []
     for path in paths or (setting.sequences_dir,):
+        if path.is_dir():
+            files.extend(sequence_files(path))
+        else:
+            files.append(path)
+    seen: dict[str, Path] = {}
+    for path in files:  # one file at a time: a broken file does not hide the others' state
+        if path.stem in seen and path.is_file():
+            problems.append(
+                Problem(str(path), 0, f"sequence id {path.stem!r} is also defined by {seen[path.stem]}")
+            )
+            continue
+        seen[path.stem] = path
         try:
-            if path.is_dir():
-                loaded.extend(load_sequences(path, setting.templates, mailboxes).values())
-            else:
-                loaded.append(load_sequence(path, setting.templates, mailboxes))
+            sequence = load_sequence(path, setting.templates, mailboxes)
         except ConfigError as exc:
             problems.extend(exc.problems)
-    for sequence in loaded:
-        problems.extend(sample_problems(sequence, setting.templates, today, setting.calendar))
-    bad_files = {p.path for p in problems}
+            continue
+        found = sample_problems(sequence, setting.templates, today, setting.calendar)
+        problems.extend(found)
+        results.append((sequence, found))
     if as_json:
         echo_json({
             "ok": not problems,
-            "sequences": [{"id": s.id, "file": s.path, "steps": s.total_steps,
-                           "ok": s.path not in bad_files} for s in loaded],
+            "sequences": [{"id": s.id, "file": s.path, "steps": s.total_steps, "ok": not found}
+                          for s, found in results],
             "problems": [{"file": p.path, "line": p.line, "message": p.message} for p in problems],
         })
     else:
         for problem in problems:
             click.echo(str(problem), err=True)
-        for sequence in loaded:
-            if sequence.path not in bad_files:
+        for sequence, found in results:
+            if not found:  # a sequence whose template fails to render is not "ok"
                 note = "" if sequence.sample else "; no sample to render"
                 click.echo(f"{sequence.path}: ok ({sequence.total_steps} steps{note})")
         if problems:

@@ -18,7 +18,7 @@ from sequencer.core.compose import reply_subject
 from sequencer.core.schedule import BusinessCalendar, SendWindow, due_at, next_window_open, zone
 from sequencer.core.sequences import Sequence, Step, Variant, choose_variant
 from sequencer.core.template_context import build_context
-from sequencer.core.templates import RenderedTouch, TemplateStore, render_touch
+from sequencer.core.templates import RenderedTouch, TemplateStore, render_subject, render_touch
 
 MAX_REFERENCES = 20
 
@@ -134,6 +134,19 @@ def render_step(
     return render_touch(store, variant.template, context, include_subject=False)
 
 
+def render_task_text(
+    store: TemplateStore, sequence: Sequence, step: Step, context: Mapping[str, Any]
+) -> str:
+    """A task step's text as the rep reads it: ``Call {{ first_name }}`` -> ``Call Dana``.
+
+    One line, like a subject; errors point at the ``task:`` line in the sequence file
+    (a task step keeps it in ``subject_line``).
+    """
+    line = step.subject_line or step.line
+    template = store.compile_string(step.task or "", sequence.path, line)
+    return render_subject(template, context, sequence.path, line)
+
+
 # --- template mapping -----------------------------------------------------------------
 
 
@@ -224,9 +237,11 @@ def plan_touches(
         local_at = send_at.astimezone(tz)
         prev = send_at
         if step.is_task:  # sends nothing: the rep's task (README, "Rep workflow"); the next step waits for it
+            context = build_context(prospect, mailbox, sequence, step, None, local_at.date(), calendar)
+            text = render_task_text(store, sequence, step, context)
             touches.append(PlannedTouch(step.number, step.label, str(step.wait), send_at, local_at, False,
                                         f"(task for the rep, sends nothing: {step.task_kind})", "", (),
-                                        f"Task for the rep ({step.task_kind}): {step.task}\n", None))
+                                        f"Task for the rep ({step.task_kind}): {text}\n", None))
             continue
         variant = choose_variant(step, variant_key)
         unsubscribe = PREVIEW_UNSUBSCRIBE_URL if sequence.list_unsubscribe else None

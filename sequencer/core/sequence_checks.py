@@ -7,11 +7,12 @@ the sequence's sample prospect to catch what static checks cannot.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
+from functools import partial
 from typing import Any
 
-from sequencer.core.planning import render_step
+from sequencer.core.planning import render_step, render_task_text
 from sequencer.core.schedule import BusinessCalendar
 from sequencer.core.sequences import Sequence
 from sequencer.core.template_context import (
@@ -97,10 +98,38 @@ def sample_problems(
     unsubscribe_url = "https://example.com/u/sample" if sequence.list_unsubscribe else None
     for step in sequence.steps:
         context = build_context(sequence.sample, mailbox, sequence, step, unsubscribe_url, today, calendar)
-        for variant in step.variants:
-            try:
-                render_step(store, sequence, step, variant, context)
-            except TemplateError as exc:
+        renders: list[Callable[[Mapping[str, Any]], object]] = [
+            partial(render_step, store, sequence, step, variant) for variant in step.variants
+        ]
+        if step.is_task:
+            renders = [partial(render_task_text, store, sequence, step)]
+        for render in renders:
+            for exc in render_errors(render, context):
                 problem = template_problem(store, exc)
                 problems.append(Problem(problem.path, problem.line, f"{problem.message} (rendering step {step.number} with the sample)"))
     return problems
+
+
+MAX_MISSING = 20
+
+
+def render_errors(
+    render: Callable[[Mapping[str, Any]], object], context: Mapping[str, Any]
+) -> list[TemplateError]:
+    """Every missing variable of one render, not only the first Jinja stops at.
+
+    Each one found is stood in for by a placeholder and the render repeated, so a
+    template with three gaps is reported as three problems in one ``validate``.
+    """
+    errors: list[TemplateError] = []
+    trial = dict(context)
+    for _ in range(MAX_MISSING):
+        try:
+            render(trial)
+            return errors
+        except TemplateError as exc:
+            errors.append(exc)
+            if exc.variable is None or exc.variable in trial:
+                return errors  # not a missing top-level name: a placeholder cannot get past it
+            trial[exc.variable] = f"<{exc.variable}>"
+    return errors

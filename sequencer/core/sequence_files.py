@@ -51,7 +51,7 @@ from sequencer.core.schedule import SendWindow, Wait, parse_wait, zone
 from sequencer.core.sequence_checks import check_templates
 from sequencer.core.sequences import OWNER_MAILBOX, TASK_KINDS, Policies, Sequence, Step, Variant
 from sequencer.core.templates import TemplateStore
-from sequencer.core.yamlsrc import Located, load_yaml_file, pydantic_problems
+from sequencer.core.yamlsrc import Located, dotted, load_yaml_file, pydantic_problems
 from sequencer.errors import ConfigError, Problem, SequenceError
 
 SEQUENCE_SUFFIXES = (".yaml", ".yml")
@@ -123,14 +123,6 @@ class _SequenceFile(BaseModel):
         return value
 
 
-def _problems(located: Located, exc: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[Problem]:
-    # pydantic prefixes messages of our ValueErrors with "Value error, "; users need not see it.
-    return [
-        Problem(p.path, p.line, p.message.replace("Value error, ", ""))
-        for p in pydantic_problems(located, exc, prefix)
-    ]
-
-
 # --- loading --------------------------------------------------------------------------
 
 
@@ -139,7 +131,7 @@ def _build_task_step(
     problems: list[Problem],
 ) -> Step | None:
     """A task step: text, a kind, the usual wait; nothing that only an email has."""
-    where = f"steps.{number - 1}"
+    where = dotted(("steps", number - 1))
     line = located.line_of(loc)
     ok = True
     text = parsed.task.strip() if isinstance(parsed.task, str) else None
@@ -168,6 +160,7 @@ def _build_task_step(
     return Step(
         number=number, wait=parsed.wait, variants=(), send_window=parsed.send_window,
         name=parsed.name, kind="task", line=line, task=text, task_kind=kind,
+        subject_line=located.line_of((*loc, "task")) or line,
     )
 
 
@@ -176,14 +169,14 @@ def _build_step(
 ) -> Step | None:
     loc: tuple[str | int, ...] = ("steps", index)
     line = located.line_of(loc)
-    where = f"steps.{index}"
+    where = dotted(("steps", index))
     if not isinstance(raw, Mapping):
         problems.append(Problem(located.path, line, f"{where}: a step must be a mapping with wait and template"))
         return None
     try:
         parsed = _StepFile.model_validate(raw)
     except ValidationError as exc:
-        problems.extend(_problems(located, exc, loc))
+        problems.extend(pydantic_problems(located, exc, loc, _StepFile))
         return None
     number = index + 1
     if "task" in raw:
@@ -220,14 +213,14 @@ def _build_step(
             if name in seen:
                 problems.append(Problem(
                     located.path, located.line_of(vloc),
-                    f"{where}.variants.{i}: variant name {name!r} is used twice; give each a distinct 'name'",
+                    f"{where}.variant {i + 1}: variant name {name!r} is used twice; give each a distinct 'name'",
                 ))
                 ok = False
             seen.add(name)
             if v.subject is not None and not starts_thread:
                 problems.append(Problem(
                     located.path, located.line_of((*vloc, "subject")),
-                    f"{where}.variants.{i}: a variant of an in-thread step cannot have a subject",
+                    f"{where}.variant {i + 1}: a variant of an in-thread step cannot have a subject",
                 ))
                 ok = False
             variants.append(Variant(name, v.template, v.weight, v.subject, located.line_of(vloc)))
@@ -271,7 +264,7 @@ def _load_unsorted(path: Path, store: TemplateStore | None, mailboxes: Collectio
     try:
         parsed = _SequenceFile.model_validate(located.data)
     except ValidationError as exc:
-        problems.extend(_problems(located, exc))
+        problems.extend(pydantic_problems(located, exc, (), _SequenceFile))
         # Still check the steps, so one run shows every problem in the file.
         raw_steps = located.data.get("steps")
         if isinstance(raw_steps, list):

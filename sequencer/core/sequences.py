@@ -114,7 +114,7 @@ class Step:
     name: str | None = None
     kind: Literal["email", "task"] = "email"
     line: int = 0
-    subject_line: int = 0
+    subject_line: int = 0  # of ``subject:``; of ``task:`` for a task step
     task: str | None = None
     task_kind: str | None = None
 

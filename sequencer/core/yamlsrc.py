@@ -120,8 +120,59 @@ def load_yaml_file(path: str | Path) -> Located:
     return load_yaml(read_yaml_text(p), p)
 
 
-def pydantic_problems(located: Located, exc: Exception, prefix: PathKey = ()) -> list[Problem]:
-    """Turn a pydantic ValidationError into file:line problems, one per error."""
+# a list's items as a person counts them: ``steps.0`` is "step 1", as preview and messages say
+LIST_ITEM = {"steps": "step", "variants": "variant", "mailboxes": "mailbox"}
+PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def dotted(loc: Sequence[str | int]) -> str:
+    """A location in a YAML document for a message: ``step 2.wait``, ``mailbox 1.smtp.port``."""
+    out: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            key = out.pop() if out else ""
+            out.append(f"{LIST_ITEM.get(key, (key + ' item').strip())} {part + 1}")
+        else:
+            out.append(str(part))
+    return ".".join(out) or "(top level)"
+
+
+def _keys_at(model: type | None, loc: Sequence[str | int]) -> list[str]:
+    """The keys a pydantic model accepts at ``loc`` (for "did you mean"); [] when unknown."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        current = _model_in(fields[part].annotation)
+    fields = getattr(current, "model_fields", None) or {}
+    return [info.alias or name for name, info in fields.items() if not name.startswith("_")]
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model inside ``X | None``, ``list[X]`` or ``dict[str, X]``, if any."""
+    if hasattr(annotation, "model_fields"):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def pydantic_problems(
+    located: Located, exc: Exception, prefix: PathKey = (), model: type | None = None
+) -> list[Problem]:
+    """Turn a pydantic ValidationError into file:line problems, one per error.
+
+    Locations count list items from 1 (``step 1``), pydantic's own wording ("Value
+    error, ...") is dropped, and an unknown key gets the closest known one of ``model``
+    as a suggestion.
+    """
+    from difflib import get_close_matches
+
     from pydantic import ValidationError
 
     if not isinstance(exc, ValidationError):
@@ -129,16 +180,22 @@ def pydantic_problems(located: Located, exc: Exception, prefix: PathKey = ()) ->
     problems = []
     for err in exc.errors(include_url=False):
         loc = (*prefix, *err["loc"])
-        dotted = ".".join(str(p) for p in loc) or "(top level)"
+        where = dotted(loc)
         msg = err["msg"]
+        for noise in PYDANTIC_PREFIXES:
+            msg = msg.removeprefix(noise)
         if err["type"] == "extra_forbidden":
-            msg = f"unknown key {str(loc[-1])!r}"
-            dotted = ".".join(str(p) for p in loc[:-1]) or "(top level)"
+            key = str(loc[-1])
+            msg = f"unknown key {key!r}"
+            close = get_close_matches(key, _keys_at(model, err["loc"][:-1]), n=1, cutoff=0.6)
+            if close:
+                msg += f" (did you mean {close[0]!r}?)"
+            where = dotted(loc[:-1])
         elif err["type"] == "missing":
             msg = f"missing required key {str(loc[-1])!r}"
-            dotted = ".".join(str(p) for p in loc[:-1]) or "(top level)"
+            where = dotted(loc[:-1])
         line = located.line_of(loc)
-        problems.append(Problem(located.path, line, f"{dotted}: {msg}"))
+        problems.append(Problem(located.path, line, f"{where}: {msg}"))
     return problems
 
 

@@ -143,7 +143,7 @@ def test_unknown_keys_are_reported_at_their_line(tmp_path: Path) -> None:
         load_sequence(path)
     assert problems_of(exc) == [
         f"{path}:2: (top level): unknown key 'colour'",
-        f"{path}:7: steps.0: unknown key 'tempalte'",
+        f"{path}:7: step 1: unknown key 'tempalte' (did you mean 'template'?)",
     ]
 
 
@@ -172,10 +172,10 @@ def test_all_problems_in_a_file_are_reported_together(tmp_path: Path) -> None:
         (2, "timezone: unknown time zone 'Mars/Olympus'"),
         (3, "policies.on_auto_reply: on_auto_reply must be 'continue' or like 'pause 3 days'"),
         (4, "send_window: send window start 18:00 must be before its end 09:00"),
-        (6, "steps.0.wait: cannot read wait 'two days'"),
-        (9, "steps.1: missing required key 'template' (or 'variants')"),
-        (10, "steps.2: give either template or variants, not both"),
-        (15, "steps.3: step 4 replies in the thread"),
+        (6, "step 1.wait: cannot read wait 'two days'"),
+        (9, "step 2: missing required key 'template' (or 'variants')"),
+        (10, "step 3: give either template or variants, not both"),
+        (15, "step 4: step 4 replies in the thread"),
     ]
     assert len(got) == len(expected_fragments), got
     for (line, fragment), message in zip(expected_fragments, got, strict=True):
@@ -190,8 +190,8 @@ def test_all_problems_in_a_file_are_reported_together(tmp_path: Path) -> None:
         ("steps: []\n", 1, "missing required key 'name'"),
         ("name: S\nsteps: []\n", 2, "steps: List should have at least 1 item"),
         ("name: S\nname: T\nsteps: [{wait: 0, template: x, subject: s}]\n", 2, "duplicate key 'name'"),
-        ("name: S\nsteps:\n  - wait: 0\n    template: x\n    subject: s\n    kind: task\n", 6, "steps.0.kind"),
-        ("name: S\nsteps:\n  - just a string\n", 3, "steps.0: a step must be a mapping"),
+        ("name: S\nsteps:\n  - wait: 0\n    template: x\n    subject: s\n    kind: task\n", 6, "step 1.kind"),
+        ("name: S\nsteps:\n  - just a string\n", 3, "step 1: a step must be a mapping"),
         ("name: S\nsteps:\n  - wait: 0\n    template: x: y\n", 4, "invalid YAML"),
         ("- a list\n", 1, "a sequence file must be a mapping"),
         (
@@ -200,7 +200,7 @@ def test_all_problems_in_a_file_are_reported_together(tmp_path: Path) -> None:
         ),
         (
             "name: S\nsteps:\n  - wait: 0\n    subject: s\n    variants:\n      - {template: a, weight: 0}\n",
-            6, "steps.0.variants.0.weight",
+            6, "step 1.variant 1.weight",
         ),
         (
             "name: S\nsteps:\n  - {wait: 0, template: a, subject: s}\n  - wait: 1 day\n    variants:\n"
@@ -416,7 +416,7 @@ def test_validate_reports_every_problem_with_file_line_and_exits_2(project: Path
                    "  - wait: 1 day\n    template: quote/nope\n", encoding="utf-8")
     result = run_cli("validate", str(bad))
     assert result.exit_code == 2
-    assert f"{bad}:3: steps.0.wait: cannot read wait 'soon'" in result.output
+    assert f"{bad}:3: step 1.wait: cannot read wait 'soon'" in result.output
     assert "1 problem found" in result.output
     result = run_cli("validate", "--json")
     assert result.exit_code == 2 and '"line": 3' in result.output
@@ -444,3 +444,45 @@ def test_preview_needs_exactly_one_prospect_source(project: Path) -> None:
     assert result.exit_code == 2 and "exactly one of --prospect EMAIL or --sample" in result.output
     result = CliRunner().invoke(main, ["preview", "no-such-sequence", "--sample"])
     assert result.exit_code == 2 and "no sequence 'no-such-sequence'" in result.output
+
+
+def test_validate_reports_every_gap_in_one_pass_and_never_ok_for_a_broken_sequence(
+    project: Path,
+) -> None:
+    (project / "templates" / "gaps").mkdir()
+    (project / "templates" / "gaps" / "one.txt").write_text(
+        "---\nsubject: Hi {{ first_name }} {{ gap_a }}\n---\nBody {{ gap_b }} and {{ gap_c }}\n"
+    )
+    bad = project / "sequences" / "gaps.yaml"
+    bad.write_text(
+        "name: Gaps\nsteps:\n  - wait: 0\n    template: gaps/one\n"
+        "  - wait: 1 day\n    task: \"Call {{ first_name }} about {{ quote_ref }}\"\n"
+        "sample: {email: a@b.example, name: Ann Bee}\n",
+        encoding="utf-8",
+    )
+    typo = project / "sequences" / "typo.yaml"
+    typo.write_text(
+        "name: Typo\nsteps:\n  - wait: 0\n    template: quote/01-sent\n    subjet: Hi\n",
+        encoding="utf-8",
+    )
+    result = run_cli("validate")
+    assert result.exit_code == 2
+    for gap in ("gap_a", "gap_b", "gap_c", "quote_ref"):  # all four, not only the first
+        assert f"'{gap}' is undefined" in result.stderr, result.stderr
+    assert f"{bad}:6: missing variable: 'quote_ref'" in result.stderr  # the task's own line
+    assert f"{typo}:5: step 1: unknown key 'subjet' (did you mean 'subject'?)" in result.stderr
+    assert f"{bad}: ok" not in result.stdout and f"{typo}: ok" not in result.stdout
+    assert result.stdout.count(": ok (") == 3  # the shipped sequences are still checked and listed
+    assert "5 problems found" in result.stderr
+
+
+def test_preview_renders_task_text_for_the_prospect(project: Path) -> None:
+    path = project / "sequences" / "call.yaml"
+    path.write_text(
+        "name: Call\nsteps:\n  - wait: 0\n    template: quote/01-sent\n    subject: Hi\n"
+        "  - wait: 1 day\n    task: \"Call {{ first_name }} at {{ company }}\"\n"
+        "sample: {email: a@b.example, name: Ann Bee, company: Acme}\n",
+        encoding="utf-8",
+    )
+    result = run_cli("preview", "call", "--sample")
+    assert "Task for the rep (other): Call Ann at Acme" in result.output, result.output

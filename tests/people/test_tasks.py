@@ -133,7 +133,7 @@ def test_skip_after_policy_moves_on_without_the_rep(
 @pytest.mark.parametrize(
     ("step", "line", "fragment"),
     [
-        ("  - wait: 1 day\n    task:\n", 6, "steps.0.task: a task step needs the task's text"),
+        ("  - wait: 1 day\n    task:\n", 6, "step 1.task: a task step needs the task's text"),
         ("  - wait: 1 day\n    task: Call\n    kind: visit\n", 7, "unknown task kind 'visit'"),
         ("  - wait: 1 day\n    task: Call\n    template: t/recap\n", 7, "cannot have 'template'"),
     ],
