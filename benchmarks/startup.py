@@ -3,7 +3,8 @@
 Measures, as the best of N fresh interpreters (the fairest figure on a shared machine):
 ``python -c "import click"`` (the floor any click CLI pays), ``sequencer --help`` and
 the import of everything ``tick`` loads before it does any work (``sequencer.cli`` plus
-the ``tick`` command's modules). Targets (issue 19): ``--help`` within 3x of the click
+the ``tick`` command's modules), and ``import sqlalchemy.orm``, the floor any tick that
+reads the database pays (the required ORM alone). Targets (issue 19): ``--help`` within 3x of the click
 floor, ``tick`` start-up under 0.3 s.
 
     PYTHONPATH=. python benchmarks/startup.py [--runs 7]
@@ -18,6 +19,7 @@ import time
 
 CASES = {
     "python -c 'import click'": [sys.executable, "-c", "import click"],
+    "python -c 'import sqlalchemy.orm'": [sys.executable, "-c", "import sqlalchemy.orm"],
     "sequencer --help": [sys.executable, "-m", "sequencer", "--help"],
     "tick start-up (imports)": [
         sys.executable,

@@ -39,6 +39,8 @@ def _check_tz(value: str) -> str:
 def _check_days(value: list[str] | str) -> list[str]:
     if value == "business":
         return ["business"]
+    if isinstance(value, str) and value.strip().lower() in ("all", "every day", "daily"):
+        return list(WEEKDAYS)  # as a sequence's send_window accepts it
     if isinstance(value, str):
         value = [value]
     out = []

@@ -233,3 +233,19 @@ def test_config_example_loads_and_documents_every_key(monkeypatch: pytest.Monkey
     assert undocumented == set(), f"keys missing from config.example.yaml: {sorted(undocumented)}"
     missing_in_readme = {name for name in _field_names(Config) if f"`{name}" not in readme and f".{name}`" not in readme}
     assert missing_in_readme == set(), f"keys missing from the README: {sorted(missing_in_readme)}"
+
+
+def test_a_mailbox_window_accepts_days_all_as_a_sequence_window_does(tmp_path: Path) -> None:
+    from datetime import date
+
+    from sequencer.core.schedule import BusinessCalendar
+    from sequencer.project import mailbox_window
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "mailboxes:\n  - name: m\n    address: m@example.com\n    password_env: X\n"
+        "    smtp: {host: h}\n    send_window: {days: all, start: '09:00', end: '17:00'}\n"
+    )
+    window = mailbox_window(load_config(cfg).mailboxes[0])
+    saturday = date(2026, 3, 7)
+    assert window.allows_day(saturday, BusinessCalendar()), "days: all includes weekends"
