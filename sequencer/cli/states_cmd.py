@@ -6,6 +6,9 @@ Each calls one service function (the enrollment state changes) and prints what c
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
+
 import click
 
 from sequencer.cli.base import (
@@ -78,7 +81,8 @@ def _targeted(f: F) -> F:
 @click.option(
     "--until",
     metavar="DATETIME",
-    help="Resume automatically at DATETIME (UTC unless an offset is given).",
+    help="Resume automatically then: a date alone (2026-12-20) is the send window's "
+    "opening that day in the prospect's zone; a date and time is UTC unless it has an offset.",
 )
 @pass_app
 def pause_cmd(
@@ -101,11 +105,24 @@ def pause_cmd(
         email=email,
         sequence_id=sequence_id,
         reason=reason,
-        until=parse_when(until, "--until"),
+        until=_until(app, email, until),
         now=app.clock.now(),
         actor=cli_actor(),
     )
     _changes_out(changes, "paused", as_json)
+
+
+def _until(app: App, email: str | None, value: str | None) -> datetime | None:
+    """``--until``: a bare date is the prospect's local morning (people.local_dates)."""
+    if value is not None and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        from sequencer.people.local_dates import local_morning
+
+        try:
+            day = date.fromisoformat(value.strip())
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is not a date", param_hint="--until") from None
+        return local_morning(app.db, app.config, email, day)
+    return parse_when(value, "--until")
 
 
 @main.command("resume")

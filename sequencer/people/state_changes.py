@@ -62,8 +62,29 @@ def _targets(
         who = " ".join(
             x for x in (email, f"in sequence {sequence_id}" if sequence_id else None) if x
         )
-        raise NotFound(f"{verb}: no {'/'.join(sorted(statuses))} enrollment for {who}")
+        raise NotFound(
+            f"{verb}: no {'/'.join(sorted(statuses))} enrollment for {who}"
+            + _restart_hint(s, prospect_id, sequence_id, email)
+        )
     return [(e, e.prospect.email) for e in rows]
+
+
+def _restart_hint(
+    s: Session, prospect_id: int | None, sequence_id: str | None, email: str | None
+) -> str:
+    """A finished enrollment is not paused: say how to start it again instead of only "no"."""
+    if prospect_id is None or email is None:
+        return ""
+    finished = q.enrollments_for_action(
+        s, prospect_id=prospect_id, sequence_id=sequence_id, statuses=lifecycle.FINISHED_STATES
+    )
+    if not finished:
+        return ""
+    last = finished[-1]
+    return (
+        f" ({email} is {last.status} in {last.sequence_id}; to start that sequence again: "
+        f"sequencer enroll {email} --sequence {last.sequence_id} --force)"
+    )
 
 
 def state_change(e: Enrollment, email: str, before: str) -> StateChange:

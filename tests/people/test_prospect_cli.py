@@ -131,7 +131,7 @@ def test_enroll_start_sets_when_the_sequence_clock_starts(world) -> None:
 
 
 def test_guards_fail_with_exit_code_2_and_one_line(world) -> None:
-    ok = ("--company", "Acme", "--set", "quote_number=Q")
+    ok = ("--company", "Acme", "--company", "Acme", "--set", "quote_number=Q")
     assert cli(world, "enroll", "dana@acme.com", "--sequence", "nurture").exit_code == 0
     elsewhere = cli(world, "enroll", "dana@acme.com", "--sequence", "quote", *ok)
     assert elsewhere.exit_code == 2
@@ -338,3 +338,44 @@ def test_import_map_and_decimal_options(world, tmp_path) -> None:
     )
     assert result["enrolled"] == 1 and result["columns"]["Work Mail"] == "email"
     assert result["preview"][0]["deal_value"] == 1200.0
+
+
+def test_pause_until_a_date_means_the_prospects_local_morning(world) -> None:
+    cli_json(
+        world,
+        "enroll",
+        "la@acme.com",
+        "--sequence",
+        "quote",
+        "--tz",
+        "America/Los_Angeles",
+        "--company",
+        "Acme",
+        "--set",
+        "quote_number=Q",
+    )
+    paused = cli_json(
+        world, "pause", "la@acme.com", "--reason", "trade fair", "--until", "2026-03-20"
+    )
+    # sam's window opens 08:30; in Los Angeles on 20 March (PDT, UTC-7) that is 15:30 UTC,
+    # not 00:00 UTC (5 pm the day before there)
+    assert paused["changed"][0]["paused_until"] == "2026-03-20T15:30:00Z"
+
+
+def test_resuming_a_stopped_lead_says_how_to_start_again(world) -> None:
+    cli_json(
+        world,
+        "enroll",
+        "gone@acme.com",
+        "--sequence",
+        "quote",
+        "--company",
+        "Acme",
+        "--set",
+        "quote_number=Q",
+    )
+    assert cli(world, "stop", "gone@acme.com", "--reason", "bought elsewhere").exit_code == 0
+    result = cli(world, "resume", "gone@acme.com")
+    assert result.exit_code == 2
+    assert "gone@acme.com is stopped in quote" in result.stderr
+    assert "sequencer enroll gone@acme.com --sequence quote --force" in result.stderr
