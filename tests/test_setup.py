@@ -249,3 +249,15 @@ def test_a_mailbox_window_accepts_days_all_as_a_sequence_window_does(tmp_path: P
     window = mailbox_window(load_config(cfg).mailboxes[0])
     saturday = date(2026, 3, 7)
     assert window.allows_day(saturday, BusinessCalendar()), "days: all includes weekends"
+
+
+def test_db_commands_speak_json_for_scripts(empty_db_url: str, tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"database": empty_db_url}))
+    empty = json.loads(run("--config", str(cfg), "db", "current", "--json").stdout)
+    assert empty == {"current": None, "head": HEAD, "up_to_date": False}
+    upgraded = json.loads(run("--config", str(cfg), "db", "upgrade", "--json").stdout)
+    assert upgraded == {"before": None, "current": HEAD, "head": HEAD, "up_to_date": True,
+                        "upgraded": True}
+    again = json.loads(run("--config", str(cfg), "db", "upgrade", "--json").stdout)
+    assert again["upgraded"] is False and again["up_to_date"] is True

@@ -5,11 +5,15 @@ from __future__ import annotations
 import shutil
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from sequencer.cli.base import App, echo_json, json_option, main, pass_app
 from sequencer.errors import UserError
+
+if TYPE_CHECKING:
+    from sequencer.setup.database import SchemaState
 
 
 @main.command()
@@ -98,19 +102,27 @@ def db() -> None:
     """Database schema: upgrade and inspect."""
 
 
+def _state_json(state: SchemaState) -> dict[str, object]:
+    return {"current": state.current, "head": state.head, "up_to_date": state.up_to_date}
+
+
 @db.command("upgrade")
+@json_option
 @pass_app
-def db_upgrade(app: App) -> None:
+def db_upgrade(app: App, as_json: bool) -> None:
     """Apply the shipped migrations (also done automatically on first use).
 
     \b
     Example:
       sequencer db upgrade
+      sequencer db upgrade --json
     """
     from sequencer.setup.database import upgrade_schema
 
     before, after = upgrade_schema(app.config)
-    if before == after:
+    if as_json:
+        echo_json({"before": before.current, **_state_json(after), "upgraded": before != after})
+    elif before == after:
         click.echo(f"database is up to date (revision {after.current})")
     else:
         click.echo(
@@ -120,13 +132,26 @@ def db_upgrade(app: App) -> None:
 
 
 @db.command("current")
+@json_option
 @pass_app
-def db_current(app: App) -> None:
-    """Print the database's schema revision and the newest one shipped."""
+def db_current(app: App, as_json: bool) -> None:
+    """Print the database's schema revision and the newest one shipped.
+
+    Exits 2 when the schema is behind the installed version (an empty database is
+    migrated on first use, so it is not an error).
+
+    \b
+    Example:
+      sequencer db current
+      sequencer db current --json
+    """
     from sequencer.setup.database import schema_state
 
     state = schema_state(app.config)
-    verdict = "up to date" if state.up_to_date else "behind: run `sequencer db upgrade`"
-    click.echo(f"revision {state.current or 'none'} (shipped head {state.head}): {verdict}")
+    if as_json:
+        echo_json(_state_json(state))
+    else:
+        verdict = "up to date" if state.up_to_date else "behind: run `sequencer db upgrade`"
+        click.echo(f"revision {state.current or 'none'} (shipped head {state.head}): {verdict}")
     if not state.up_to_date and state.current is not None:
         raise UserError("database schema is behind the installed sequencer")
