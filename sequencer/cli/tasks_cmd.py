@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import cast
 
 import click
@@ -18,8 +18,9 @@ from sequencer.cli.base import (
 )
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+def _when(value: datetime | None, tz: tzinfo | None = None) -> str:
+    """The rep's local time with its zone (``2026-03-03 08:30 CST``): a rep reads local time."""
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if value else ""
 
 
 @main.command("todo")
@@ -37,7 +38,8 @@ def todo_cmd(app: App, owner: str | None, due: str, as_json: bool) -> None:
     """The rep's open tasks, oldest first, with the prospect, deal value and thread.
 
     Task steps of a sequence create these; the sequence waits until each is done
-    or skipped. Times are UTC.
+    or skipped. Times are the rep's local time (their mailbox's zone); --json gives UTC.
+    Tasks of paused leads are left out until the lead is resumed.
 
     \b
     Example:
@@ -56,7 +58,7 @@ def todo_cmd(app: App, owner: str | None, due: str, as_json: bool) -> None:
     rows = [
         [
             v.id,
-            _when(v.due_at),
+            _when(v.due_at, tasks.owner_zone(app.config, v.owner)),
             f"{v.overdue_hours:g}h" if v.overdue_hours else "",
             v.owner,
             v.kind,
@@ -74,7 +76,7 @@ def todo_cmd(app: App, owner: str | None, due: str, as_json: bool) -> None:
         rows,
         [
             "id",
-            "due (UTC)",
+            "due",
             "overdue",
             "owner",
             "kind",

@@ -293,7 +293,11 @@ def todo(
     else:
         raise UserError(f"--due takes today, overdue or all, not {due!r}")
     with db.read_session() as s:
-        listings = q.list_tasks(s, owner=owner, due_before=before)
+        listings = [  # a paused lead's task waits with it: nothing to do until it resumes
+            x
+            for x in q.list_tasks(s, owner=owner, due_before=before)
+            if x.enrollment.status != lifecycle.PAUSED
+        ]
         touches = q.touch_summaries(s, [x.enrollment.id for x in listings])
         return [task_view(x, touches.get(x.enrollment.id), now) for x in listings]
 

@@ -165,3 +165,25 @@ def test_an_unknown_task_policy_fails_validate_with_file_and_line(tmp_path: Path
     result = CliRunner().invoke(main, ["--config", str(tmp_path / "sequencer.yaml"), "validate"])
     assert result.exit_code == 2
     assert f"{bad}:3: policies.on_task_overdue" in result.output
+
+
+def test_todo_shows_the_reps_local_time_and_leaves_out_paused_leads(
+    tmp_path: Path, db: Any, mail: Any, clock: ManualClock
+) -> None:
+    w = World(tmp_path, db, mail, clock, timezone="America/Chicago")
+    kept, paused = mail.new_address("kept"), mail.new_address("paused")
+    w.enroll(kept)
+    w.enroll(paused)
+    w.tick()
+    clock.set(clock.now() + timedelta(days=1))
+    w.tick()
+    assert len(w.cli_json("todo", "--due", "all")) == 2
+    table = w.cli("todo", "--due", "all")
+    due = w.cli_json("todo", "--due", "all")[0]["due_at"]
+    assert due.endswith("Z")  # --json stays UTC
+    assert " CST " in table.output or " CDT " in table.output, table.output  # the rep's zone
+    assert w.cli("pause", paused, "--reason", "on leave").exit_code == 0
+    listed = w.cli_json("todo", "--due", "all")
+    assert [t["prospect"] for t in listed] == [kept]
+    assert w.cli("resume", paused).exit_code == 0
+    assert len(w.cli_json("todo", "--due", "all")) == 2
