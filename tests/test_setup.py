@@ -195,6 +195,8 @@ def test_check_connect_reports_refused_login_without_printing_the_secret(
     assert "FAIL rep smtp" in result.output and "login refused" in result.output
     assert "FAIL rep imap" in result.output
     assert "wrong-password-xyz" not in result.output + result.stderr
+    assert "[AUTHENTICATIONFAILED]" in result.output  # the server's words ...
+    assert "b'" not in result.output  # ... not a Python bytes literal
 
 
 def _field_names(model: type, seen: set[type] | None = None) -> set[str]:

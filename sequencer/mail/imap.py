@@ -162,7 +162,7 @@ class ImapConnection:
         except LoginError as exc:
             _quiet_logout(client)
             raise MailboxAuthError(
-                self.mailbox.name, f"{self.where} refused the login for {secret.username}: {exc}"
+                self.mailbox.name, f"{self.where} refused the login for {secret.username}: {server_said(exc)}"
             ) from None
         except BaseException:
             _drop(client)
@@ -212,7 +212,7 @@ class ImapConnection:
                     delay = min(delay * 2, 30.0)
             except IMAPClientError as exc:
                 raise MailboxError(
-                    self.mailbox.name, f"{self.where} {what} failed: {exc}"
+                    self.mailbox.name, f"{self.where} {what} failed: {server_said(exc)}"
                 ) from None
         attempts = self.retries + 1
         raise MailboxError(
@@ -400,6 +400,16 @@ class ImapConnection:
             return stamped if stamped.tzinfo else stamped.astimezone()
 
         return self._with_retry(f"APPEND {folder} (clock probe)", op)
+
+
+def server_said(exc: BaseException) -> str:
+    """The server's words from an imaplib/imapclient error: ``[AUTHENTICATIONFAILED] ...``,
+    not the Python bytes literal ``b'[AUTHENTICATIONFAILED] ...'`` they carry."""
+    parts = [a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a) for a in exc.args]
+    text = " ".join(p for p in parts if p) or type(exc).__name__
+    if text.startswith(("b'", 'b"')) and text[-1:] in "'\"":
+        text = text[2:-1]  # imapclient formats some errors with the literal already
+    return text
 
 
 def _find_sent(c: IMAPClient) -> str | None:
