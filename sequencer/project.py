@@ -198,6 +198,16 @@ def validate_project(config: Config, today: date) -> list[Problem]:
 # Shared by enrolling, the CSV import, sending, polling and task runs.
 
 
+def mailbox_context(mailbox: MailboxConfig) -> dict[str, str | None]:
+    """What templates see of the sending mailbox (``{{ mailbox.display_name }}``, signature)."""
+    return {
+        "name": mailbox.name,
+        "address": mailbox.address,
+        "display_name": mailbox.display_name or mailbox.name,
+        "signature": mailbox.signature,
+    }
+
+
 def mailbox_window(mailbox: MailboxConfig | None) -> SendWindow:
     if mailbox is None:
         return SendWindow()

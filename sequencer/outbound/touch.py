@@ -29,7 +29,7 @@ from sequencer.core.template_context import build_context
 from sequencer.core.templates import TemplateStore
 from sequencer.db.models import Enrollment, Prospect
 from sequencer.errors import UserError
-from sequencer.project import mailbox_window
+from sequencer.project import mailbox_context, mailbox_window
 
 
 @dataclass
@@ -82,12 +82,7 @@ def render_touch(
     step = sequence.step(number)
     token = e.token
     url = config.unsubscribe.url.replace("{token}", token) if config.unsubscribe.url else None
-    mailbox_map = {
-        "name": mailbox.name,
-        "address": mailbox.address,
-        "display_name": mailbox.display_name or mailbox.name,
-        "signature": mailbox.signature,
-    }
+    mailbox_map = mailbox_context(mailbox)
     today = now.astimezone(zone(tz_name)).date()
     context = build_context(prospect_mapping(p), mailbox_map, sequence, step, url, today, calendar)
     variant = choose_variant(step, token)

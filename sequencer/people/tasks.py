@@ -24,14 +24,18 @@ from sqlalchemy.orm import Session
 from sequencer.clock import Clock
 from sequencer.config import Config, MailboxConfig
 from sequencer.core import lifecycle
+from sequencer.core.planning import prospect_mapping
 from sequencer.core.schedule import BusinessCalendar, add_wait, due_at, zone
 from sequencer.core.sequences import Sequence, Step
+from sequencer.core.template_context import build_context
+from sequencer.core.templates import make_environment, render_subject
 from sequencer.db import outbox, store
 from sequencer.db import tasks as q
 from sequencer.db.models import Enrollment
 from sequencer.db.session import Database
-from sequencer.errors import NotFound, UserError
+from sequencer.errors import NotFound, TemplateError, UserError
 from sequencer.people import stages
+from sequencer.project import mailbox_context
 
 WAIT_TASK = "task"
 # With on_task_overdue: wait, a held enrollment is looked at again this often (cheap:
@@ -141,6 +145,36 @@ def advance(
 # --- the send hook ----------------------------------------------------------------------
 
 
+def task_title(
+    config: Config,
+    sequence: Sequence,
+    step: Step,
+    e: Enrollment,
+    now: datetime,
+    calendar: BusinessCalendar,
+) -> str:
+    """The task text as the rep reads it in ``todo``: ``Call {{ first_name }}`` -> ``Call Dana``.
+
+    Rendered for this prospect as ``preview`` shows it; a text that cannot be rendered
+    (``validate`` reports why) is kept as written rather than losing the task.
+    """
+    text = step.task or step.label
+    if "{" not in text:
+        return text
+    mailbox = config.mailbox_for_owner(e.owner)
+    context = build_context(
+        prospect_mapping(e.prospect), mailbox_context(mailbox), sequence, step, None,
+        now.date(), calendar,
+    )
+    try:
+        return render_subject(_TASK_ENV.from_string(text), context, sequence.path, step.line)
+    except TemplateError:
+        return text
+
+
+_TASK_ENV = make_environment()
+
+
 def task_step_due(
     s: Session,
     config: Config,
@@ -163,7 +197,7 @@ def task_step_due(
         enrollment_id=e.id,
         step=step.number,
         owner=e.owner,
-        title=step.task or step.label,
+        title=task_title(config, sequence, step, e, now, calendar),
         kind=step.task_kind or "other",
         due_at=due,
         now=now,

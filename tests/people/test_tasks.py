@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from sequencer.clock import ManualClock
-from sequencer.core.sequence_files import load_sequence
+from sequencer.core.sequence_files import load_sequence, load_sequences
 from sequencer.db.session import Database
 from sequencer.errors import SequenceError
 from sequencer.people import task_jobs
@@ -187,3 +187,21 @@ def test_todo_shows_the_reps_local_time_and_leaves_out_paused_leads(
     assert [t["prospect"] for t in listed] == [kept]
     assert w.cli("resume", paused).exit_code == 0
     assert len(w.cli_json("todo", "--due", "all")) == 2
+
+
+def test_a_task_text_is_rendered_for_the_prospect_in_todo(
+    tmp_path: Path, db: Any, mail: Any, clock: ManualClock
+) -> None:
+    w = World(tmp_path, db, mail, clock)
+    (w.config.sequences_path / "call.yaml").write_text(
+        "name: Call\nsteps:\n  - wait: 0\n    template: t/checkin\n    subject: Hello\n"
+        "  - wait: 1 day\n    task: \"Call {{ first_name }} at {{ company }} about the quote\"\n"
+        "    kind: call\n"
+    )
+    w.sequences = load_sequences(w.config.sequences_path, w.templates)
+    w.enroll(mail.new_address("dana"), sequence="call")
+    w.tick()
+    clock.set(clock.now() + timedelta(days=1))
+    w.tick()
+    (task,) = w.cli_json("todo", "--due", "all")
+    assert task["title"] == "Call Dana at Acme about the quote"
