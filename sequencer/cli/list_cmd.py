@@ -42,7 +42,14 @@ def _row_json(r: timelines.EnrollmentRow) -> dict[str, Any]:
 @click.option("--owner", metavar="REP", help="Only this rep's (owner or mailbox name).")
 @click.option("--status", type=click.Choice(STATES), help="Only enrollments in this state.")
 @click.option(
-    "--due-before", metavar="DATETIME", help="Only those with a next touch before DATETIME."
+    "--since", metavar="DATETIME", help="Only those whose next touch is at or after DATETIME."
+)
+@click.option(
+    "--until",
+    "--due-before",
+    "until",
+    metavar="DATETIME",
+    help="Only those whose next touch is at or before DATETIME (--due-before: the old name).",
 )
 @click.option(
     "--limit",
@@ -57,7 +64,8 @@ def list_cmd(
     sequence_id: str | None,
     owner: str | None,
     status: str | None,
-    due_before: str | None,
+    since: str | None,
+    until: str | None,
     limit: int | None,
     show_all: bool,
     as_json: bool,
@@ -70,7 +78,7 @@ def list_cmd(
     \b
     Example:
       sequencer list --sequence quote-follow-up --status active
-      sequencer list --due-before 2026-03-03 --json
+      sequencer list --until 2026-03-03 --json
     """
     table_limit = None
     if not as_json and not show_all and limit is None:
@@ -84,7 +92,8 @@ def list_cmd(
         sequence_id=sequence_id,
         owner=owner,
         status=status,
-        due_before=parse_when(due_before, "--due-before"),
+        due_after=parse_when(since, "--since"),
+        due_before=parse_when(until, "--until"),
         limit=limit,
     )
     if as_json:

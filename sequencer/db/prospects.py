@@ -197,6 +197,7 @@ def list_enrollments(
     owner: str | None = None,
     status: str | None = None,
     due_before: datetime | None = None,
+    due_after: datetime | None = None,
     limit: int | None = None,
 ) -> list[tuple[Enrollment, Prospect]]:
     """Enrollments with their prospects, soonest next touch first, then newest first."""
@@ -209,6 +210,8 @@ def list_enrollments(
         q = q.where(Enrollment.status == status)
     if due_before is not None:
         q = q.where(Enrollment.next_send_at.is_not(None), Enrollment.next_send_at <= due_before)
+    if due_after is not None:
+        q = q.where(Enrollment.next_send_at.is_not(None), Enrollment.next_send_at >= due_after)
     q = q.order_by(Enrollment.next_send_at.is_(None), Enrollment.next_send_at, Enrollment.id.desc())
     if limit:
         q = q.limit(limit)

@@ -57,6 +57,7 @@ def list_enrollments(
     owner: str | None = None,
     status: str | None = None,
     due_before: datetime | None = None,
+    due_after: datetime | None = None,
     limit: int | None = None,
 ) -> list[EnrollmentRow]:
     """Where every lead stands; soonest next touch first, finished ones last."""
@@ -69,6 +70,7 @@ def list_enrollments(
             owner=owner,
             status=status,
             due_before=due_before,
+            due_after=due_after,
             limit=limit,
         )
         return [_row(e, p, now) for e, p in rows]

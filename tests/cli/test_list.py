@@ -38,3 +38,37 @@ def test_list_is_bounded_shows_name_and_company_and_never_cuts_the_email(
     assert "p54@acme.com" in everything.stdout and "first 50 shown" not in everything.stdout
     assert LONG in everything.stdout and "Priya L" in everything.stdout
     assert cli(world, "list", "--limit", "3").stdout.count("@acme.com") == 3
+
+
+def test_since_and_until_bound_the_next_touch_and_due_before_still_works(world: World) -> None:
+    import json
+
+    for email, start in (
+        ("early@acme.com", "2026-03-02T15:00"),
+        ("late@acme.com", "2026-03-09T15:00"),
+    ):
+        done = cli(
+            world,
+            "enroll",
+            email,
+            "--sequence",
+            "quote",
+            "--company",
+            "Acme",
+            "--set",
+            "quote_number=Q",
+            "--start",
+            start,
+        )
+        assert done.exit_code == 0, done.output
+
+    def emails(*args: str) -> list[str]:
+        result = cli(world, "list", "--json", *args)
+        assert result.exit_code == 0, result.output
+        return sorted(r["email"] for r in json.loads(result.stdout))
+
+    assert emails() == ["early@acme.com", "late@acme.com"]
+    assert emails("--until", "2026-03-05") == ["early@acme.com"]
+    assert emails("--due-before", "2026-03-05") == ["early@acme.com"]
+    assert emails("--since", "2026-03-05") == ["late@acme.com"]
+    assert emails("--since", "2026-03-05", "--until", "2026-03-06") == []
