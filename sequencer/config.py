@@ -271,6 +271,8 @@ class WebConfig(_Strict):
     token_env: str = "SEQUENCER_WEB_TOKEN"
     session_secret_env: str = "SEQUENCER_WEB_SECRET"  # unset: random per process
     base_url: str | None = None  # e.g. https://sales.example.com/ behind a reverse proxy
+    # Host names served besides the loopback names and base_url's host (DNS rebinding guard).
+    allowed_hosts: list[str] = Field(default_factory=list)
     session_hours: Annotated[float, Field(gt=0)] = 12.0
     refresh_seconds: Annotated[int, Field(ge=1)] = 30
 

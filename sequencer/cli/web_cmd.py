@@ -32,6 +32,19 @@ def is_loopback(host: str) -> bool:
     )
 
 
+def bound_address(host: str) -> tuple[str, ...]:
+    """The --host address as a Host name to serve: only a literal, specific address.
+
+    A rebinding page cannot make the browser send an IP literal it does not own, so
+    serving ``http://10.0.0.5:8050/`` when bound there is safe; 0.0.0.0 or a name is not.
+    """
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return ()
+    return () if ip.is_unspecified else (str(ip),)
+
+
 def _web_extra_missing(exc: ImportError) -> UserError:
     return UserError(
         f"the dashboard needs the web extra: pip install 'sequencer[web]' ({exc.name} is missing)"
@@ -80,7 +93,7 @@ def web_group(ctx: click.Context, host: str, port: int) -> None:
             f"refusing to listen on {host} without authentication: set {config.web.password_hash_env} "
             f"(from `sequencer web hash-password`) or {config.web.token_env}, or use --host 127.0.0.1"
         )
-    asgi = create_app(config, app.db, app.clock, auth=auth)
+    asgi = create_app(config, app.db, app.clock, auth=auth, extra_hosts=bound_address(host))
     root_path = ""
     if config.web.base_url:
         from urllib.parse import urlsplit

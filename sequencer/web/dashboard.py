@@ -160,6 +160,7 @@ class Dashboard:
             request.state.session = session
             request.state.form = {}
             try:
+                Filters.parse(request.query_params)  # every route's query checked in one place
                 if request.method == "POST":
                     body = await request.body()
                     if len(body) > MAX_FORM_BYTES:
