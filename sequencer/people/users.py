@@ -18,6 +18,7 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy.orm import Session
 
 from sequencer.db import users as q
 from sequencer.db.models import User
@@ -110,8 +111,8 @@ def list_users(db: Database) -> list[UserRow]:
         ]
 
 
-def _user(s: object, name: str) -> User:
-    user = q.user_by_name(s, name)  # type: ignore[arg-type]
+def _user(s: Session, name: str) -> User:
+    user = q.user_by_name(s, name)
     if user is None:
         raise NotFound(f"no user {name!r} (see `sequencer user list`)")
     return user
@@ -188,17 +189,6 @@ def by_name(db: Database, name: str) -> Viewer | None:
     with db.read_session() as s:
         user = q.user_by_name(s, name)
         return viewer_of(user) if user and user.disabled_at is None else None
-
-
-def bootstrap_allowed(db: Database) -> bool:
-    """The shared web password/token is the manager until an enabled manager exists."""
-    with db.read_session() as s:
-        return not q.enabled_manager_exists(s)
-
-
-def users_exist(db: Database) -> bool:
-    with db.read_session() as s:
-        return q.any_user_exists(s)
 
 
 def may_act_on(db: Database, viewer: Viewer, enrollment_id: int) -> bool:
