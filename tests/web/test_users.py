@@ -195,3 +195,26 @@ def test_sso_header_is_honoured_only_when_configured(db: Database, team: dict[st
     assert c.get("/pipeline", headers={"X-Remote-User": "nobody"}).status_code == 303
     with db.session() as s:
         assert s.query(User).count() == 3
+
+
+def test_twenty_parallel_guesses_get_only_the_free_attempts(db: Database, team: dict[str, int]) -> None:
+    """The probe that beat the old 1 s sleep: parallel guesses queue on the throttle row."""
+    import threading
+
+    clock = ManualClock(NOW)
+    clients = [make_client(db, auth=WebAuth(), clock=clock) for _ in range(20)]
+    tokens = [csrf_of(c.get("/login").text) for c in clients]
+    barrier = threading.Barrier(len(clients))
+    statuses: list[int] = []
+
+    def guess(c: TestClient, token: str) -> None:
+        barrier.wait()
+        r = c.post("/login", data={"csrf": token, "name": "maria", "secret": "wrong"})
+        statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=guess, args=pair) for pair in zip(clients, tokens, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [401] * 5 + [429] * 15
