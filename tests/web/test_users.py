@@ -72,6 +72,25 @@ def test_a_rep_sees_and_acts_on_their_own_leads_only(db: Database, team: dict[st
     assert events(db, team["finn"], "paused")[0].actor == "web:alice"
 
 
+def test_the_shared_password_is_a_manager_until_one_exists_and_its_sessions_then_end(
+    db: Database, seeded: dict[str, int]
+) -> None:
+    auth = WebAuth(password_hash=password_hash())
+    c = make_client(db, auth=auth)
+    page = c.get("/login")
+    r = c.post("/login", data={"csrf": csrf_of(page.text), "name": "Morgan", "secret": "correct horse battery staple"})
+    assert r.status_code == 303 and c.get("/leads/dana@prospects.example").status_code == 200
+    users.add_user(db, "alice", role="rep", rep="alice", password=PW["alice"], now=NOW)
+    assert c.get("/").status_code == 200  # a rep alone does not end the bootstrap manager
+    users.add_user(db, "maria", role="manager", rep=None, password=PW["maria"], now=NOW)
+    assert c.get("/").status_code == 303
+    users.disable_user(db, "maria", now=NOW)  # no enabled manager: the shared secret works again
+    c2 = make_client(db, auth=auth)
+    page = c2.get("/login")
+    r = c2.post("/login", data={"csrf": csrf_of(page.text), "name": "Morgan", "secret": "correct horse battery staple"})
+    assert r.status_code == 303
+
+
 def test_a_manager_sees_all_and_the_shared_password_stops_once_a_manager_exists(
     db: Database, team: dict[str, int]
 ) -> None:
