@@ -113,6 +113,7 @@ class Dashboard:
         self, request: Request, template: str, status: int = 200, **ctx: Any
     ) -> HTMLResponse:
         session: Session | None = getattr(request.state, "session", None)
+        viewer = Gate.viewer(request)
         root = request.scope.get("root_path", "")
         rel = (
             request.url.path[len(root) :]
@@ -129,9 +130,7 @@ class Dashboard:
             "partial_url": "/partial" + (rel if rel != "/" else "/home") + query,
             "u": lambda path: root + path,
             "csrf": session.csrf if session else "",
-            "user": viewer.name if (viewer := Gate.viewer(request)) and viewer.user_id else (
-                session.user if session and session.sid else None
-            ),
+            "user": None if viewer is None or viewer is NO_LOGIN else viewer.name,
             "auth_required": self.auth.required or bool(getattr(request.state, "login", False)),
             "htmx_config": HTMX_CONFIG,
             "refresh": self.refresh,
