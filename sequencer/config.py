@@ -273,7 +273,16 @@ class WebConfig(_Strict):
     token_env: str = "SEQUENCER_WEB_TOKEN"
     session_secret_env: str = "SEQUENCER_WEB_SECRET"  # unset: random per process
     base_url: str | None = None  # e.g. https://sales.example.com/ behind a reverse proxy
-    session_hours: Annotated[float, Field(gt=0)] = 12.0
+    # Host names served besides the loopback names and base_url's host (DNS rebinding guard).
+    allowed_hosts: list[str] = Field(default_factory=list)
+    session_hours: Annotated[float, Field(gt=0)] = 12.0  # absolute: a login lasts at most this
+    idle_minutes: Annotated[float, Field(gt=0)] = 120.0  # a login unused this long ends
+    # Login throttling, per account and per client address (README, "Users and roles").
+    login_backoff_after: Annotated[int, Field(ge=1)] = 5  # failures before waits double from 1 s
+    login_lock_after: Annotated[int, Field(ge=1)] = 20  # failures that lock for login_lock_minutes
+    login_lock_minutes: Annotated[float, Field(gt=0)] = 15.0
+    # SSO: a trusted reverse proxy names the user in this header (off unless set).
+    sso_header: str | None = None
     refresh_seconds: Annotated[int, Field(ge=1)] = 30
 
 

@@ -15,6 +15,7 @@ import click
 
 from sequencer.cli.base import App, main
 from sequencer.errors import UserError
+from sequencer.people import users
 
 
 def is_loopback(host: str) -> bool:
@@ -30,6 +31,19 @@ def is_loopback(host: str) -> bool:
     return bool(infos) and all(
         ipaddress.ip_address(str(i[4][0]).split("%")[0]).is_loopback for i in infos
     )
+
+
+def bound_address(host: str) -> tuple[str, ...]:
+    """The --host address as a Host name to serve: only a literal, specific address.
+
+    A rebinding page cannot make the browser send an IP literal it does not own, so
+    serving ``http://10.0.0.5:8050/`` when bound there is safe; 0.0.0.0 or a name is not.
+    """
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return ()
+    return () if ip.is_unspecified else (str(ip),)
 
 
 def _web_extra_missing(exc: ImportError) -> UserError:
@@ -51,10 +65,12 @@ def _web_extra_missing(exc: ImportError) -> UserError:
 def web_group(ctx: click.Context, host: str, port: int) -> None:
     """Serve the manager dashboard (Needs attention, Pipeline, Reps, Lead, Sequence).
 
-    Binds 127.0.0.1 by default. Any other address needs authentication: set the
-    environment variable named by web.password_hash_env (default
-    SEQUENCER_WEB_PASSWORD_HASH, from `sequencer web hash-password`) or
-    web.token_env (default SEQUENCER_WEB_TOKEN).
+    Binds 127.0.0.1 by default. Any other address needs authentication: users
+    (`sequencer user add`), or the environment variable named by
+    web.password_hash_env (default SEQUENCER_WEB_PASSWORD_HASH, from `sequencer web
+    hash-password`) or web.token_env (default SEQUENCER_WEB_TOKEN). Only requests
+    whose Host is loopback, web.base_url's host, in web.allowed_hosts or the --host
+    address are served (400 otherwise).
 
     \b
     Example:
@@ -75,12 +91,18 @@ def web_group(ctx: click.Context, host: str, port: int) -> None:
         raise _web_extra_missing(exc) from None
     config = app.config
     auth = auth_from_env(config.web)
-    if not auth.required and not is_loopback(host):
+    if config.web.sso_header and not is_loopback(host):
         raise UserError(
-            f"refusing to listen on {host} without authentication: set {config.web.password_hash_env} "
-            f"(from `sequencer web hash-password`) or {config.web.token_env}, or use --host 127.0.0.1"
+            f"refusing to listen on {host} with web.sso_header set: that header is trusted, so only "
+            "the reverse proxy that sets it may reach the dashboard (listen on 127.0.0.1 behind it)"
         )
-    asgi = create_app(config, app.db, app.clock, auth=auth)
+    if not is_loopback(host) and not auth.required and not users.mode(app.db).users:
+        raise UserError(
+            f"refusing to listen on {host} without authentication: add a user (`sequencer user add`), "
+            f"set {config.web.password_hash_env} (from `sequencer web hash-password`) or "
+            f"{config.web.token_env}, or use --host 127.0.0.1"
+        )
+    asgi = create_app(config, app.db, app.clock, auth=auth, extra_hosts=bound_address(host))
     root_path = ""
     if config.web.base_url:
         from urllib.parse import urlsplit

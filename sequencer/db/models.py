@@ -370,3 +370,66 @@ class RoundRobin(Base):
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class User(Base):
+    """A dashboard login: a manager sees every lead, a rep only those whose owner is ``rep``."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    role: Mapped[str] = mapped_column(String(10))  # manager | rep
+    rep: Mapped[str | None] = mapped_column(String(100))  # the owner name a rep's leads carry
+    password_hash: Mapped[str | None] = mapped_column(Text)  # argon2; None: SSO or tokens only
+    disabled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """A user's token for scripts (``Authorization: Bearer``); only its SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(String(60))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A dashboard login, server side, so logout, a new password or disabling revoke it at once.
+
+    ``id`` is the SHA-256 of the secret the cookie carries; ``user_id`` is None for the
+    bootstrap manager (the shared password or token), whose typed ``name`` is the actor.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class LoginThrottle(Base):
+    """Failed logins per account or client address, shared by every web worker.
+
+    ``key`` is ``account:<name>`` or ``addr:<ip>``; an attempt is charged before the
+    password is checked, so parallel guesses queue on this row instead of slipping by.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_attempt_at: Mapped[datetime]
+    next_allowed_at: Mapped[datetime | None]

@@ -6,6 +6,8 @@ database work runs in worker threads; templates are Jinja2, as for the emails.
 What each request does lives in ``sequencer.web.dashboard``; the headers every
 response carries in ``sequencer.web.security``. Security in short:
 - a Content-Security-Policy of ``default-src 'self'`` plus nosniff/frame denial;
+- a ``Host`` that is not loopback, ``web.base_url``'s or listed in ``web.allowed_hosts``
+  gets 400 (DNS rebinding), in every mode;
 - every POST must carry the session's CSRF token, else 403;
 - with a password or token configured, every page but /login redirects there;
 - everything from mail is autoescaped; errors render a plain page, never a
@@ -32,7 +34,7 @@ from sequencer.config import Config
 from sequencer.reporting.dashboard import Database
 from sequencer.web.auth import WebAuth, auth_from_env
 from sequencer.web.dashboard import HERE, Dashboard
-from sequencer.web.security import CSP, SecurityHeaders
+from sequencer.web.security import CSP, HostAllowList, SecurityHeaders, allowed_hosts
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +47,14 @@ def create_app(
     auth: WebAuth | None = None,
     refresh_seconds: int | None = None,
     cache_seconds: float = 10.0,
+    extra_hosts: tuple[str, ...] = (),
 ) -> Starlette:
     """The dashboard as an ASGI app. ``auth`` defaults to the secrets named in ``config.web``.
 
     ``refresh_seconds`` (default ``web.refresh_seconds``) is how often pages re-fetch
     their figures; ``cache_seconds`` how long computed figures are reused (0: never).
+    ``extra_hosts`` are further Host names to serve (``sequencer web --host`` passes the
+    address it binds, when that is a literal address).
     """
     dash = Dashboard(
         config, db, clock, auth or auth_from_env(config.web), refresh_seconds, cache_seconds
@@ -116,6 +121,10 @@ def create_app(
         lifespan=lifespan,
     )
     app.add_middleware(SecurityHeaders)
+    # added last, so it runs first: a foreign Host gets nothing but a 400
+    app.add_middleware(
+        HostAllowList, hosts=allowed_hosts(config.web.base_url, [*config.web.allowed_hosts, *extra_hosts])
+    )
     app.state.dashboard = dash
     return app
 

@@ -1,9 +1,11 @@
 """Who may open the dashboard, and proof that a POST came from our own page.
 
-Authentication is a shared secret named by environment variables (``web:`` in the
-config): a scrypt password hash made by ``sequencer web hash-password``, or a
+Authentication is per user (``sequencer user add``; ``sequencer.people.users``), or,
+until a manager exists, the bootstrap secret named by environment variables (``web:``
+in the config): a scrypt password hash made by ``sequencer web hash-password``, or a
 token, or both. The browser gets a signed, HttpOnly, SameSite=Strict session
-cookie holding the manager's name and a per-session CSRF token. Without any
+cookie holding the user's name, a per-session CSRF token and the secret of the
+server-side session row (so logout and ``user disable`` revoke it at once). Without any
 secret configured the dashboard still issues a session (for its CSRF token),
 but ``sequencer web`` then refuses to listen beyond the loopback interface.
 
@@ -79,10 +81,12 @@ def verify_password(password: str, encoded: str) -> bool:
 
 @dataclass(frozen=True)
 class Session:
-    """What the signed cookie carries. ``user`` is None until the manager logs in."""
+    """What the signed cookie carries. ``user`` is None until someone logs in; ``sid`` is the
+    secret of the server-side session (``sequencer.people.web_sessions``), None before login."""
 
     csrf: str
     user: str | None = None
+    sid: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -121,16 +125,17 @@ class WebAuth:
 
     def accepts_bearer(self, header: str | None) -> bool:
         """``Authorization: Bearer <token>`` (for scripts fetching CSV); the token only."""
-        if not self.token or not header or not header.startswith("Bearer "):
+        bearer = bearer_of(header)
+        if not self.token or not bearer:
             return False
-        return hmac.compare_digest(header[7:].strip().encode(), self.token.encode())
+        return hmac.compare_digest(bearer.encode(), self.token.encode())
 
     # -- the session cookie ----------------------------------------------------------
     def _serializer(self) -> URLSafeTimedSerializer:
         return URLSafeTimedSerializer(self.session_secret, salt="sequencer-web-session")
 
     def dump(self, session: Session) -> str:
-        return self._serializer().dumps({"c": session.csrf, "u": session.user})
+        return self._serializer().dumps({"c": session.csrf, "u": session.user, "s": session.sid})
 
     def load(self, cookie: str | None) -> Session | None:
         """The session in a cookie, or None when it is missing, forged or expired."""
@@ -142,18 +147,29 @@ class WebAuth:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("c"), str):
             return None
-        user = data.get("u")
-        return Session(csrf=data["c"], user=user if isinstance(user, str) else None)
+        user, sid = data.get("u"), data.get("s")
+        return Session(
+            csrf=data["c"],
+            user=user if isinstance(user, str) else None,
+            sid=sid if isinstance(sid, str) else None,
+        )
 
     @staticmethod
-    def new_session(user: str | None = None) -> Session:
-        return Session(csrf=secrets.token_urlsafe(32), user=user)
+    def new_session(user: str | None = None, sid: str | None = None) -> Session:
+        return Session(csrf=secrets.token_urlsafe(32), user=user, sid=sid)
 
     @staticmethod
     def csrf_ok(session: Session | None, submitted: str | None) -> bool:
         if session is None or not submitted:
             return False
         return hmac.compare_digest(session.csrf.encode(), submitted.encode())
+
+
+def bearer_of(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, else None."""
+    if not header or not header.startswith("Bearer "):
+        return None
+    return header[7:].strip() or None
 
 
 def auth_from_env(web: WebConfig, environ: Mapping[str, str] | None = None) -> WebAuth:

@@ -11,7 +11,6 @@ traceback, and no secret is ever put in a page.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections.abc import Awaitable, Callable
@@ -37,6 +36,7 @@ from sequencer.web.cache import PageCache
 from sequencer.web.csv_export import csv_table
 from sequencer.web.filters import Filters
 from sequencer.web.security import HTMX_CONFIG
+from sequencer.web.users import NO_LOGIN, Gate
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -80,6 +80,7 @@ class Dashboard:
         self.refresh = refresh_seconds or config.web.refresh_seconds
         self.env = _environment()
         self.cache = PageCache(cache_seconds)
+        self.gate = Gate(config, db, clock, auth)
         self.secure_cookie = bool(config.web.base_url and config.web.base_url.startswith("https:"))
 
     def warm_up(self) -> None:
@@ -112,6 +113,7 @@ class Dashboard:
         self, request: Request, template: str, status: int = 200, **ctx: Any
     ) -> HTMLResponse:
         session: Session | None = getattr(request.state, "session", None)
+        viewer = Gate.viewer(request)
         root = request.scope.get("root_path", "")
         rel = (
             request.url.path[len(root) :]
@@ -128,8 +130,8 @@ class Dashboard:
             "partial_url": "/partial" + (rel if rel != "/" else "/home") + query,
             "u": lambda path: root + path,
             "csrf": session.csrf if session else "",
-            "user": session.user if session else None,
-            "auth_required": self.auth.required,
+            "user": None if viewer is None or viewer is NO_LOGIN else viewer.name,
+            "auth_required": self.auth.required or bool(getattr(request.state, "login", False)),
             "htmx_config": HTMX_CONFIG,
             "refresh": self.refresh,
             "local": self.local,
@@ -147,8 +149,9 @@ class Dashboard:
         )
 
     def actor(self, request: Request) -> str:
-        session: Session | None = getattr(request.state, "session", None)
-        return f"web:{session.user}" if session and session.user else "web"
+        """The logged-in user (``web:NAME``), never a name typed into a form; ``web`` without login."""
+        viewer = Gate.viewer(request)
+        return viewer.actor if viewer is not None and viewer is not NO_LOGIN else "web"
 
     # -- the guard around every route ----------------------------------------------------
     def guarded(self, handler: Handler, *, public: bool = False) -> Handler:
@@ -159,7 +162,16 @@ class Dashboard:
                 session = self.auth.new_session()
             request.state.session = session
             request.state.form = {}
+            request.state.viewer = None
             try:
+                Filters.parse(request.query_params)  # every route's query checked in one place
+                viewer, mode = await run_in_threadpool(self.gate.identify, request, session)
+                if session.sid and (viewer is None or viewer is NO_LOGIN):
+                    # logged out, revoked or timed out: start over, and its CSRF token is void
+                    session, fresh = self.auth.new_session(), True
+                    request.state.session = session
+                request.state.viewer = viewer
+                request.state.login = self.gate.login_required(mode)
                 if request.method == "POST":
                     body = await request.body()
                     if len(body) > MAX_FORM_BYTES:
@@ -175,15 +187,7 @@ class Dashboard:
                             403,
                             "This form has expired or did not come from the dashboard. Reload the page and try again.",
                         )
-                if (
-                    not public
-                    and self.auth.required
-                    and session.user is None
-                    and not (
-                        request.method == "GET"
-                        and self.auth.accepts_bearer(request.headers.get("authorization"))
-                    )
-                ):
+                if not public and viewer is None:
                     return self._to_login(request)
                 response = await handler(request)
             except NotFound as exc:
@@ -240,7 +244,7 @@ class Dashboard:
         self, name: str, build: Callable[[Request, Filters], Any], *, partial: bool
     ) -> Handler:
         async def handler(request: Request) -> Response:
-            f = Filters.parse(request.query_params)
+            f = self.gate.scoped(request, Filters.parse(request.query_params))
             if name == "lead":  # a timeline is one prospect's rows: always read fresh
                 data = await run_in_threadpool(build, request, f)
             else:
@@ -284,7 +288,8 @@ class Dashboard:
         return pages.reps(self.db, self.config, self.clock.now(), f)
 
     def build_lead(self, request: Request, f: Filters) -> handling.LeadView:
-        return pages.lead(self.db, self.config, self.clock.now(), request.path_params["email"])
+        view = pages.lead(self.db, self.config, self.clock.now(), request.path_params["email"])
+        return self.gate.check_lead(request, view)
 
     def build_sequence(self, request: Request, f: Filters) -> pages.SequencePage:
         return pages.sequence(
@@ -292,7 +297,7 @@ class Dashboard:
         )
 
     async def csv(self, request: Request) -> Response:
-        f = Filters.parse(request.query_params)
+        f = self.gate.scoped(request, Filters.parse(request.query_params))
         table = request.path_params["table"].removesuffix(".csv")
         text = await run_in_threadpool(
             csv_table, self.db, self.config, self.clock.now(), f, table
@@ -308,33 +313,50 @@ class Dashboard:
 
     # -- login ----------------------------------------------------------------------------
     async def login_form(self, request: Request) -> Response:
-        if not self.auth.required:
+        if not request.state.login:
             return RedirectResponse(request.scope.get("root_path", "") + "/", status_code=303)
         return self.render(
             request, "login.html", next=request.query_params.get("next", "/"), error=None
         )
 
     async def login(self, request: Request) -> Response:
+        """Throttled per account and address before the password is even checked (429 with
+        Retry-After); a success opens a server-side session with a new CSRF token."""
         form = request.state.form
-        if not self.auth.required:
+        if not request.state.login:
             return self.back(request)
-        name = " ".join(form.get("name", "").split())[:60] or "manager"
-        ok = await run_in_threadpool(self.auth.accepts, form.get("secret", ""))
-        if not ok:
-            await asyncio.sleep(1.0)  # slow down guessing
+        name = " ".join(form.get("name", "").split())[:60]
+        wait = await run_in_threadpool(self.gate.charge, request, name)
+        if wait is not None:
+            log.warning("dashboard login throttled for %d s", wait)
+            response = self.render(
+                request,
+                "login.html",
+                status=429,
+                next=form.get("next", "/"),
+                error=f"Too many failed logins. Try again in {wait} seconds.",
+            )
+            response.headers["Retry-After"] = str(wait)
+            return response
+        viewer = await run_in_threadpool(self.gate.check_login, name, form.get("secret", ""))
+        if viewer is None:
             return self.render(
                 request,
                 "login.html",
                 status=401,
                 next=form.get("next", "/"),
-                error="That password or token is not right.",
+                error="That name, password or token is not right.",
             )
-        session = self.auth.new_session(user=name)  # a new CSRF token at login
+        sid = await run_in_threadpool(self.gate.logged_in, request, name, viewer)
+        session = self.auth.new_session(user=viewer.name, sid=sid)  # a new CSRF token at login
         response = self.back(request)
         self.set_session(response, session, request)
         return response
 
     async def logout(self, request: Request) -> Response:
+        """Ends the server-side session, so a copied cookie is worth nothing afterwards."""
+        session: Session | None = getattr(request.state, "session", None)
+        await run_in_threadpool(self.gate.logout, session)
         response = RedirectResponse(
             request.scope.get("root_path", "") + "/login?notice=logout", status_code=303
         )
@@ -352,6 +374,7 @@ class Dashboard:
         form = request.state.form
         what = request.path_params["action"]
         eid = self._enrollment_id(request)
+        await run_in_threadpool(self.gate.check_enrollment, request, eid)  # a rep: own leads only
         now, actor = self.clock.now(), self.actor(request)
         if what == "pause":
             done = await run_in_threadpool(

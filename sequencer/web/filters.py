@@ -18,6 +18,10 @@ from sequencer.reporting.dashboard import Database
 from sequencer.reporting.report import Report, build_report
 
 MAX_FILTER_LEN = 100
+MAX_PARAM_LEN = 1000  # notice (an action's message) and next (a path on this site)
+MAX_PARAMS = 20
+# Days outside this range are no sales history; beyond year 9999 they overflow (was a 500).
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2200, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,18 @@ class Filters:
 
     @classmethod
     def parse(cls, params: Mapping[str, str]) -> Filters:
+        """The filters in a query string; every query parameter of every route is checked here.
+
+        Raises UserError (a 400 page with the message) for an over-long value, too many
+        parameters, a malformed date or one outside 1900-2200.
+        """
+        keys = list(params.keys())
+        if len(keys) > MAX_PARAMS:
+            raise UserError(f"the address has more than {MAX_PARAMS} parameters")
+        for key in keys:
+            if len(key) > MAX_FILTER_LEN or len(params.get(key) or "") > MAX_PARAM_LEN:
+                raise UserError(f"parameter {key[:MAX_FILTER_LEN]} is longer than {MAX_PARAM_LEN} characters")
+
         def text(key: str) -> str | None:
             value = (params.get(key) or "").strip()
             if len(value) > MAX_FILTER_LEN:
@@ -47,9 +63,12 @@ class Filters:
             if value is None:
                 return None
             try:
-                return date.fromisoformat(value)
+                day = date.fromisoformat(value)
             except ValueError:
                 raise UserError(f"filter {key}={value!r} is not a date like 2026-03-02") from None
+            if not FIRST_DAY <= day <= LAST_DAY:
+                raise UserError(f"filter {key}={value} must be a day between 1900 and 2200")
+            return day
 
         f = cls(rep=text("rep"), sequence=text("sequence"), since=day("since"), until=day("until"))
         if f.since and f.until and f.until < f.since:

@@ -2,13 +2,16 @@
 
 A Content-Security-Policy of ``default-src 'self'`` (no inline script or style; htmx
 is told not to inject its indicator style), plus nosniff, frame denial and no-store
-for pages (static files may be cached).
+for pages (static files may be cached); and the Host allow-list against DNS rebinding.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from urllib.parse import urlsplit
 
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = (
@@ -53,3 +56,68 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, wrapped)
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def host_name(header: str) -> str | None:
+    """The name in a ``Host`` header without its port, lower-cased; None when malformed."""
+    value = header.strip().lower()
+    if value.startswith("["):  # [::1]:8050
+        end = value.find("]")
+        if end < 0 or (value[end + 1 :] and not value[end + 1 :].startswith(":")):
+            return None
+        name, port = value[1:end], value[end + 2 :]
+    elif value.count(":") > 1:  # a bare IPv6 address is not a valid Host
+        return None
+    else:
+        name, _, port = value.partition(":")
+    if not name or (port and not port.isdigit()):
+        return None
+    return name.rstrip(".")
+
+
+def allowed_hosts(base_url: str | None, extra: Iterable[str] = ()) -> frozenset[str]:
+    """Loopback names, ``base_url``'s host and the configured extra names."""
+    names = set(LOOPBACK_HOSTS)
+    if base_url:
+        host = urlsplit(base_url).hostname
+        if host:
+            names.add(host.lower())
+    names |= {n.strip().lower().strip("[]") for n in extra if n.strip()}
+    return frozenset(names)
+
+
+class HostAllowList:
+    """Refuses (400) any request whose ``Host`` is not one of ours, before any page is built.
+
+    A DNS-rebinding page points its own name at 127.0.0.1 and reads the answer as
+    same-origin; its requests still carry its own name in ``Host``, so this stops it
+    whether or not a login is configured. Starlette's TrustedHostMiddleware splits
+    ``[::1]:8050`` at the first colon, hence this small equivalent. The header is never
+    echoed back.
+    """
+
+    def __init__(self, app: ASGIApp, hosts: Iterable[str]) -> None:
+        self.app = app
+        self.hosts = frozenset(hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        header = ""
+        for key, value in scope.get("headers", []):
+            if key == b"host":
+                header = value.decode("latin-1")
+                break
+        if host_name(header) in self.hosts:
+            await self.app(scope, receive, send)
+            return
+        response = PlainTextResponse(
+            "Unknown host name. Open the dashboard by its configured address "
+            "(web.base_url or web.allowed_hosts).",
+            status_code=400,
+        )
+        await response(scope, receive, send)

@@ -150,7 +150,9 @@ def test_behind_a_proxy_prefix_links_and_redirects_keep_the_prefix(tmp_path: Pat
     database = Database(f"sqlite:///{tmp_path / 'prefix.db'}")
     try:
         app = create_app(web_config(), database, ManualClock(NOW), auth=WebAuth(token="t" * 24))
-        c = TestClient(app, root_path="/dashboard", follow_redirects=False)
+        c = TestClient(
+            app, base_url="http://127.0.0.1", root_path="/dashboard", follow_redirects=False
+        )
         r = c.get("/dashboard/pipeline?rep=alice")
         assert r.headers["location"] == "/dashboard/login?next=%2Fpipeline%3Frep%3Dalice"
         page = c.get(r.headers["location"])
