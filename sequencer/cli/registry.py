@@ -127,6 +127,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "states_cmd",
         "Take open enrollments out as if never made (not counted as finished).",
     ),
+    "user": (
+        "user_cmd",
+        "Dashboard logins: managers see every lead, reps only their own.",
+    ),
     "validate": (
         "sequences_cmd",
         "Check sequence files and their templates; render each against its sample.",

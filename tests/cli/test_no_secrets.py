@@ -69,7 +69,7 @@ def test_web_app_starts_without_mail_secrets(world: World, monkeypatch: pytest.M
 
     monkeypatch.delenv("SEQ_TEST_PASSWORD")
     app = App(str(world.config_path))
-    with TestClient(create_app(app.config, app.db, app.clock, auth=None)) as client:
+    with TestClient(create_app(app.config, app.db, app.clock, auth=None), base_url="http://127.0.0.1") as client:
         assert client.get("/").status_code == 200
     app.close()
 

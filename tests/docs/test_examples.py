@@ -117,7 +117,7 @@ def test_example_runs(example: str, demo: Path, monkeypatch: pytest.MonkeyPatch)
     args = shlex.split(example)[1:]
     # README examples name demo/sequencer.yaml; the --help ones run inside the project
     monkeypatch.chdir(demo if "--config" in args else demo / "demo")
-    result = CliRunner().invoke(main, args)
+    result = CliRunner().invoke(main, args, input="Example-pass-1234\n" * 4)  # prompts
     said = result.stdout + result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise AssertionError(f"{example!r} crashed:\n{said}") from result.exception
