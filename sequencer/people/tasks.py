@@ -24,18 +24,15 @@ from sqlalchemy.orm import Session
 from sequencer.clock import Clock
 from sequencer.config import Config, MailboxConfig
 from sequencer.core import lifecycle
-from sequencer.core.planning import prospect_mapping
 from sequencer.core.schedule import BusinessCalendar, add_wait, due_at, zone
 from sequencer.core.sequences import Sequence, Step
-from sequencer.core.template_context import build_context
-from sequencer.core.templates import make_environment, render_subject
 from sequencer.db import outbox, store
 from sequencer.db import tasks as q
 from sequencer.db.models import Enrollment
 from sequencer.db.session import Database
-from sequencer.errors import NotFound, TemplateError, UserError
+from sequencer.errors import NotFound, UserError
 from sequencer.people import stages
-from sequencer.project import mailbox_context
+from sequencer.people.task_text import task_title
 
 WAIT_TASK = "task"
 # With on_task_overdue: wait, a held enrollment is looked at again this often (cheap:
@@ -145,34 +142,6 @@ def advance(
 # --- the send hook ----------------------------------------------------------------------
 
 
-def task_title(
-    config: Config,
-    sequence: Sequence,
-    step: Step,
-    e: Enrollment,
-    now: datetime,
-    calendar: BusinessCalendar,
-) -> str:
-    """The task text as the rep reads it in ``todo``: ``Call {{ first_name }}`` -> ``Call Dana``.
-
-    Rendered for this prospect as ``preview`` shows it; a text that cannot be rendered
-    (``validate`` reports why) is kept as written rather than losing the task.
-    """
-    text = step.task or step.label
-    if "{" not in text:
-        return text
-    mailbox = config.mailbox_for_owner(e.owner)
-    context = build_context(
-        prospect_mapping(e.prospect), mailbox_context(mailbox), sequence, step, None,
-        now.date(), calendar,
-    )
-    try:
-        return render_subject(_TASK_ENV.from_string(text), context, sequence.path, step.line)
-    except TemplateError:
-        return text
-
-
-_TASK_ENV = make_environment()
 
 
 def task_step_due(
