@@ -137,6 +137,26 @@ def pending_inbound(
     )
 
 
+def take_for_apply(s: Session, row_id: int) -> bool:
+    """Mark the row applied before its effect runs (same transaction); False when another
+    poller applied it meanwhile, so the loser of that race does nothing at all.
+
+    On PostgreSQL the UPDATE waits for the winner's row lock and then sees it applied.
+    """
+    taken = s.execute(
+        update(InboundMessage)
+        .where(
+            InboundMessage.id == row_id,
+            InboundMessage.applied.is_(False),
+            InboundMessage.error.is_(None),
+        )
+        .values(applied=True)
+        .returning(InboundMessage.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    return taken is not None
+
+
 def mark_applied(s: Session, row_id: int, *, enrollment_id: int | None) -> None:
     s.execute(
         update(InboundMessage)
@@ -150,7 +170,7 @@ def set_aside(s: Session, row_id: int, error: str) -> None:
     """Quarantine one message with its error; ``inbound retry`` puts it back."""
     s.execute(
         update(InboundMessage)
-        .where(InboundMessage.id == row_id)
+        .where(InboundMessage.id == row_id, InboundMessage.applied.is_(False))
         .values(error=error[:2000])
         .execution_options(synchronize_session=False)
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from sequencer.db.models import JobRun
@@ -26,3 +26,8 @@ def claim_job_run(s: Session, job: str, period: str, *, now: datetime, worker: s
 def release_job_run(s: Session, job: str, period: str) -> None:
     """Give a claimed period back (its run failed), so a later attempt may claim it."""
     s.execute(delete(JobRun).where(JobRun.job == job, JobRun.period == period))
+
+
+def has_run(s: Session, job: str, period: str) -> bool:
+    """A run was claimed for this period (how digests were claimed before 0011_notifications)."""
+    return s.scalar(select(JobRun.job).where(JobRun.job == job, JobRun.period == period)) is not None

@@ -290,6 +290,9 @@ class MailboxState(Base):
     pause_kind: Mapped[str | None] = mapped_column(String(20))
     paused_until: Mapped[datetime | None]
     pause_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The deliverability guard counts only touches sent after this (set when the operator
+    # resumes the mailbox), so a resumed mailbox is not paused again for the same bounces.
+    guard_since: Mapped[datetime | None]
 
 
 class FolderState(Base):
@@ -303,6 +306,32 @@ class FolderState(Base):
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
     highestmodseq: Mapped[int | None] = mapped_column(BigInteger)
     last_poll_at: Mapped[datetime | None]
+
+
+class Notification(Base):
+    """One system notification (alert, escalation, digest, reminder, notice), claimed before it is sent.
+
+    ``key`` is unique per notification (``alert:<enrollment>:<replied>``, ``digest:<day>``...), so
+    two workers can never both claim it. claimed -> sent | failed (SMTP refused; claimable
+    again) | held (a claim past its lease: a worker died mid-send, nobody knows if it went
+    out; the operator resolves it).
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_status", "status", "lease_until"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(10))
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    subject: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str | None] = mapped_column(String(100))
+    claimed_at: Mapped[datetime]
+    lease_until: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class JobRun(Base):

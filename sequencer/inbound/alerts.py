@@ -3,14 +3,16 @@
 Runs after the state change has committed, so a failed SMTP send is retried on the next
 poll (up to ``NOTIFY_ATTEMPTS``), never lost. Replies the rep has not answered (seen in
 the Sent folder) within ``reporting.reply_sla_hours`` go to ``reporting.managers`` once.
-Each sent alert is recorded in its own committed transaction right after the SMTP send,
-so a crash repeats at most the one in flight. Both return their ``Counts``.
+Every alert and escalation goes through ``reporting.once.send_once``: claimed before it
+is sent, so any number of pollers and workers send each exactly once, and a crash
+mid-send leaves it held for the operator instead of sending it again. Both return
+their ``Counts``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -21,10 +23,9 @@ from sequencer.db import attribution, store
 from sequencer.db import replies as q
 from sequencer.db.models import Enrollment
 from sequencer.db.session import Database
-from sequencer.errors import MailboxError
 from sequencer.inbound.context import ACTOR
 from sequencer.inbound.counts import Counts
-from sequencer.reporting import notify
+from sequencer.reporting import notify, once
 
 NOTIFY_ATTEMPTS = 5
 
@@ -104,14 +105,27 @@ def _notify_mailbox(config: Config, mailbox: MailboxConfig) -> MailboxConfig:
     return config.mailbox(name) if name else mailbox
 
 
+def _reply_key(kind: str, enrollment: Enrollment) -> str:
+    """One alert (or escalation) per reply: the enrollment and the moment it was replied."""
+    replied = enrollment.replied_at or enrollment.status_changed_at
+    return f"{kind}:{enrollment.id}:{int(replied.timestamp())}"
+
+
 def send_reply_alerts(
     db: Database,
     config: Config,
     mailbox: MailboxConfig,
     sequences: Mapping[str, SequenceDef],
     clock: Clock,
+    *,
+    worker: str | None = None,
 ) -> Counts:
-    """Alert the mailbox's owner of each new reply not alerted yet (commits per alert)."""
+    """Alert the mailbox's owner of each new reply, exactly once across workers.
+
+    Each alert is claimed before it is sent (``reporting.once``): a worker that loses the
+    claim skips it, a refused send is retried on a later poll, a crash mid-send leaves
+    it held for the operator.
+    """
     sender = _notify_mailbox(config, mailbox)
     notified = 0
     warnings: list[str] = []
@@ -119,23 +133,8 @@ def send_reply_alerts(
         pending = q.unnotified_replies(s, mailbox.name, max_attempts=NOTIFY_ATTEMPTS)
         facts = [(e, reply_facts(s, sequences, e)) for e in pending]
     for enrollment, fact in facts:
-        now = clock.now()
-        msg = notify.reply_alert(fact, from_mailbox=sender, to=mailbox.address, now=now)
-        try:
-            notify.send_notification(sender, msg, [mailbox.address])
-        except (MailboxError, OSError) as exc:
-            with db.session() as s:
-                store.record_event(
-                    s,
-                    now=now,
-                    kind="notify_failed",
-                    actor=ACTOR,
-                    enrollment=enrollment,
-                    reason=str(exc)[:500],
-                )
-            warnings.append(f"reply alert for enrollment {enrollment.id} not sent: {exc}")
-            continue
-        with db.session() as s:
+
+        def recorded(s: Session, now: datetime, enrollment: Enrollment = enrollment) -> None:
             store.record_event(
                 s,
                 now=now,
@@ -144,9 +143,34 @@ def send_reply_alerts(
                 enrollment=enrollment,
                 reason=f"reply alert sent to {mailbox.address}",
                 step=enrollment.replied_step,
-                data={"message_id": msg["Message-ID"]},
             )
-        notified += 1
+
+        outcome = once.send_once(
+            db,
+            clock,
+            key=_reply_key("alert", enrollment),
+            kind="reply-alert",
+            sender=sender,
+            recipients=[mailbox.address],
+            compose=lambda now, fact=fact: notify.reply_alert(
+                fact, from_mailbox=sender, to=mailbox.address, now=now
+            ),
+            on_sent=recorded,
+            worker=worker,
+            subject=f"reply alert: {fact.prospect_email}",
+        )
+        if outcome.status == once.FAILED:
+            with db.session() as s:
+                store.record_event(
+                    s,
+                    now=clock.now(),
+                    kind="notify_failed",
+                    actor=ACTOR,
+                    enrollment=enrollment,
+                    reason=(outcome.error or "")[:500],
+                )
+            warnings.append(f"reply alert for enrollment {enrollment.id} not sent: {outcome.error}")
+        notified += int(outcome.sent)
     return Counts(notified=notified, warnings=tuple(warnings))
 
 
@@ -156,8 +180,10 @@ def escalate(
     mailbox: MailboxConfig,
     sequences: Mapping[str, SequenceDef],
     clock: Clock,
+    *,
+    worker: str | None = None,
 ) -> Counts:
-    """Tell the managers, once, of each reply left unanswered past the SLA (commits per escalation)."""
+    """Tell the managers, exactly once, of each reply left unanswered past the SLA."""
     managers = config.reporting.managers
     if not managers:
         return Counts()
@@ -170,24 +196,36 @@ def escalate(
         due = q.due_escalations(s, mailbox.name, replied_before=now - timedelta(hours=sla))
         facts = [(e, reply_facts(s, sequences, e)) for e, _ in due]
     for enrollment, fact in facts:
-        msg = notify.escalation(fact, from_mailbox=sender, to=managers, sla_hours=sla, now=now)
-        try:
-            notify.send_notification(sender, msg, managers)
-        except (MailboxError, OSError) as exc:
-            warnings.append(f"escalation for enrollment {enrollment.id} not sent: {exc}")
-            continue
-        with db.session() as s:
-            attribution.update_enrollment(s, enrollment.id, escalated_at=now)
+
+        def recorded(s: Session, at: datetime, enrollment: Enrollment = enrollment) -> None:
+            attribution.update_enrollment(s, enrollment.id, escalated_at=at)
             store.record_event(
                 s,
-                now=now,
+                now=at,
                 kind="escalated",
                 actor=ACTOR,
                 enrollment=enrollment,
                 reason=f"unanswered after {sla:g}h; sent to {', '.join(managers)}",
                 step=enrollment.replied_step,
             )
-        escalated += 1
+
+        outcome = once.send_once(
+            db,
+            clock,
+            key=_reply_key("escalation", enrollment),
+            kind="escalation",
+            sender=sender,
+            recipients=list(managers),
+            compose=lambda at, fact=fact: notify.escalation(
+                fact, from_mailbox=sender, to=managers, sla_hours=sla, now=at
+            ),
+            on_sent=recorded,
+            worker=worker,
+            subject=f"escalation: {fact.prospect_email}",
+        )
+        if outcome.status == once.FAILED:
+            warnings.append(f"escalation for enrollment {enrollment.id} not sent: {outcome.error}")
+        escalated += int(outcome.sent)
     return Counts(escalated=escalated, warnings=tuple(warnings))
 
 

@@ -61,6 +61,9 @@ def apply_pending(
             for row in rows:
                 savepoint = s.begin_nested()
                 try:
+                    if not q.take_for_apply(s, row.id):  # another poller applied it
+                        savepoint.commit()
+                        continue
                     enrollment_id, counts = _apply_one(s, ctx, row)
                     q.mark_applied(s, row.id, enrollment_id=enrollment_id)
                     savepoint.commit()

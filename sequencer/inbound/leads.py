@@ -42,12 +42,12 @@ from sequencer.db import leads as q
 from sequencer.db import store
 from sequencer.db.models import Enrollment, InboundLead, InboundMessage, Prospect
 from sequencer.db.session import Database
-from sequencer.errors import MailboxError, UserError
+from sequencer.errors import UserError
 from sequencer.inbound.counts import Counts
 from sequencer.people.enroll import enroll
 from sequencer.people.task_jobs import notification_message
 from sequencer.people.tasks import owner_mailbox
-from sequencer.reporting import notify
+from sequencer.reporting import once
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +261,8 @@ def lead_alert(
 
 
 def send_lead_alerts(db: Database, config: Config, mailbox: MailboxConfig, clock: Clock) -> Counts:
-    """Email each newly assigned lead's owner (commits per alert); retried next poll on failure."""
+    """Email each newly assigned lead's owner, exactly once (a claimed notification, key
+    ``lead:<id>``); a refused send is retried by the next poll."""
     warnings: list[str] = []
     sent = 0
     with db.session() as s:
@@ -278,19 +279,22 @@ def send_lead_alerts(db: Database, config: Config, mailbox: MailboxConfig, clock
         sender = (
             config.mailbox(config.reporting.notify_from) if config.reporting.notify_from else target
         )
-        now = clock.now()
-        try:
-            notify.send_notification(
-                sender,
-                lead_alert(lead, prospect, sender=sender, to=target.address, now=now),
-                [target.address],
-            )
-        except (MailboxError, OSError) as exc:
-            warnings.append(f"inbound lead alert {lead.id} not sent: {exc}")
-            continue
-        with db.session() as s:
-            q.mark_lead_notified(s, lead.id, now)
-        sent += 1
+        outcome = once.send_once(
+            db,
+            clock,
+            key=f"lead:{lead.id}",
+            kind="inbound-lead",
+            sender=sender,
+            recipients=[target.address],
+            compose=lambda at, lead=lead, prospect=prospect, sender=sender, target=target: lead_alert(
+                lead, prospect, sender=sender, to=target.address, now=at
+            ),
+            on_sent=lambda s, at, lead_id=lead.id: q.mark_lead_notified(s, lead_id, at),
+            subject=f"inbound lead {lead.email or lead.from_addr or lead.id}",
+        )
+        if outcome.status == once.FAILED:
+            warnings.append(f"inbound lead alert {lead.id} not sent: {outcome.error}")
+        sent += int(outcome.sent)
     return Counts(notified=sent, warnings=tuple(warnings))
 
 

@@ -225,6 +225,17 @@ def _header_addresses(headers: Message, *names: str) -> list[str]:
     )
 
 
+def _from_name(headers: Message) -> str | None:
+    """The writer's display name (the rep's alert names a colleague who answered)."""
+    from email.header import decode_header, make_header
+
+    pairs = getaddresses([str(v) for v in headers.get_all("From") or []])
+    try:
+        return str(make_header(decode_header(pairs[0][0])))[:200] or None if pairs else None
+    except (ValueError, LookupError):
+        return pairs[0][0][:200] or None
+
+
 def _message_id(headers: Message) -> str | None:
     return next(iter(_MSGID.findall(str(headers.get("Message-ID") or ""))), None)
 
@@ -331,6 +342,7 @@ def inbound_row(
         token=verdict.token,
         reply_to=list(verdict.reply_to),
         rule=verdict.rule,
+        from_name=_from_name(headers),
     )
     recipients = list(verdict.recipients) if kind == "bounce" else addressed
     return {

@@ -2,9 +2,11 @@
 
 ``run_due_jobs`` is what ``sequencer run``/``tick`` call on every tick: each business
 morning at ``reporting.task_reminder_time`` (the rep's mailbox time zone) every rep with
-due tasks gets ONE reminder (a JobRun row keyed by rep and day is the claim), and an
-open task overdue by more than ``reporting.task_sla_hours`` is escalated to
-``reporting.managers`` once (claimed by a guarded UPDATE of ``tasks.escalated_at``).
+due tasks gets ONE reminder (key ``reminder:<rep>:<day>``), and an open task overdue
+by more than ``reporting.task_sla_hours`` is escalated to ``reporting.managers`` once
+(key ``task-escalation:<task>``; ``tasks.escalated_at`` is set when it went out). Both
+are claimed notifications (``reporting.once``): exactly once across workers, a crash
+mid-send held for the operator.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from sequencer.clock import Clock
 from sequencer.config import Config, MailboxConfig
@@ -30,7 +32,6 @@ from sequencer.db import store
 from sequencer.db import tasks as q
 from sequencer.db.models import Enrollment
 from sequencer.db.session import Database
-from sequencer.errors import MailboxError
 from sequencer.people.tasks import (
     TaskView,
     owner_mailbox,
@@ -39,7 +40,7 @@ from sequencer.people.tasks import (
     task_view,
     todo,
 )
-from sequencer.reporting import notify
+from sequencer.reporting import notify, once
 
 ACTOR = "tasks"
 REMINDER_JOB = "task_reminder"
@@ -161,7 +162,7 @@ def run_due_jobs(db: Database, config: Config, clock: Clock, *, worker: str | No
     """
     result = JobsResult()
     _send_reminders(db, config, clock, worker, result)
-    _escalate_overdue(db, config, clock, result)
+    _escalate_overdue(db, config, clock, worker, result)
     return result
 
 
@@ -189,27 +190,34 @@ def _send_reminders(
             result.warnings.append(f"tasks of {owner!r}: no mailbox for this owner, so no reminder")
             continue
         job, period = _reminder_job(owner), local.date().isoformat()
-        try:
-            with db.session() as s:
-                report_q.claim_job_run(s, job, period, now=now, worker=worker)
-        except IntegrityError:
-            continue  # another worker (or an earlier tick) has it
+        with db.session() as s:
+            if report_q.has_run(s, job, period):  # reminded before 0011_notifications
+                continue
         sender = _sender(config, mailbox)
         assert sender is not None
-        msg = reminder(
-            owner, views, sender=sender, to=mailbox.address, day=local.date(), tz=tz, now=now
+        outcome = once.send_once(
+            db,
+            clock,
+            key=f"reminder:{job}:{period}",
+            kind="task-reminder",
+            sender=sender,
+            recipients=[mailbox.address],
+            compose=lambda at, owner=owner, views=views, tz=tz, local=local, sender=sender, mailbox=mailbox: reminder(
+                owner, views, sender=sender, to=mailbox.address, day=local.date(), tz=tz, now=at
+            ),
+            worker=worker,
+            subject=f"task reminder {owner} {period}",
         )
-        try:
-            notify.send_notification(sender, msg, [mailbox.address])
-        except (MailboxError, OSError) as exc:
-            with db.session() as s:
-                report_q.release_job_run(s, job, period)
-            result.warnings.append(f"task reminder for {owner} not sent: {exc}")
+        if outcome.status == once.FAILED:
+            result.warnings.append(f"task reminder for {owner} not sent: {outcome.error}")
+        if not outcome.sent:
             continue
         result.reminders.append(owner)
 
 
-def _escalate_overdue(db: Database, config: Config, clock: Clock, result: JobsResult) -> None:
+def _escalate_overdue(
+    db: Database, config: Config, clock: Clock, worker: str | None, result: JobsResult
+) -> None:
     managers = list(config.reporting.managers)
     if not managers:
         return
@@ -224,31 +232,40 @@ def _escalate_overdue(db: Database, config: Config, clock: Clock, result: JobsRe
         touches = q.touch_summaries(s, [x.enrollment.id for x in listings])
         views = [task_view(x, touches.get(x.enrollment.id), now) for x in listings]
     for view in views:
-        with db.session() as s:
-            if not q.claim_task_escalation(s, view.id, now):
-                continue
         sender = _sender(config, owner_mailbox(config, view.owner))
         assert sender is not None
-        msg = task_escalation(view, sender=sender, to=managers, sla_hours=sla, now=now)
-        try:
-            notify.send_notification(sender, msg, managers)
-        except (MailboxError, OSError) as exc:
-            with db.session() as s:
-                q.release_task_escalation(s, view.id)
-            result.warnings.append(f"escalation of task {view.id} not sent: {exc}")
-            continue
-        with db.session() as s:
-            e = s.get(Enrollment, view.enrollment_id)
+
+        def recorded(s: Session, at: datetime, view: TaskView = view) -> None:
+            q.claim_task_escalation(s, view.id, at)
             store.record_event(
                 s,
-                now=now,
+                now=at,
                 kind="task_escalated",
                 actor=ACTOR,
-                enrollment=e,
+                enrollment=s.get(Enrollment, view.enrollment_id),
                 reason=f"task overdue past {sla:g}h; sent to {', '.join(managers)}",
                 step=view.step,
                 data={"task": view.id, "title": view.title},
             )
+
+        outcome = once.send_once(
+            db,
+            clock,
+            key=f"task-escalation:{view.id}",
+            kind="task-escalation",
+            sender=sender,
+            recipients=managers,
+            compose=lambda at, view=view, sender=sender: task_escalation(
+                view, sender=sender, to=managers, sla_hours=sla, now=at
+            ),
+            on_sent=recorded,
+            worker=worker,
+            subject=f"task escalation {view.id}",
+        )
+        if outcome.status == once.FAILED:
+            result.warnings.append(f"escalation of task {view.id} not sent: {outcome.error}")
+        if not outcome.sent:
+            continue
         result.escalated.append(view.id)
 
 

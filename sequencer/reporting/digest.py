@@ -21,14 +21,13 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
-
 from sequencer.clock import Clock
 from sequencer.config import Config, MailboxConfig
 from sequencer.db import job_runs
 from sequencer.db.session import Database
-from sequencer.errors import NotFound, UserError
+from sequencer.errors import MailboxError, NotFound, UserError
 from sequencer.project import calendar_for
+from sequencer.reporting import once
 from sequencer.reporting.html import render_digest
 from sequencer.reporting.model import Report
 from sequencer.reporting.report import build_report, local_day_window
@@ -179,24 +178,38 @@ async def maybe_send_daily_digest(
 ) -> bool:
     """Send today's digest if it is due and no worker has claimed it yet; True if we sent it.
 
-    Does nothing when no managers are configured. Commits the day's claim (its own
-    transaction, before sending, so two workers never both send); a failed send
-    releases the claim in a second transaction, so the next tick (of any worker)
-    tries again.
+    Does nothing when no managers are configured. The day's digest is one claimed
+    notification (``reporting.once``, key ``digest:<day>``): two workers never both send
+    it, a refused send (raised here as MailboxError) is tried again by the next tick, a
+    crash mid-send leaves it held for the operator.
     """
     now = clock.now()
     day = digest_due(config, now=now)
     if day is None or not config.reporting.managers:
         return False
-    try:
-        with db.session() as s:
-            job_runs.claim_job_run(s, JOB, day.isoformat(), now=now, worker=worker)
-    except IntegrityError:
-        return False
-    try:
-        await send_digest(db, config, now=now)
-    except BaseException:
-        with db.session() as s:
-            job_runs.release_job_run(s, JOB, day.isoformat())
-        raise
-    return True
+    with db.session() as s:
+        if job_runs.has_run(s, JOB, day.isoformat()):  # sent before the notifications table
+            return False
+    rcpts = recipients(config, None)
+    sender = notifying_mailbox(config)
+
+    def composed(at: datetime) -> EmailMessage:
+        return compose(build_digest(db, config, now=at), sender, rcpts, now=at)
+
+    outcome = await asyncio.to_thread(
+        once.send_once,
+        db,
+        clock,
+        key=f"digest:{day.isoformat()}",
+        kind="digest",
+        sender=sender,
+        recipients=rcpts,
+        compose=composed,
+        worker=worker,
+        subject=f"digest {day.isoformat()}",
+    )
+    if outcome.status == once.FAILED:
+        raise MailboxError(sender.name, outcome.error or "digest not sent")
+    if outcome.sent:
+        log.info("digest for %s sent to %d recipient(s)", day, len(rcpts))
+    return outcome.sent

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_users"
-down_revision = "0009_pipeline"
+down_revision = "0011_notifications"
 branch_labels = None
 depends_on = None
 
