@@ -9,6 +9,7 @@ import click
 from sequencer.cli.base import (
     App,
     app_sequences,
+    cli_actor,
     echo_json,
     json_option,
     main,
@@ -20,6 +21,7 @@ INBOUND_KINDS = (
     "reply",
     "auto_reply",
     "bounce",
+    "complaint",
     "unsubscribe",
     "unrelated",
     "own",
@@ -95,6 +97,11 @@ def inbound_group() -> None:
 @click.option(
     "--set-aside", "set_aside", is_flag=True, help="Only messages set aside with an error."
 )
+@click.option(
+    "--untrusted",
+    is_flag=True,
+    help="Only bounces/complaints awaiting review (they acted on nobody).",
+)
 @click.option("--limit", default=50, show_default=True, help="At most this many, newest first.")
 @json_option
 @pass_app
@@ -103,6 +110,7 @@ def inbound_list(
     kinds: tuple[str, ...],
     mailbox: str | None,
     set_aside: bool,
+    untrusted: bool,
     limit: int,
     as_json: bool,
 ) -> None:
@@ -112,17 +120,23 @@ def inbound_list(
     Example:
       sequencer inbound list --kind reply --kind bounce
       sequencer inbound list --set-aside --json
+      sequencer inbound list --untrusted
     """
     from sequencer.inbound import poll
 
     rows = poll.inbound_messages(
-        app.db, kinds=kinds, mailbox=mailbox, set_aside_only=set_aside, limit=limit
+        app.db,
+        kinds=kinds,
+        mailbox=mailbox,
+        set_aside_only=set_aside,
+        limit=limit,
+        trust="untrusted" if untrusted else None,
     )
     if as_json:
         echo_json(rows)
         return
     if not rows:
-        click.echo("no inbound messages")
+        click.echo("nothing awaiting review" if untrusted else "no inbound messages")
         return
     print_table(
         [
@@ -135,7 +149,14 @@ def inbound_list(
                 r["from"],
                 r["prospect"] or "-",
                 (r["subject"] or "")[:40],
-                ("SET ASIDE: " + r["error"]) if r["error"] else (r["reason"] or ""),
+                ("SET ASIDE: " + r["error"])
+                if r["error"]
+                else (
+                    "UNTRUSTED: " + (r["trust_reason"] or "") + "; "
+                    if r["trust"] == "untrusted"
+                    else ""
+                )
+                + (r["reason"] or ""),
             )
             for r in rows
         ],
@@ -173,3 +194,46 @@ def inbound_retry(app: App, mailbox: str | None) -> None:
     click.echo(f"retried {released}: applied {applied}, set aside again {failed}")
     if failed:
         sys.exit(1)
+
+
+@inbound_group.command("confirm")
+@click.argument("message_id", metavar="ID", type=int)
+@json_option
+@pass_app
+def inbound_confirm(app: App, message_id: int, as_json: bool) -> None:
+    """Apply an untrusted bounce or complaint as if trusted (you checked it is genuine).
+
+    \b
+    Example:
+      sequencer inbound list --untrusted
+      sequencer inbound confirm 42
+    """
+    from sequencer.inbound import review
+
+    done = review.confirm(
+        app.db, app.config, app_sequences(app), app.clock, message_id, actor=cli_actor()
+    )
+    if as_json:
+        echo_json(done)
+    else:
+        click.echo(f"confirmed {done['kind']} {message_id}: applied to {done['prospect']}")
+
+
+@inbound_group.command("reject")
+@click.argument("message_id", metavar="ID", type=int)
+@json_option
+@pass_app
+def inbound_reject(app: App, message_id: int, as_json: bool) -> None:
+    """Keep an untrusted bounce or complaint inert for good (it is forged or wrong).
+
+    \b
+    Example:
+      sequencer inbound reject 42
+    """
+    from sequencer.inbound import review
+
+    done = review.reject(app.db, app.clock, message_id, actor=cli_actor())
+    if as_json:
+        echo_json(done)
+    else:
+        click.echo(f"rejected {done['kind']} {message_id}: it acts on nobody")

@@ -12,12 +12,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, literal, or_, select, update
+from sqlalchemy import case, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from sequencer.db.models import Enrollment, FolderState, InboundMessage, MailboxState, Prospect
+from sequencer.db.models import (
+    Enrollment,
+    FolderState,
+    InboundMessage,
+    MailboxState,
+    Message,
+    Prospect,
+)
 
 
 def _insert(s: Session) -> Any:
@@ -187,6 +194,61 @@ def release_set_aside(s: Session, mailbox: str | None = None) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+# --- trust (bounces and complaints) -------------------------------------------------------
+
+
+def touch_ids_sent_to_prospect(s: Session, prospect_id: int, refs: Sequence[str]) -> list[str]:
+    """Those of ``refs`` that are Message-IDs of touches (or filed threads) we sent this prospect."""
+    ids = [r for r in refs if r]
+    if not ids:
+        return []
+    found = set(
+        s.scalars(
+            select(Message.message_id)
+            .join(Enrollment, Enrollment.id == Message.enrollment_id)
+            .where(Enrollment.prospect_id == prospect_id, Message.message_id.in_(ids))
+        )
+    )
+    threads = s.execute(
+        select(Enrollment.thread_root_id, Enrollment.last_message_id).where(
+            Enrollment.prospect_id == prospect_id,
+            or_(Enrollment.thread_root_id.in_(ids), Enrollment.last_message_id.in_(ids)),
+        )
+    ).all()
+    for root, last in threads:
+        found.update(x for x in (root, last) if x)
+    return [r for r in ids if r in found]
+
+
+def set_trust(s: Session, row_id: int, trust: str, details: Mapping[str, Any]) -> None:
+    """Record the trust decision (and its evidence in ``details``) on one stored verdict."""
+    s.execute(
+        update(InboundMessage)
+        .where(InboundMessage.id == row_id)
+        .values(trust=trust, details=dict(details))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def complaints_for_mailbox(s: Session, mailbox: str, since: datetime) -> int:
+    """Complaint reports received by this mailbox since ``since`` (a deliverability signal).
+
+    Counted whatever their trust: a complaint about our mail is a warning about the mailbox
+    even when it names nobody we can stop. Rejected ones (a person said it is bogus) are not.
+    """
+    return int(
+        s.scalar(
+            select(func.count(InboundMessage.id)).where(
+                InboundMessage.mailbox == mailbox,
+                InboundMessage.kind == "complaint",
+                InboundMessage.received_at >= since,
+                or_(InboundMessage.trust.is_(None), InboundMessage.trust != "rejected"),
+            )
+        )
+        or 0
+    )
+
+
 def list_inbound(
     s: Session,
     *,
@@ -194,6 +256,7 @@ def list_inbound(
     mailbox: str | None = None,
     set_aside_only: bool = False,
     limit: int = 100,
+    trust: str | None = None,
 ) -> list[tuple[InboundMessage, str | None]]:
     """Newest first, with the attributed prospect's address."""
     stmt = (
@@ -209,10 +272,13 @@ def list_inbound(
         stmt = stmt.where(InboundMessage.mailbox == mailbox)
     if set_aside_only:
         stmt = stmt.where(InboundMessage.error.is_not(None))
+    if trust:
+        stmt = stmt.where(InboundMessage.trust == trust)
     return [(row, email) for row, email in s.execute(stmt).all()]
 
 
 __all__ = [
+    "complaints_for_mailbox",
     "folder_cursor",
     "known_message_ids",
     "list_inbound",
@@ -222,5 +288,7 @@ __all__ = [
     "release_set_aside",
     "save_folder_cursor",
     "set_aside",
+    "set_trust",
     "store_inbound",
+    "touch_ids_sent_to_prospect",
 ]

@@ -219,6 +219,7 @@ class InboundMessage(Base):
         Index("ix_inbound_message_id", "message_id"),
         # The apply phase reads only unapplied rows: O(new), not O(stored).
         Index("ix_inbound_pending", "mailbox", "applied"),
+        Index("ix_inbound_trust", "trust"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -242,6 +243,13 @@ class InboundMessage(Base):
     # Facts the apply phase needs beyond the columns (To/Cc, Date, return date, opt-out
     # token, plus-address detail), so a stored verdict can be re-applied without IMAP.
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Trust (bounces and complaints): the evidence and the decision. ``trust`` is trusted
+    # (it refs a touch we sent to the prospect), untrusted (it acted on nobody; awaiting
+    # review), confirmed or rejected (a person decided); NULL for every other kind.
+    complainant: Mapped[str | None] = mapped_column(String(320))
+    returned_refs: Mapped[list[str] | None] = mapped_column(JSON)
+    thread_refs: Mapped[list[str] | None] = mapped_column(JSON)
+    trust: Mapped[str | None] = mapped_column(String(20))
 
 
 class Event(Base):

@@ -23,8 +23,9 @@ from sequencer.db import inbound as q
 from sequencer.db.models import InboundMessage
 from sequencer.db.session import Database
 from sequencer.errors import UserError
-from sequencer.inbound import attribution, effects, filing
+from sequencer.inbound import attribution, effects, filing, trust
 from sequencer.inbound import leads as inbound_leads
+from sequencer.inbound.complaints import apply_complaint
 from sequencer.inbound.context import ApplyContext, own_addresses
 from sequencer.inbound.counts import NOTHING, Counts
 from sequencer.project import calendar_for
@@ -106,6 +107,12 @@ def _apply_one(s: Session, ctx: ApplyContext, row: InboundMessage) -> tuple[int 
             NOTHING,
         )
     enrollment, step, how = attribution.attribute(s, ctx, row)
+    if enrollment is not None and row.kind in trust.TRUST_KINDS:
+        decision, why = trust.decide(s, row, enrollment)
+        details = {**(row.details or {}), "trust_reason": why, "candidate_enrollment": enrollment.id}
+        q.set_trust(s, row.id, decision, details)
+        if decision == trust.UNTRUSTED:  # acts on nobody until a person confirms it
+            return None, NOTHING
     if enrollment is None:
         if row.kind == "unsubscribe":
             return None, effects.unsubscribe(s, ctx, row, None)
@@ -117,6 +124,8 @@ def _apply_one(s: Session, ctx: ApplyContext, row: InboundMessage) -> tuple[int 
         counts = effects.apply_auto_reply(s, ctx, row, enrollment, step)
     elif row.kind == "bounce":
         counts = effects.apply_bounce(s, ctx, row, enrollment, step)
+    elif row.kind == "complaint":
+        counts = apply_complaint(s, ctx, row, enrollment, step)
     elif row.kind == "unsubscribe":
         counts = effects.unsubscribe(s, ctx, row, enrollment)
     return enrollment.id, counts

@@ -51,6 +51,8 @@ def attribute(
             return found, found.steps_done, "opt-out token"
     if row.kind == "bounce":
         candidates = list(row.recipients or [])
+    elif row.kind == "complaint":
+        candidates = [row.complainant] if row.complainant else list(row.recipients or [])
     else:
         candidates = [a for a in [row.from_addr, *((row.details or {}).get("reply_to") or [])] if a]
     for address in dict.fromkeys(a.lower() for a in candidates):
@@ -64,9 +66,13 @@ def attribute(
             return (
                 found,
                 found.steps_done,
-                f"{'failed recipient' if row.kind == 'bounce' else 'sender'} {address}",
+                f"{_who(row.kind)} {address}",
             )
     return None, None, "no enrollment matches"
+
+
+def _who(kind: str) -> str:
+    return {"bounce": "failed recipient", "complaint": "complainant"}.get(kind, "sender")
 
 
 __all__ = ["RECENTLY_FINISHED", "attribute"]

@@ -225,6 +225,10 @@ def unsubscribe(
 ) -> Counts:
     """Suppress the writer's address and end every open enrollment of that prospect."""
     prospect: Prospect | None = q.prospect(s, enrollment.prospect_id) if enrollment else None
+    writer = (row.from_addr or "").lower()
+    if prospect is not None and _third_party(row, prospect, writer):
+        # a forwardee asked to be removed in the prospect's thread: remove the writer only
+        return _suppress_writer(s, ctx, row, enrollment, writer)
     if prospect is None and row.from_addr:
         prospect = store.prospect_by_email(s, row.from_addr)
     address = prospect.email if prospect else (row.from_addr or "").lower()
@@ -257,6 +261,39 @@ def unsubscribe(
             step=e.steps_done,
             data={"from": row.from_addr, "snippet": row.snippet},
         )
+    return NOTHING
+
+
+def _third_party(row: InboundMessage, prospect: Prospect, writer: str) -> bool:
+    """The opt-out was written by someone other than the prospect (nor their Reply-To)."""
+    if not writer or writer == prospect.email or (row.details or {}).get("token"):
+        return False
+    return prospect.email not in [a.lower() for a in (row.details or {}).get("reply_to") or []]
+
+
+def _suppress_writer(
+    s: Session, ctx: ApplyContext, row: InboundMessage, enrollment: Enrollment | None, writer: str
+) -> Counts:
+    if writer in ctx.own:
+        return NOTHING
+    store.add_suppression(
+        s, writer, kind="address", reason=f"unsubscribed: {row.reason}"[:500],
+        source=ACTOR, now=ctx.now,
+    )
+    if enrollment is not None:
+        _record(
+            s, ctx, enrollment, "third_party_unsubscribe",
+            reason=f"{writer} asked to be removed in this thread; only {writer} is suppressed",
+            step=enrollment.steps_done, data={"from": writer, "snippet": row.snippet},
+        )
+    other = store.prospect_by_email(s, writer)
+    if other is not None:
+        for e in q.open_enrollments_of_prospect(s, other.id):
+            store.transition(
+                s, e, lifecycle.UNSUBSCRIBED, now=ctx.now, actor=ACTOR,
+                reason=f"asked to be removed ({row.reason})", step=e.steps_done,
+                data={"from": writer, "snippet": row.snippet},
+            )
     return NOTHING
 
 

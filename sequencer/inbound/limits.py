@@ -47,6 +47,11 @@ def fit_row(row: dict[str, Any]) -> dict[str, Any]:
     if out.get("from_addr"):
         out["from_addr"] = clip(out["from_addr"], ADDRESS_MAX)
     out["recipients"] = [clip(a, ADDRESS_MAX) for a in out.get("recipients") or []]
+    for key in ("returned_refs", "thread_refs"):
+        if out.get(key) is not None:
+            out[key] = [r for r in (fit_message_id(r) for r in out[key]) if r]
+    if out.get("complainant"):
+        out["complainant"] = clip(out["complainant"], ADDRESS_MAX)
     if out.get("severity"):
         out["severity"] = clip(out["severity"], SEVERITY_MAX)
     out["kind"] = clip(out.get("kind") or "unrelated", KIND_MAX)

@@ -198,11 +198,17 @@ def inbound_messages(
     mailbox: str | None = None,
     set_aside_only: bool = False,
     limit: int = 50,
+    trust: str | None = None,
 ) -> list[dict[str, Any]]:
     """Stored verdicts, newest first, as plain dicts (``inbound list``). Read-only."""
     with db.read_session() as s:
         rows = q.list_inbound(
-            s, kinds=kinds, mailbox=mailbox, set_aside_only=set_aside_only, limit=limit
+            s,
+            kinds=kinds,
+            mailbox=mailbox,
+            set_aside_only=set_aside_only,
+            limit=limit,
+            trust=trust,
         )
         return [
             {
@@ -225,6 +231,13 @@ def inbound_messages(
                 "applied": r.applied,
                 "error": r.error,
                 "return_date": (r.details or {}).get("return_date"),
+                "trust": r.trust,
+                "trust_reason": (r.details or {}).get("trust_reason"),
+                "complainant": r.complainant,
+                "returned_refs": list(r.returned_refs or []),
+                "thread_refs": list(r.thread_refs or []),
+                "candidate_enrollment": (r.details or {}).get("candidate_enrollment"),
+                "language": (r.details or {}).get("language"),
             }
             for r, email in rows
         ]

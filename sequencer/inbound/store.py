@@ -192,6 +192,7 @@ def _placeholder(
         "recipients": [],
         "snippet": None,
         "details": {},
+        **NO_TRUST,
     }
 
 
@@ -213,6 +214,13 @@ def _store_set_aside(s: Any, row: dict[str, Any], exc: Exception, warnings: list
         warnings.append(f"message uid {row['uid']} in {row['folder']!r} skipped: {error}")
         return 0
 
+
+NO_TRUST: dict[str, Any] = {
+    "complainant": None,
+    "returned_refs": None,
+    "thread_refs": None,
+    "trust": None,
+}  # every row carries the trust columns (one multi-row INSERT needs the same keys)
 
 _HEADERS = BytesHeaderParser(policy=compat32)
 _MSGID = re.compile(r"<[^<>\s]+>")
@@ -297,6 +305,7 @@ def inbound_row(
             "recipients": addressed,
             "snippet": lead["snippet"] or None,
             "details": {**details, **lead},
+            **NO_TRUST,
         }
     if role in (ROLE_SENT, ROLE_ENROLL):
         refs = _MSGID.findall(str(headers.get("In-Reply-To") or ""))
@@ -319,6 +328,7 @@ def inbound_row(
             "recipients": addressed,
             "snippet": None,
             "details": details,
+            **NO_TRUST,
         }
     verdict = cls.classify(
         mail.raw,
@@ -342,9 +352,20 @@ def inbound_row(
         token=verdict.token,
         reply_to=list(verdict.reply_to),
         rule=verdict.rule,
+<<<<<<< HEAD
         from_name=_from_name(headers),
+=======
+        dmarc=verdict.dmarc,
+        language=verdict.language,
+        feedback_type=verdict.feedback_type,
+>>>>>>> wt-t15
     )
-    recipients = list(verdict.recipients) if kind == "bounce" else addressed
+    if kind == "bounce":
+        recipients = list(verdict.recipients)
+    elif kind == "complaint":
+        recipients = [verdict.complainant] if verdict.complainant else []
+    else:
+        recipients = addressed
     return {
         **base,
         "message_id": verdict.message_id,
@@ -357,6 +378,10 @@ def inbound_row(
         "recipients": recipients,
         "snippet": verdict.snippet or None,
         "details": details,
+        "complainant": verdict.complainant,
+        "returned_refs": list(verdict.returned_refs),
+        "thread_refs": list(verdict.thread_refs),
+        "trust": None,  # decided in phase 2, against the touches we sent
     }
 
 

@@ -1,7 +1,7 @@
 """notification claims (exactly-once alerts, escalations, digests, reminders, notices)
 
 Revision ID: 0011_notifications
-Revises: 0009_pipeline
+Revises: 0010_inbound_trust
 
 One ``notifications`` row per notification, keyed so two workers can never both claim
 it; ``mailbox_state.guard_since`` bounds what the deliverability guard counts after an
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_notifications"
-down_revision = "0009_pipeline"
+down_revision = "0010_inbound_trust"
 branch_labels = None
 depends_on = None
 

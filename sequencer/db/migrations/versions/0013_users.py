@@ -1,7 +1,7 @@
 """dashboard users, server-side sessions, login throttling
 
 Revision ID: 0013_users
-Revises: 0009_pipeline
+Revises: 0011_notifications
 
 No rows are written: until a manager is added with ``sequencer user add``, the shared
 password or token keeps working as the bootstrap manager.
