@@ -46,6 +46,7 @@ class Persona:
     after_touch: int = 0
     delay: timedelta = timedelta(0)
     plays: str = ""
+    ab_variant: str | None = None  # the copy of the A/B step (touch 4) this prospect gets
 
 
 PERSONAS = (
@@ -54,7 +55,7 @@ PERSONAS = (
             "replies after touch 2"),
     Persona("priya@lakeside-tools.example", "Priya Raman", "Lakeside Tools", "Q-2042",
             "laser-cut brackets", 9600, "out_of_office", 1, timedelta(minutes=2),
-            "out-of-office after touch 1"),
+            "out-of-office after touch 1", "timing"),
     Persona("marco@oldco-supply.example", "Marco Bellini", "Oldco Supply", "Q-2043",
             "stainless hinges", 4200, "bounces", 1, timedelta(0),
             "address bounces"),
@@ -63,7 +64,7 @@ PERSONAS = (
             "asks to be removed after touch 3"),
     Persona("jordan@quietpeak.example", "Jordan Alvarez", "Quiet Peak Outfitters", "Q-2045",
             "aluminium trays", 7300, "silent", 0, timedelta(0),
-            "never answers"),
+            "never answers", "short"),
 )  # fmt: skip
 
 

@@ -30,6 +30,7 @@ from sequencer.clock import Clock
 from sequencer.config import Config
 from sequencer.errors import IllegalTransition, NotFound, SequencerError, UserError
 from sequencer.people import handling
+from sequencer.reporting import html as report_html
 from sequencer.reporting.dashboard import DATABASE_ERRORS, Database, mailbox_statuses
 from sequencer.web import pages
 from sequencer.web.auth import COOKIE, Session, WebAuth
@@ -52,11 +53,10 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["money"] = lambda v: "" if v is None else f"{v:,.2f}"
-    env.filters["pct"] = lambda v: "–" if v is None else f"{100 * v:.1f}%"
-    env.filters["hours"] = lambda v: (
-        "–" if v is None else (f"{v:.1f} h" if v < 48 else f"{v / 24:.1f} d")
-    )
+    # The report's own formats: a figure reads the same on the dashboard, in the report and digest.
+    env.filters["money"] = lambda v: "" if v is None else report_html.money(v)
+    env.filters["pct"] = report_html.pct
+    env.filters["hours"] = report_html.hours
     env.filters["urlpart"] = lambda v: quote(str(v), safe="@")
     return env
 

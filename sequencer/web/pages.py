@@ -20,7 +20,7 @@ from sequencer.errors import NotFound
 from sequencer.people.handling import LeadView, lead_view
 from sequencer.reporting import dashboard as reads
 from sequencer.reporting.dashboard import Database, HeldTouch, MailboxStatus
-from sequencer.reporting.model import Figures, Lead, Report, Variant
+from sequencer.reporting.model import Figures, Lead, Report, StepFigures, Variant
 from sequencer.web import charts
 from sequencer.web.filters import Filters, report_for
 
@@ -103,7 +103,6 @@ PIPELINE_COLORS = {
 
 def pipeline(db: Database, config: Config, now: datetime, f: Filters) -> PipelinePage:
     r = report_for(db, config, now, f)
-    value = {p.state: p.value for p in r.pipeline}
     return PipelinePage(
         report=r,
         funnels=[_funnel(fig) for fig in r.sequences],
@@ -116,7 +115,7 @@ def pipeline(db: Database, config: Config, now: datetime, f: Filters) -> Pipelin
             [(b.label, b.count) for b in r.aging.since_last_touch],
             title="Active leads by days since the last touch",
         ),
-        value_at_risk=value.get("at_risk", 0.0) + value.get("unanswered", 0.0),
+        value_at_risk=r.headline.value_at_risk,
     )
 
 
@@ -190,6 +189,7 @@ class SequencePage:
     steps: list[StepRow]
     variants: list[Variant]
     funnel: SequenceFunnel
+    ab_steps: list[StepFigures]
     definition_error: str | None
 
 
@@ -226,5 +226,6 @@ def sequence(db: Database, config: Config, now: datetime, sequence_id: str, f: F
         steps=steps,
         variants=[v for v in r.variants if v.sequence_id == sequence_id],
         funnel=_funnel(fig),
+        ab_steps=[st for st in r.steps if st.sequence_id == sequence_id],
         definition_error=error,
     )

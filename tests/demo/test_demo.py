@@ -114,3 +114,15 @@ def test_keep_refuses_a_directory_that_is_not_empty(kept: tuple[Path, Any]) -> N
     again = sequencer("demo", "--days", "1", "--keep", str(directory), cwd=directory.parent)
     assert again.returncode == 2
     assert "is not an empty directory" in again.stderr
+
+
+def test_both_variants_of_the_ab_step_are_sent_and_counted(kept: tuple[Path, Any]) -> None:
+    directory, _ = kept
+    report = _json(directory, "report", "--json")
+    (step,) = [s for s in report["steps"] if s["sequence_id"] == "quote-follow-up"]
+    assert step["step"] == 4
+    assert {v["name"]: (v["sent"], v["replies"]) for v in step["variants"]} == {"timing": (1, 0), "short": (1, 0)}
+    assert step["sent"] == sum(v["sent"] for v in step["variants"]) == 2
+    assert "not yet more than chance at this sample size" in step["verdict"]
+    listed = {(v["step"], v["variant"]): v["sent"] for v in report["variants"]}
+    assert listed == {(4, "short"): 1, (4, "timing"): 1}
