@@ -33,6 +33,10 @@ def _h(v: float | None) -> str:
     return "–" if v is None else f"{v:.1f}h"
 
 
+def _days(v: float | None) -> str:
+    return "–" if v is None else f"{v:.1f}d"
+
+
 def _minutes(v: float | None) -> str:
     return "–" if v is None else (f"{v:.0f} min" if v < 120 else f"{v / 60:.1f}h")
 
@@ -92,6 +96,14 @@ def render_tables(report: Report, console: Any) -> None:
         console.print(_table("Unanswered replies", ["prospect", "rep", "sequence", "touch", "waiting", "deal", "SLA"],
                              [[lead.email, lead.owner, lead.sequence_id, lead.step, _h(lead.age_hours), lead.deal_value,
                                "breached" if lead.sla_breached else "ok"] for lead in rp.unanswered_replies]))
+    console.print(_table("Deal stages", ["stage", "prospects", "value", "median in stage", "p90 in stage",
+                                          "on to the next", "rotting"],
+                         [[st.stage, st.prospects, format_money(st.value), _days(st.median_days), _days(st.p90_days),
+                           _pct(st.conversion), st.rotting] for st in r.stages]))
+    if r.rotting_leads:
+        console.print(_table("Deals rotting", ["prospect", "rep", "stage", "in stage", "allowed", "deal"],
+                             [[x.email, x.owner, x.stage, _days(x.days_in_stage), _days(x.rotting_after_days),
+                               x.deal_value] for x in r.rotting_leads]))
     console.print(_table("Pipeline value", ["state", "prospects", "value"],
                          [[p.label, p.prospects, format_money(p.value)] for p in r.pipeline]))
     t = r.tasks
@@ -183,6 +195,12 @@ def report_cmd(app: App, sequence: str | None, owner: str | None, since: str | N
                 render_tables(report, Console(file=fh, width=200, color_system=None))
         else:
             render_tables(report, Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200))
+    if check and report.headline.rotting:
+        # Rotting deals are the manager's to chase, not a lost lead: listed, never a failed check.
+        click.echo(f"warning: {report.headline.rotting} deal(s) rotting in their stage", err=True)
+        for x in report.rotting_leads:
+            click.echo(f"  {x.email} ({x.owner or 'no rep'}): {x.stage} for {x.days_in_stage:.1f} d, "
+                       f"allowed {x.rotting_after_days:g} d", err=True)
     if check and not report.safety.ok:
         click.echo(f"error: {safety_line(report)}; see the report's last section", err=True)
         for v in report.safety.items:

@@ -244,6 +244,42 @@ class StepFigures:
 
 
 @dataclass
+class StageFigures:
+    """One deal stage: prospects and value in it now, how long they sit, how many rot.
+
+    ``median_days``/``p90_days``: time in the stage so far of the prospects in it now
+    (nearest rank). ``conversion``: of the deals that reached this stage, the share that
+    got further (deals still open or won; a lost deal's last stage is not known).
+    """
+
+    stage: str
+    prospects: int
+    value: float
+    rotting: int
+    rotting_value: float
+    rotting_after_days: float | None
+    median_days: float | None
+    p90_days: float | None
+    conversion: float | None
+
+
+@dataclass
+class RottingLead:
+    """A prospect over its stage's threshold (``reporting.rotting_days``)."""
+
+    prospect_id: int
+    email: str
+    name: str | None
+    company: str | None
+    owner: str | None
+    stage: str
+    stage_since: datetime
+    days_in_stage: float
+    rotting_after_days: float
+    deal_value: float | None
+
+
+@dataclass
 class Headline:
     """The summary cards, defined once: the dashboard, every report format and the digest print these.
 
@@ -283,6 +319,8 @@ class Report:
     speed_to_lead: SpeedToLead = field(default_factory=SpeedToLead)
     steps: list[StepFigures] = field(default_factory=list)
     headline: Headline = field(default_factory=Headline)
+    stages: list[StageFigures] = field(default_factory=list)
+    rotting_leads: list[RottingLead] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(asdict(self))

@@ -31,7 +31,7 @@ from sequencer.core import lifecycle
 from sequencer.db import report_leads as lists
 from sequencer.db import reports as q
 from sequencer.db.session import Database
-from sequencer.reporting import ab, rep_work
+from sequencer.reporting import ab, rep_work, stages
 from sequencer.reporting.model import (
     STATE_COLUMNS,
     Activity,
@@ -192,6 +192,9 @@ def build_report(
         )
         task_figures = rep_work.task_figures(s, f, now=now, sla_hours=rep_cfg.task_sla_hours, limit=list_limit)
         speed = rep_work.speed_to_lead(s, f, limit=list_limit)
+        stage_figs, rotting = stages.stage_figures(
+            s, f, now=now, thresholds=rep_cfg.rotting_days, limit=list_limit
+        )
     # An open task overdue past the SLA is a lead at risk: the lead-safety check fails on it.
     violation_count += task_figures.at_risk
     ttr, tta = _percentiles(durations)
@@ -245,6 +248,7 @@ def build_report(
         stalled=stalled_total,
         tasks_overdue=task_figures.overdue,
         value_at_risk=round(value.get("at_risk", 0.0) + value.get("unanswered", 0.0), 2),
+        rotting=sum(st.rotting for st in stage_figs),
     )
     return Report(
         schema_version=SCHEMA_VERSION,
@@ -287,6 +291,8 @@ def build_report(
         speed_to_lead=speed,
         steps=ab.step_figures(variant_rows),
         headline=headline,
+        stages=stage_figs,
+        rotting_leads=rotting,
     )
 
 
