@@ -17,12 +17,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from sequencer.core import lifecycle
 from sequencer.db.models import Enrollment, Prospect
 from sequencer.db.reports import ReportFilter, instant
-from sequencer.db.stages import OPEN_STAGES, REPLIED, STAGES, unanswered_reply
+from sequencer.db.stages import OPEN_STAGES, REPLIED, STAGES
 
 P = Prospect
 
@@ -41,10 +41,23 @@ def prospect_clauses(f: ReportFilter) -> list[ColumnElement[bool]]:
     return out
 
 
+def _unanswered_reply() -> ColumnElement[bool]:
+    """``db.stages.unanswered_reply`` over an alias, so it also correlates inside a query that
+    already joins enrollments (the Leads page)."""
+    e = aliased(Enrollment)
+    return (
+        exists()
+        .where(
+            e.prospect_id == P.id, e.status == lifecycle.REPLIED, e.replied_at.is_not(None), e.answered_at.is_(None)
+        )
+        .correlate(P)
+    )
+
+
 def rotting_in(stage: str, now: datetime, days: float) -> ColumnElement[bool]:
     """In ``stage`` for longer than ``days``; ``replied`` rots only while the reply is unanswered."""
     late = and_(P.stage == stage, P.stage_since < instant(now - timedelta(days=days)))
-    return and_(late, unanswered_reply()) if stage == REPLIED else late
+    return and_(late, _unanswered_reply()) if stage == REPLIED else late
 
 
 @dataclass(frozen=True)

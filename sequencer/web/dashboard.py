@@ -37,6 +37,7 @@ from sequencer.web.auth import COOKIE, Session, WebAuth
 from sequencer.web.cache import PageCache
 from sequencer.web.csv_export import csv_table
 from sequencer.web.filters import Filters
+from sequencer.web.leads_page import leads_url
 from sequencer.web.security import HTMX_CONFIG
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def _environment() -> Environment:
     env.filters["pct"] = report_html.pct
     env.filters["hours"] = report_html.hours
     env.filters["urlpart"] = lambda v: quote(str(v), safe="@")
+    env.globals["leads_url"] = leads_url  # every figure links to the leads behind it
     return env
 
 

@@ -77,6 +77,7 @@ class PipelinePage:
     value_chart: Markup
     aging_chart: Markup
     value_at_risk: float
+    stage_chart: Markup = Markup("")
 
 
 def _funnel(fig: Figures) -> SequenceFunnel:
@@ -116,6 +117,11 @@ def pipeline(db: Database, config: Config, now: datetime, f: Filters) -> Pipelin
             title="Active leads by days since the last touch",
         ),
         value_at_risk=r.headline.value_at_risk,
+        stage_chart=charts.hbars(
+            [(st.stage, st.prospects) for st in r.stages],
+            title="Deals per stage",
+            colors=[charts.BAR],
+        ),
     )
 
 
