@@ -63,6 +63,7 @@ def create_app(
         Route("/partial/leads", g(leads.partial), name="leads_partial"),
         Route("/leads.csv", g(leads.csv), name="leads_csv"),
         Route("/leads/bulk", g(leads.bulk), methods=["POST"], name="leads_bulk"),
+        Route("/actions/stage", g(leads.stage), methods=["POST"], name="stage"),
     ]
     page_routes = {
         "home": ("/", dash.build_home),

@@ -141,6 +141,22 @@ class LeadsPages:
         notice = f"{action}: {done} done" + (f"; not done: {'; '.join(failed[:5])}" if failed else "")
         return self.dash.back(request, "/leads", notice=notice)
 
+    async def stage(self, request: Request) -> Response:
+        """The lead page's "Deal stage" form: a hand move, recorded with the manager as actor."""
+        from urllib.parse import quote
+
+        from sequencer.people import stages
+
+        form = request.state.form
+        email, stage = form.get("email", ""), form.get("stage", "")
+        now, actor = self.dash.clock.now(), self.dash.actor(request)
+        moved, before = await run_in_threadpool(
+            lambda: stages.move_by_email(self.dash.db, email, stage, actor=actor, now=now, note=form.get("note"))
+        )
+        self.dash.cache.clear()
+        notice = f"{email}: stage {before} -> {moved}" if before else f"{email} is already {moved}"
+        return self.dash.back(request, f"/leads/{quote(email, safe='@')}", notice=notice)
+
     def _plan(self, action: str, ids: list[int], owner: str, reason: str | None) -> list[str]:
         """One line per lead: what the action will do to it (nothing is written)."""
         named = reads.named(self.dash.db, ids)
