@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
@@ -23,9 +23,6 @@ from sequencer.errors import NotFound, SequencerError, UserError
 from sequencer.people import handling, state_changes
 from sequencer.reporting import leads as reads
 from sequencer.reporting.leads import SORTS, LeadQuery
-
-if TYPE_CHECKING:
-    from sequencer.web.dashboard import Dashboard
 
 log = logging.getLogger(__name__)
 ACTIONS = ("pause", "resume", "stop", "reassign")
@@ -88,7 +85,8 @@ def _ids(form: Mapping[str, str]) -> list[int]:
 
 
 class LeadsPages:
-    def __init__(self, dash: Dashboard) -> None:
+    def __init__(self, dash: Any) -> None:
+        """``dash``: the ``web.dashboard.Dashboard`` (render, back, cache, clock; not imported: no cycle)."""
         self.dash = dash
 
     async def page(self, request: Request, *, partial: bool = False) -> Response:

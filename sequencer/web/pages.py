@@ -10,8 +10,8 @@ them for a page. Functions are synchronous (the app runs them in a worker thread
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from markupsafe import Markup
 
@@ -21,8 +21,11 @@ from sequencer.people.handling import LeadView, lead_view
 from sequencer.reporting import dashboard as reads
 from sequencer.reporting.dashboard import Database, HeldTouch, MailboxStatus
 from sequencer.reporting.model import Figures, Lead, Report, StepFigures, Variant
+from sequencer.reporting.reps import RepFigures, rep_figures
 from sequencer.web import charts
 from sequencer.web.filters import Filters, report_for
+
+REPS_PERIOD_DAYS = 28  # the Reps page's period when no date filter is set
 
 
 def held_touches(db: Database, f: Filters) -> list[HeldTouch]:
@@ -142,6 +145,9 @@ class RepsPage:
     report: Report
     rows: list[RepRow]
     chart: Markup
+    period: tuple[datetime, datetime] | None = None
+    figures: list[RepFigures] = field(default_factory=list)
+    trend_chart: Markup = Markup("")
 
 
 def reps(db: Database, config: Config, now: datetime, f: Filters) -> RepsPage:
@@ -167,7 +173,15 @@ def reps(db: Database, config: Config, now: datetime, f: Filters) -> RepsPage:
         title="Unanswered replies per rep",
         colors=[charts.WARN],
     )
-    return RepsPage(r, rows, chart)
+    _, window = f.instants(now)
+    start, end = window if f.since or f.until else (now - timedelta(days=REPS_PERIOD_DAYS), now)
+    figs = rep_figures(db, config, r, now=now, start=start, end=end, sequence=f.sequence, owner=f.rep)
+    trend = charts.hbars(
+        [(x.owner or "(no owner)", x.touches_sent) for x in figs],
+        title=f"Touches sent per rep, {start:%d %b} – {end:%d %b}",
+        colors=[charts.BAR],
+    )
+    return RepsPage(r, rows, chart, (start, end), figs, trend)
 
 
 def lead(db: Database, config: Config, now: datetime, email: str) -> LeadView:

@@ -1,0 +1,80 @@
+"""Per-rep figures of a period for the Reps page: touches sent, replies and how fast they were
+answered, tasks done and overdue, rotting deals, and a weekly trend.
+
+Each is one GROUP BY owner over an index-friendly range (messages by ``sent_at``,
+enrollments by ``replied_at``, tasks by ``done_at``/``due_at``); a rep is the
+enrollment's owner for mail and replies, the task's owner for tasks and the prospect's
+owner for deals, as everywhere else in the report.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from sequencer.core import lifecycle
+from sequencer.db.models import Enrollment, Message, Prospect, Task
+from sequencer.db.reports import count_if, instant, seconds_between
+from sequencer.db.stage_figures import rotting_in
+from sequencer.db.stages import OPEN_STAGES
+from sequencer.db.tasks import LIVE_ENROLLMENT_STATES
+
+E = Enrollment
+
+
+def touches_sent(s: Session, start: datetime, end: datetime, *, sequence: str | None = None) -> dict[str | None, int]:
+    stmt = (
+        select(E.owner, func.count())
+        .select_from(Message)
+        .join(E, E.id == Message.enrollment_id)
+        .where(Message.status == "sent", Message.sent_at >= instant(start), Message.sent_at < instant(end))
+        .group_by(E.owner)
+    )
+    if sequence is not None:
+        stmt = stmt.where(E.sequence_id == sequence)
+    return {owner: n for owner, n in s.execute(stmt)}
+
+
+def replies(
+    s: Session, start: datetime, end: datetime, *, sla: timedelta, sequence: str | None = None
+) -> dict[str | None, tuple[int, int, int]]:
+    """Owner -> (replies received in the period, answered, answered within the SLA)."""
+    answered = E.answered_at.is_not(None)
+    within = and_(answered, seconds_between(E.answered_at, E.replied_at) <= sla.total_seconds())
+    stmt = (
+        select(E.owner, func.count(), count_if(answered), count_if(within))
+        .where(
+            E.replied_at >= instant(start), E.replied_at < instant(end), E.status != lifecycle.UNENROLLED
+        )
+        .group_by(E.owner)
+    )
+    if sequence is not None:
+        stmt = stmt.where(E.sequence_id == sequence)
+    return {owner: (n, a or 0, w or 0) for owner, n, a, w in s.execute(stmt)}
+
+
+def tasks(s: Session, start: datetime, end: datetime, *, now: datetime) -> dict[str | None, tuple[int, int]]:
+    """Task owner -> (tasks done in the period, open tasks overdue now)."""
+    done = and_(Task.status == "done", Task.done_at >= instant(start), Task.done_at < instant(end))
+    # Overdue as the report counts it: open, past due, on an enrollment still in play.
+    overdue = and_(Task.status == "open", Task.due_at < instant(now), E.status.in_(LIVE_ENROLLMENT_STATES))
+    stmt = (
+        select(Task.owner, count_if(done), count_if(overdue))
+        .join(E, E.id == Task.enrollment_id)
+        .where(or_(done, overdue))
+        .group_by(Task.owner)
+    )
+    return {owner: (d or 0, o or 0) for owner, d, o in s.execute(stmt)}
+
+
+def rotting(s: Session, *, now: datetime, thresholds: dict[str, float]) -> dict[str | None, int]:
+    conds = [rotting_in(st, now, d) for st, d in thresholds.items() if st in OPEN_STAGES]
+    if not conds:
+        return {}
+    stmt = select(Prospect.owner, func.count()).where(or_(*conds)).group_by(Prospect.owner)
+    return {owner: n for owner, n in s.execute(stmt)}
+
+
+__all__ = ["replies", "rotting", "tasks", "touches_sent"]
