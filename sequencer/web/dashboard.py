@@ -15,13 +15,14 @@ import asyncio
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -101,14 +102,23 @@ class Dashboard:
         threading.Thread(target=build, name="dashboard-warm-up", daemon=True).start()
 
     # -- helpers ----------------------------------------------------------------------
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.config.timezone)
+    def zone_name(self) -> str:
+        """The viewer's zone: ``reporting.timezone``, else the team's ``timezone``."""
+        return self.config.reporting.timezone or self.config.timezone
 
-    def local(self, value: datetime | None, zone: str | None = None) -> str:
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.zone_name())
+
+    def local(self, value: datetime | None, zone: str | None = None) -> Markup | str:
+        """A time in the viewer's zone, the UTC instant on hover."""
         if value is None:
             return "–"
         tz = ZoneInfo(zone) if zone else self.tz()
-        return value.astimezone(tz).strftime("%a %d %b %Y %H:%M %Z")
+        utc = value.astimezone(UTC)
+        return Markup('<time datetime="{}" title="{} UTC">{}</time>').format(
+            utc.isoformat().replace("+00:00", "Z"), utc.strftime("%Y-%m-%d %H:%M"),
+            value.astimezone(tz).strftime("%a %d %b %Y %H:%M %Z"),
+        )
 
     def render(
         self, request: Request, template: str, status: int = 200, **ctx: Any
@@ -135,7 +145,7 @@ class Dashboard:
             "htmx_config": HTMX_CONFIG,
             "refresh": self.refresh,
             "local": self.local,
-            "tz": self.config.timezone,
+            "tz": self.zone_name(),
             "now": self.clock.now(),
             "path": request.url.path,
             "notice": request.query_params.get("notice"),
