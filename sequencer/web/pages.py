@@ -198,6 +198,8 @@ class StepRow:
     sent: int
     replies: int
     reply_rate: float | None
+    is_task: bool = False
+    task: str | None = None
 
 
 @dataclass
@@ -216,7 +218,7 @@ class SequencePage:
 def sequence(db: Database, config: Config, now: datetime, sequence_id: str, f: Filters) -> SequencePage:
     r = report_for(db, config, now, Filters(f.rep, sequence_id, f.since, f.until))
     figs = [fig for fig in r.sequences if fig.sequence_id == sequence_id]
-    loaded, error = reads.sequence_definition(config, sequence_id)
+    loaded, error = reads.sequence_definition(config, sequence_id, now=now)
     if not figs and loaded is None:
         raise NotFound(f"no sequence {sequence_id!r} in the database or in {config.sequences_path}")
     fig = figs[0] if figs else Figures(sequence_id, loaded.name if loaded else None)
@@ -235,7 +237,9 @@ def sequence(db: Database, config: Config, now: datetime, sequence_id: str, f: F
                 variants=step.variants if step else [],
                 sent=sent,
                 replies=replies,
-                reply_rate=round(replies / sent, 4) if sent else None,
+                reply_rate=round(replies / sent, 4) if sent and not (step and step.is_task) else None,
+                is_task=bool(step and step.is_task),
+                task=step.task if step else None,
             )
         )
     return SequencePage(

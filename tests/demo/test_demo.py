@@ -126,3 +126,17 @@ def test_both_variants_of_the_ab_step_are_sent_and_counted(kept: tuple[Path, Any
     assert "not yet more than chance at this sample size" in step["verdict"]
     listed = {(v["step"], v["variant"]): v["sent"] for v in report["variants"]}
     assert listed == {(4, "short"): 1, (4, "timing"): 1}
+
+
+def test_the_sequence_page_shows_rendered_subjects_and_marks_the_task_step(kept: tuple[Path, Any]) -> None:
+    from sequencer.project import load_config
+    from sequencer.reporting.dashboard import sequence_definition
+
+    directory, _ = kept
+    definition, error = sequence_definition(load_config(directory / "sequencer.yaml"), "quote-follow-up")
+    assert error is None and definition is not None
+    steps = definition.steps
+    assert "{%" not in (steps[0].subject or "") and (steps[0].subject or "").startswith("Your quote")
+    assert steps[1].subject == f"Re: {steps[0].subject}"
+    assert steps[-1].is_task and steps[-1].subject is None and "Call about the quote" in (steps[-1].task or "")
+    assert not any(s.is_task for s in steps[:-1])
