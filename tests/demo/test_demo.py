@@ -140,3 +140,31 @@ def test_the_sequence_page_shows_rendered_subjects_and_marks_the_task_step(kept:
     assert steps[1].subject == f"Re: {steps[0].subject}"
     assert steps[-1].is_task and steps[-1].subject is None and "Call about the quote" in (steps[-1].task or "")
     assert not any(s.is_task for s in steps[:-1])
+
+
+def test_demo_web_serves_the_dashboard_over_its_data(tmp_path: Path) -> None:
+    import re
+    import urllib.request
+
+    env = {**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sequencer", "--at", TODAY, "demo", "--days", "3", "--web", "--port", "0"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        url = None
+        for line in proc.stdout:  # printed once the socket listens
+            found = re.search(r"Dashboard over the demo's data: (http://127\.0\.0\.1:\d+/)", line)
+            if found:
+                url = found[1]
+                break
+        assert url, "the demo ended without serving the dashboard"
+        with urllib.request.urlopen(url + "pipeline", timeout=60) as r:
+            page = r.read().decode()
+        assert "Deal pipeline" in page and "quote-follow-up" in page
+        with urllib.request.urlopen(url, timeout=60) as r:
+            assert "replies waiting for an answer" in r.read().decode()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
