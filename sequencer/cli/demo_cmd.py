@@ -39,11 +39,12 @@ if TYPE_CHECKING:
 def demo_cmd(app: App, days: int, keep: Path | None, web: bool, port: int) -> None:
     """Run the real engine end to end on this machine, nothing to install.
 
-    Starts an SMTP and an IMAP server inside this process, enrolls five
+    Starts an SMTP and an IMAP server inside this process, enrolls six
     prospects into the shipped quote follow-up sequence and runs simulated
     weeks: touches go out threaded; one prospect replies (the sequence stops and
-    the rep is alerted), one is out of office (the sequence goes on), one
-    address bounces, one asks to be removed, one never answers. The engine
+    the rep is alerted and answers), one replies and waits for the rep's answer,
+    one is out of office (the sequence goes on), one address bounces, one asks
+    to be removed, one never answers (the rep's closing call is overdue). The engine
     learns of each only by polling the IMAP mailbox. Ends with the manager
     report, in the terminal and as HTML.
 

@@ -160,7 +160,10 @@ def _rep_does_tasks(
     from sequencer.people import tasks
 
     out = []
+    waiting = {p.email for p in PERSONAS if not p.rep_does_task}
     for view in tasks.todo(db, project.config, clock, due="overdue"):
+        if view.prospect in waiting:  # left for the manager to see: an overdue call
+            continue
         closed = tasks.close_task(
             db, project.config, project.sequences, clock, view.id, status="done",
             note="called; left a voicemail", actor=REP,

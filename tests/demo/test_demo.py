@@ -20,6 +20,7 @@ AWAY = "priya@lakeside-tools.example"
 BOUNCER = "marco@oldco-supply.example"
 OPTS_OUT = "lee@brightline-mfg.example"
 SILENT = "jordan@quietpeak.example"
+WAITING = "alex@harbor-works.example"  # replies after touch 3; Sam has not answered yet
 # The demo ends about "today"; pinning today makes the story and its endings exact.
 TODAY = "2026-12-03T08:00"
 
@@ -52,14 +53,15 @@ def _json(directory: Path, *args: str) -> Any:
 def test_report_counts_every_ending_of_the_story(kept: tuple[Path, Any]) -> None:
     directory, _ = kept
     totals = _json(directory, "report", "--format", "json")["totals"]
-    assert totals["enrolled"] == 5
-    assert totals["contacted"] == 5
-    assert totals["replied"] == 1
+    assert totals["enrolled"] == 6
+    assert totals["contacted"] == 6
+    assert totals["replied"] == 2
     assert totals["bounced"] == 1
     assert totals["unsubscribed"] == 1
-    assert totals["completed"] == 1
-    assert totals["active"] == 1 and totals["paused"] == 0  # the out-of-office one goes on
-    assert totals["replies"] == 1  # an out-of-office is not a reply
+    assert totals["completed"] == 0  # jordan's closing call is still to make
+    # the out-of-office one goes on; jordan waits for Sam's call
+    assert totals["active"] == 2 and totals["paused"] == 0
+    assert totals["replies"] == 2  # an out-of-office is not a reply
 
 
 def test_each_prospect_ends_where_their_script_leads(kept: tuple[Path, Any]) -> None:
@@ -71,8 +73,10 @@ def test_each_prospect_ends_where_their_script_leads(kept: tuple[Path, Any]) -> 
     assert leads[BOUNCER]["steps_done"] == 1
     assert leads[OPTS_OUT]["status"] == "unsubscribed"
     assert leads[OPTS_OUT]["steps_done"] == 3
-    assert leads[SILENT]["status"] == "completed"
-    assert leads[SILENT]["steps_done"] == leads[SILENT]["total_steps"] == 7  # 6 emails + the call task
+    # 6 emails sent; the call task (step 7) is open and overdue: Sam has not called yet
+    assert leads[SILENT]["status"] == "active"
+    assert (leads[SILENT]["steps_done"], leads[SILENT]["total_steps"]) == (6, 7)
+    assert leads[WAITING]["status"] == "replied" and leads[WAITING]["steps_done"] == 3
     # The out-of-office did not stop her: touches 2-5 went out after it, touch 6 is next.
     assert leads[AWAY]["status"] == "active"
     assert leads[AWAY]["steps_done"] == 5
@@ -98,7 +102,15 @@ def test_the_rep_was_alerted_and_answered(kept: tuple[Path, Any]) -> None:
     assert "is alerted: Reply from Dana Whitfield" in run.stdout
     replies = _json(directory, "report", "--format", "json")["replies"]
     assert replies["answered"] == 1
-    assert replies["unanswered"] == 0
+    assert replies["unanswered"] == 1
+
+
+def test_it_leaves_something_for_the_manager_to_look_at(kept: tuple[Path, Any]) -> None:
+    directory, _ = kept
+    report = _json(directory, "report", "--json")
+    assert [r["email"] for r in report["replies"]["unanswered_replies"]] == [WAITING]  # waits for Sam
+    assert [t["email"] for t in report["tasks"]["overdue_items"]] == [SILENT]  # the call not made
+    assert report["headline"]["rotting"] >= 1 and AWAY in {x["email"] for x in report["rotting_leads"]}
 
 
 def test_it_says_where_the_html_report_is_and_what_to_try(kept: tuple[Path, Any]) -> None:
