@@ -33,7 +33,7 @@ from sequencer.errors import IllegalTransition, NotFound, SequencerError, UserEr
 from sequencer.people import handling
 from sequencer.reporting import html as report_html
 from sequencer.reporting.dashboard import DATABASE_ERRORS, Database, mailbox_statuses
-from sequencer.web import pages
+from sequencer.web import pages, timeline_view
 from sequencer.web.auth import COOKIE, Session, WebAuth
 from sequencer.web.cache import PageCache
 from sequencer.web.csv_export import csv_table
@@ -61,6 +61,8 @@ def _environment() -> Environment:
     env.filters["hours"] = report_html.hours
     env.filters["urlpart"] = lambda v: quote(str(v), safe="@")
     env.globals["leads_url"] = leads_url  # every figure links to the leads behind it
+    env.globals["timeline_once"] = timeline_view.once
+    env.filters["words"] = timeline_view.words
     return env
 
 

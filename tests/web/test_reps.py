@@ -43,3 +43,14 @@ def test_each_reps_figures_over_the_period(staged: TestClient, db: Database, see
     )
     assert "Touches sent per rep in the period" in page and "Unanswered replies per rep (now)" in page
     assert '<a href="/leads?rep=alice&amp;rotting=1">2</a>' in page
+
+
+def test_the_timeline_shows_each_fact_once_with_ids_behind_details(client: TestClient) -> None:
+    page = client.get("/leads/dana@prospects.example").text
+    timeline = page.split('<section id="timeline">')[1].split("</section>")[0]
+    items = re.findall(r"<li class=\"([^\"]+)\">", timeline)
+    # touch 1 (the message, not also its "sent" event), the reply (not also the "replied" event)
+    assert items.count("t-touch k-sent") == 1 and "t-event k-sent" not in items
+    assert items.count("t-inbound k-reply") == 1 and "t-event k-replied" not in items
+    assert "Message-ID &lt;" not in timeline.split("<details")[0]  # ids only inside the toggle
+    assert '<details class="ids"><summary>details</summary>' in timeline and "Enrolled" in timeline
