@@ -54,9 +54,20 @@ def _unanswered_reply() -> ColumnElement[bool]:
     )
 
 
+def _dead_lead() -> ColumnElement[bool]:
+    """The address bounced or the prospect opted out: nothing to chase, so it never rots."""
+    e = aliased(Enrollment)
+    return (
+        exists()
+        .where(e.prospect_id == P.id, e.status.in_((lifecycle.BOUNCED, lifecycle.UNSUBSCRIBED)))
+        .correlate(P)
+    )
+
+
 def rotting_in(stage: str, now: datetime, days: float) -> ColumnElement[bool]:
-    """In ``stage`` for longer than ``days``; ``replied`` rots only while the reply is unanswered."""
-    late = and_(P.stage == stage, P.stage_since < instant(now - timedelta(days=days)))
+    """In ``stage`` for longer than ``days`` (and neither bounced nor opted out); ``replied``
+    rots only while the reply is unanswered."""
+    late = and_(P.stage == stage, P.stage_since < instant(now - timedelta(days=days)), ~_dead_lead())
     return and_(late, _unanswered_reply()) if stage == REPLIED else late
 
 

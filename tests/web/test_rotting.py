@@ -69,3 +69,13 @@ def test_an_answered_reply_does_not_rot(db: Database, staged: TestClient, db_url
         e.answered_at = NOW - timedelta(days=1)
     _, out = _cli(tmp_path, db_url, "report", "--json")
     assert [x["email"] for x in json.loads(out)["rotting_leads"]] == ["hal@prospects.example", "finn@prospects.example"]
+
+
+def test_a_bounced_lead_never_rots(db: Database, staged: TestClient, db_url: str, tmp_path: Path) -> None:
+    from sequencer.db.models import Enrollment
+
+    with db.session() as s:
+        e = s.query(Enrollment).join(Prospect).filter(Prospect.email == "hal@prospects.example").one()
+        e.status = "bounced"
+    _, out = _cli(tmp_path, db_url, "report", "--json")
+    assert [x["email"] for x in json.loads(out)["rotting_leads"]] == ["finn@prospects.example", "dana@prospects.example"]
