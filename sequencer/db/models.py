@@ -66,7 +66,11 @@ class Prospect(Base):
     __tablename__ = "prospects"
     # The deal pipeline (sequencer.db.stages): per-stage counts and the rotting check read this
     # index only, so the pipeline page never scans enrollments for it.
-    __table_args__ = (Index("ix_prospects_stage", "stage", "stage_since", "owner"),)
+    __table_args__ = (
+        Index("ix_prospects_stage", "stage", "stage_since", "owner"),
+        # The deal pipeline's count and value per stage, covered (0015).
+        Index("ix_prospects_stage_value", "stage", "owner", "deal_value"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)  # lowercased
@@ -132,6 +136,11 @@ class Enrollment(Base):
         Index(
             "ix_enrollments_active", "status", "next_send_at", "last_touch_at", "enrolled_at", "sequence_id", "owner",
             sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'"),
+        ),
+        # A cohort (report --since): the status counts as a range scan on enrolled_at (0015).
+        Index(
+            "ix_enrollments_cohort", "enrolled_at", "sequence_id", "owner", "status", "steps_done",
+            "replied_step", "replied_at", "prospect_id",
         ),
         Index(
             "ix_enrollments_unexplained", "status",

@@ -32,12 +32,15 @@ def prospect_clauses(f: ReportFilter) -> list[ColumnElement[bool]]:
     if f.owner is not None:
         out.append(P.owner == f.owner)
     if f.sequence is not None or f.since is not None:
-        cond = [Enrollment.prospect_id == P.id, Enrollment.status != lifecycle.UNENROLLED]
+        # IN over the enrollments' index range (a cohort reads ix_enrollments_cohort), not a
+        # correlated lookup per prospect.
+        e = aliased(Enrollment)
+        cond = [e.status != lifecycle.UNENROLLED]
         if f.sequence is not None:
-            cond.append(Enrollment.sequence_id == f.sequence)
+            cond.append(e.sequence_id == f.sequence)
         if f.since is not None:
-            cond.append(Enrollment.enrolled_at >= instant(f.since))
-        out.append(exists().where(*cond))
+            cond.append(e.enrolled_at >= instant(f.since))
+        out.append(P.id.in_(select(e.prospect_id).where(*cond)))
     return out
 
 
