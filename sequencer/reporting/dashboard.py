@@ -112,6 +112,20 @@ def unanswered_by_rep(
         }
 
 
+def unanswered_enrollments(db: Database, enrollment_ids: list[int]) -> frozenset[int]:
+    """Which of these enrollments have a reply still waiting for the rep's answer."""
+    from sqlalchemy import select
+
+    from sequencer.db.models import Enrollment as E
+
+    if not enrollment_ids:
+        return frozenset()
+    with db.read_session() as s:
+        return frozenset(s.scalars(select(E.id).where(
+            E.id.in_(enrollment_ids), E.replied_at.is_not(None), E.answered_at.is_(None), E.status == "replied",
+        )))  # fmt: skip
+
+
 @dataclass(frozen=True)
 class StepDefinition:
     name: str | None
@@ -193,4 +207,5 @@ __all__ = [
     "mailbox_statuses",
     "sequence_definition",
     "unanswered_by_rep",
+    "unanswered_enrollments",
 ]

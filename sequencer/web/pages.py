@@ -184,8 +184,17 @@ def reps(db: Database, config: Config, now: datetime, f: Filters) -> RepsPage:
     return RepsPage(r, rows, chart, (start, end), figs, trend)
 
 
-def lead(db: Database, config: Config, now: datetime, email: str) -> LeadView:
-    return lead_view(db, config, email, now=now)
+@dataclass
+class LeadPage(LeadView):
+    """The lead view plus which enrollments still wait for an answer (Mark handled only there)."""
+
+    unanswered: frozenset[int] = frozenset()
+
+
+def lead(db: Database, config: Config, now: datetime, email: str) -> LeadPage:
+    view = lead_view(db, config, email, now=now)
+    waiting = reads.unanswered_enrollments(db, [e.enrollment_id for e in view.timeline.enrollments])
+    return LeadPage(view.timeline, view.next_touches, view.zone, view.owners, waiting)
 
 
 @dataclass(frozen=True)

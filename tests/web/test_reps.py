@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+import yaml
+from click.testing import CliRunner
 
 pytest.importorskip("starlette")
 from starlette.testclient import TestClient  # noqa: E402
 
+from sequencer.cli import main  # noqa: E402
 from sequencer.db.models import Enrollment  # noqa: E402
 from sequencer.db.session import Database  # noqa: E402
-from tests.web.history import NOW, seed_tasks  # noqa: E402
+from tests.web.history import NOW, seed_tasks, web_config_data  # noqa: E402
 
 
 def row_of(html: str, rep: str) -> dict[str, str]:
@@ -54,3 +58,18 @@ def test_the_timeline_shows_each_fact_once_with_ids_behind_details(client: TestC
     assert items.count("t-inbound k-reply") == 1 and "t-event k-replied" not in items
     assert "Message-ID &lt;" not in timeline.split("<details")[0]  # ids only inside the toggle
     assert '<details class="ids"><summary>details</summary>' in timeline and "Enrolled" in timeline
+
+
+def test_mark_replied_is_an_answered_conversation_without_a_mark_handled_button(
+    client: TestClient, db_url: str, tmp_path: Path
+) -> None:
+    cfg = tmp_path / "sequencer.yaml"
+    cfg.write_text(yaml.safe_dump(web_config_data(db_url)))
+    done = CliRunner().invoke(main, ["--config", str(cfg), "--at", NOW.isoformat(), "mark-replied",
+                                     "gus@prospects.example", "--note", "called, wants demo"])
+    assert done.exit_code == 0, done.output
+    home = client.get("/").text.split('<section id="unanswered">')[1].split("</section>")[0]
+    assert "Gus Ward" not in home and "Dana Whitfield" in home
+    gus = client.get("/leads/gus@prospects.example").text
+    assert "Mark reply handled" not in gus and "The reply was answered." in gus
+    assert "Mark reply handled" in client.get("/leads/dana@prospects.example").text
