@@ -195,6 +195,8 @@ class Message(Base):
         UniqueConstraint("enrollment_id", "step", name="uq_messages_enrollment_step"),
         Index("ix_messages_mailbox_sent", "mailbox", "sent_at"),
         Index("ix_messages_status", "status"),
+        # The Reps page's touches sent in a period: a range of sent_at (0015).
+        Index("ix_messages_sent", "sent_at", "status", "enrollment_id"),
         # A/B comparison in the manager report reads only the touches that carry a variant.
         Index(
             "ix_messages_variant", "variant", "step", "status", "enrollment_id",

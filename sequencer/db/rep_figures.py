@@ -10,9 +10,12 @@ owner for deals, as everywhere else in the report.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Integer, and_, func, or_, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from sequencer.core import lifecycle
 from sequencer.db.models import Enrollment, Message, Prospect, Task
@@ -22,6 +25,24 @@ from sequencer.db.stages import OPEN_STAGES
 from sequencer.db.tasks import LIVE_ENROLLMENT_STATES
 
 E = Enrollment
+
+
+class whole(FunctionElement[int]):  # noqa: N801 (reads as SQL)
+    """A non-negative number rounded down to an integer (SQLite truncates; PostgreSQL floors)."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "whole"
+
+
+@compiles(whole, "sqlite")
+def _whole_sqlite(element: whole, compiler: Any, **kw: Any) -> str:
+    return f"CAST({compiler.process(list(element.clauses)[0], **kw)} AS INTEGER)"
+
+
+@compiles(whole)
+def _whole_default(element: whole, compiler: Any, **kw: Any) -> str:
+    return f"CAST(FLOOR({compiler.process(list(element.clauses)[0], **kw)}) AS INTEGER)"
 
 
 def touches_sent(s: Session, start: datetime, end: datetime, *, sequence: str | None = None) -> dict[str | None, int]:
@@ -35,6 +56,39 @@ def touches_sent(s: Session, start: datetime, end: datetime, *, sequence: str | 
     if sequence is not None:
         stmt = stmt.where(E.sequence_id == sequence)
     return {owner: n for owner, n in s.execute(stmt)}
+
+
+def weekly(
+    s: Session, start: datetime, weeks: int, *, sequence: str | None = None
+) -> dict[tuple[str | None, int], tuple[int, int]]:
+    """(owner, week index from ``start``) -> (touches sent, replies received): two range scans."""
+    end = start + timedelta(weeks=weeks)
+    # Seconds since ``start`` (never negative here) truncated to whole weeks, on both databases.
+    week = whole(seconds_between(Message.sent_at, instant(start)) / 604800.0)
+    sent = (
+        select(E.owner, week, func.count())
+        .select_from(Message)
+        .join(E, E.id == Message.enrollment_id)
+        .where(Message.status == "sent", Message.sent_at >= instant(start), Message.sent_at < instant(end))
+        .group_by(E.owner, week)
+    )
+    rweek = whole(seconds_between(E.replied_at, instant(start)) / 604800.0)
+    got = (
+        select(E.owner, rweek, func.count())
+        .where(E.replied_at >= instant(start), E.replied_at < instant(end), E.status != lifecycle.UNENROLLED)
+        .group_by(E.owner, rweek)
+    )
+    if sequence is not None:
+        sent = sent.where(E.sequence_id == sequence)
+        got = got.where(E.sequence_id == sequence)
+    out: dict[tuple[str | None, int], tuple[int, int]] = {}
+    for owner, w, n in s.execute(sent):
+        key = (owner, int(w))
+        out[key] = (out.get(key, (0, 0))[0] + n, out.get(key, (0, 0))[1])
+    for owner, w, n in s.execute(got):
+        key = (owner, int(w))
+        out[key] = (out.get(key, (0, 0))[0], out.get(key, (0, 0))[1] + n)
+    return out
 
 
 def replies(
@@ -77,4 +131,4 @@ def rotting(s: Session, *, now: datetime, thresholds: dict[str, float]) -> dict[
     return {owner: n for owner, n in s.execute(stmt)}
 
 
-__all__ = ["replies", "rotting", "tasks", "touches_sent"]
+__all__ = ["replies", "rotting", "tasks", "touches_sent", "weekly"]

@@ -54,11 +54,7 @@ def rep_figures(
         replied = q.replies(s, start, end, sla=sla, sequence=sequence)
         tasks = q.tasks(s, start, end, now=now)
         rotting = q.rotting(s, now=now, thresholds=config.reporting.rotting_days)
-        trend = [
-            (w, q.touches_sent(s, w, w + timedelta(weeks=1), sequence=sequence),
-             q.replies(s, w, w + timedelta(weeks=1), sla=sla, sequence=sequence))
-            for w in weeks
-        ]
+        trend = q.weekly(s, weeks[0], TREND_WEEKS, sequence=sequence)
     answer = {fig.owner: fig.time_to_answer.median_hours for fig in report.reps}
     speed = {x.owner: x.median_minutes for x in report.speed_to_lead.per_rep}
     owners = {*sent, *replied, *tasks, *rotting, *answer}
@@ -75,7 +71,7 @@ def rep_figures(
             answered=n_answered, answered_within_sla=n_within, median_hours_to_answer=answer.get(who),
             tasks_done=done, tasks_overdue=overdue, speed_to_lead_minutes=speed.get(who),
             rotting=rotting.get(who, 0),
-            trend=[Week(w, t.get(who, 0), r.get(who, (0, 0, 0))[0]) for w, t, r in trend],
+            trend=[Week(w, *trend.get((who, i), (0, 0))) for i, w in enumerate(weeks)],
         ))  # fmt: skip
     return out
 

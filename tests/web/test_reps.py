@@ -45,6 +45,8 @@ def test_each_reps_figures_over_the_period(staged: TestClient, db: Database, see
     assert (bob["Touches sent"], bob["Replies"], bob["Within SLA"], bob["Tasks overdue"], bob["Rotting"]) == (
         "2", "1", "0 of 0", "1", "1",
     )
+    trend = re.search(r'<tr data-rep="alice">.*?<td class="lo trend">(.*?)</td>', page, re.S)
+    assert trend and re.findall(r">(\d+/\d+)</span>", trend[1])[-2:] == ["2/0", "2/1"]  # finn + hal; erin
     assert "Touches sent per rep in the period" in page and "Unanswered replies per rep (now)" in page
     assert '<a href="/leads?rep=alice&amp;rotting=1">2</a>' in page
 
