@@ -31,15 +31,20 @@ if TYPE_CHECKING:
     "--keep", "keep", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
     help="Leave the config, database and HTML report in DIR to explore afterwards.",
 )  # fmt: skip
+@click.option("--web", "web", is_flag=True,
+              help="Then serve the dashboard over the demo's data (127.0.0.1, until Ctrl-C).")
+@click.option("--port", default=8050, show_default=True, type=click.IntRange(0, 65535),
+              help="With --web: the dashboard's port.")
 @pass_app
-def demo_cmd(app: App, days: int, keep: Path | None) -> None:
+def demo_cmd(app: App, days: int, keep: Path | None, web: bool, port: int) -> None:
     """Run the real engine end to end on this machine, nothing to install.
 
-    Starts an SMTP and an IMAP server inside this process, enrolls five
+    Starts an SMTP and an IMAP server inside this process, enrolls six
     prospects into the shipped quote follow-up sequence and runs simulated
     weeks: touches go out threaded; one prospect replies (the sequence stops and
-    the rep is alerted), one is out of office (the sequence goes on), one
-    address bounces, one asks to be removed, one never answers. The engine
+    the rep is alerted and answers), one replies and waits for the rep's answer,
+    one is out of office (the sequence goes on), one address bounces, one asks
+    to be removed, one never answers (the rep's closing call is overdue). The engine
     learns of each only by polling the IMAP mailbox. Ends with the manager
     report, in the terminal and as HTML.
 
@@ -47,6 +52,7 @@ def demo_cmd(app: App, days: int, keep: Path | None) -> None:
     Example:
       sequencer demo
       sequencer demo --days 21 --keep demo
+      sequencer demo --web
       sequencer --config demo/sequencer.yaml list
     """
     from rich.console import Console
@@ -70,10 +76,44 @@ def demo_cmd(app: App, days: int, keep: Path | None) -> None:
     report_path = directory / "report.html" if keep else scratch / "report.html"  # type: ignore[operator]
     try:
         outcome = _run(console, days, app, directory, report_path)
+        _print_outcome(console, outcome, keep)
+        if web:
+            _serve_dashboard(console, app, outcome, port)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch / "run", ignore_errors=True)
-    _print_outcome(console, outcome, keep)
+
+
+def _serve_dashboard(console: Console, app: App, outcome: DemoOutcome, port: int) -> None:
+    """The dashboard over the demo's database, on the loopback address, no login (as `sequencer web`)."""
+    try:
+        import uvicorn
+
+        from sequencer.web.app import create_app
+        from sequencer.web.auth import WebAuth
+    except ImportError:
+        raise UserError("--web needs the web extra: pip install 'sequencer[web]'") from None
+    from sequencer.clock import ManualClock
+    from sequencer.project import load_config
+    from sequencer.reporting.dashboard import Database
+
+    config = load_config(outcome.config_path)
+    db = Database(config.database_url)
+    # The dashboard reads the demo's world at the moment the story ended.
+    asgi = create_app(config, db, ManualClock(outcome.ended), auth=WebAuth())
+    import socket
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))  # bound before the line is printed: the URL works once shown
+    sock.listen(64)
+    console.print(f"Dashboard over the demo's data: http://127.0.0.1:{sock.getsockname()[1]}/  (Ctrl-C to stop)")
+    try:
+        server = uvicorn.Server(uvicorn.Config(asgi, log_level="warning", server_header=False))
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        db.dispose()
 
 
 def _run(console: Console, days: int, app: App, directory: Path, report_path: Path) -> DemoOutcome:

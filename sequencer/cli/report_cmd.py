@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from sequencer.cli.base import App, main, parse_when, pass_app
-from sequencer.reporting.model import Figures, Report
+from sequencer.reporting.model import CSV_TABLES, Figures, Report, format_money
 from sequencer.reporting.report import build_report
 
 
@@ -31,6 +31,10 @@ def _pct(v: float | None) -> str:
 
 def _h(v: float | None) -> str:
     return "–" if v is None else f"{v:.1f}h"
+
+
+def _days(v: float | None) -> str:
+    return "–" if v is None else f"{v:.1f}d"
 
 
 def _minutes(v: float | None) -> str:
@@ -56,6 +60,11 @@ def render_tables(report: Report, console: Any) -> None:
     r = report
     seq_label = lambda f: f.sequence_name or f.sequence_id  # noqa: E731
     console.print(f"[bold]Sequence report[/bold] as of {r.generated_at:%Y-%m-%d %H:%M} UTC")
+    h = r.headline
+    console.print(
+        f"{h.unanswered} replies waiting for an answer ({h.sla_breaches} over the SLA), {h.stalled} stalled, "
+        f"{h.tasks_overdue} rep tasks overdue, {h.rotting} rotting, value at risk {format_money(h.value_at_risk)}"
+    )
     console.print(_table("Sequences", ["sequence", *FIGURE_COLUMNS[1:]],
                          [*_figure_rows(r.sequences, seq_label), *_figure_rows([r.totals], lambda f: "ALL")]))
     console.print(_table("Reps", ["rep", *FIGURE_COLUMNS[1:]], _figure_rows(r.reps, lambda f: f.owner or "(none)")))
@@ -64,6 +73,8 @@ def render_tables(report: Report, console: Any) -> None:
     if r.variants:
         console.print(_table("A/B variants", ["sequence", "step", "variant", "sent", "replies", "reply rate"],
                              [[v.sequence_id, v.step, v.variant, v.sent, v.replies, _pct(v.reply_rate)] for v in r.variants]))
+        for st in r.steps:
+            console.print(f"{st.sequence_id} step {st.step}: {st.verdict}")
     a = r.aging
     console.print(_table(f"Aging of {a.active} active enrollments", ["days since last touch", "count"],
                          [[b.label, b.count] for b in a.since_last_touch]))
@@ -85,8 +96,16 @@ def render_tables(report: Report, console: Any) -> None:
         console.print(_table("Unanswered replies", ["prospect", "rep", "sequence", "touch", "waiting", "deal", "SLA"],
                              [[lead.email, lead.owner, lead.sequence_id, lead.step, _h(lead.age_hours), lead.deal_value,
                                "breached" if lead.sla_breached else "ok"] for lead in rp.unanswered_replies]))
+    console.print(_table("Deal stages", ["stage", "prospects", "value", "median in stage", "p90 in stage",
+                                          "on to the next", "rotting"],
+                         [[st.stage, st.prospects, format_money(st.value), _days(st.median_days), _days(st.p90_days),
+                           _pct(st.conversion), st.rotting] for st in r.stages]))
+    if r.rotting_leads:
+        console.print(_table("Deals rotting", ["prospect", "rep", "stage", "in stage", "allowed", "deal"],
+                             [[x.email, x.owner, x.stage, _days(x.days_in_stage), _days(x.rotting_after_days),
+                               x.deal_value] for x in r.rotting_leads]))
     console.print(_table("Pipeline value", ["state", "prospects", "value"],
-                         [[p.label, p.prospects, f"{p.value:,.2f}"] for p in r.pipeline]))
+                         [[p.label, p.prospects, format_money(p.value)] for p in r.pipeline]))
     t = r.tasks
     if t.open or t.at_risk:
         console.print(f"Rep tasks: {t.open} open, {t.overdue} overdue, {t.at_risk} past the {t.sla_hours:g}h target")
@@ -129,11 +148,14 @@ def safety_line(report: Report) -> str:
 @click.option("--since", metavar="DATE", help="Only enrollments enrolled on or after DATE (ISO, UTC).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default="table",
               show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--table", "csv_table", type=click.Choice(CSV_TABLES), default="figures", show_default=True,
+              help="With --format csv: the figures table, the A/B variants or the headline figures.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
 @click.option("--check", is_flag=True, help="Exit 1 when the lead-safety check finds a violation (for monitoring).")
 @pass_app
 def report_cmd(app: App, sequence: str | None, owner: str | None, since: str | None, fmt: str,
-               output: Path | None, check: bool) -> None:
+               as_json: bool, csv_table: str, output: Path | None, check: bool) -> None:
     """Where every lead stands: per sequence and rep, aging, replies, pipeline value.
 
     Ends with the lead-safety check: every enrollment must be scheduled, paused
@@ -148,10 +170,12 @@ def report_cmd(app: App, sequence: str | None, owner: str | None, since: str | N
     """
     report = build_report(app.db, app.config, now=app.clock.now(), sequence=sequence, owner=owner,
                           since=parse_when(since, "--since"))
+    if as_json:
+        fmt = "json"
     if fmt == "json":
         text = report.to_json() + "\n"
     elif fmt == "csv":
-        text = report.to_csv()
+        text = report.to_csv(csv_table)
     elif fmt == "html":
         from sequencer.reporting.html import render_report_html
 
@@ -171,6 +195,12 @@ def report_cmd(app: App, sequence: str | None, owner: str | None, since: str | N
                 render_tables(report, Console(file=fh, width=200, color_system=None))
         else:
             render_tables(report, Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200))
+    if check and report.headline.rotting:
+        # Rotting deals are the manager's to chase, not a lost lead: listed, never a failed check.
+        click.echo(f"warning: {report.headline.rotting} deal(s) rotting in their stage", err=True)
+        for x in report.rotting_leads:
+            click.echo(f"  {x.email} ({x.owner or 'no rep'}): {x.stage} for {x.days_in_stage:.1f} d, "
+                       f"allowed {x.rotting_after_days:g} d", err=True)
     if check and not report.safety.ok:
         click.echo(f"error: {safety_line(report)}; see the report's last section", err=True)
         for v in report.safety.items:
@@ -181,8 +211,9 @@ def report_cmd(app: App, sequence: str | None, owner: str | None, since: str | N
 @main.command("digest")
 @click.option("--send", is_flag=True, help="Email it now (to reporting.managers, or --to).")
 @click.option("--to", "to", multiple=True, metavar="ADDR", help="Recipient instead of the managers (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print day, subject, headline figures and text as JSON.")
 @pass_app
-def digest_cmd(app: App, send: bool, to: tuple[str, ...]) -> None:
+def digest_cmd(app: App, send: bool, to: tuple[str, ...], as_json: bool) -> None:
     """The managers' daily digest; prints the text version unless --send.
 
     `sequencer run` sends it by itself at reporting.digest_time on business days.
@@ -196,6 +227,14 @@ def digest_cmd(app: App, send: bool, to: tuple[str, ...]) -> None:
     from sequencer.reporting import digest
 
     now = app.clock.now()
+    if as_json and not send:
+        import json
+        from dataclasses import asdict
+
+        d = digest.build_digest(app.db, app.config, now=now)
+        click.echo(json.dumps({"day": d.day.isoformat(), "subject": d.subject,
+                               "headline": asdict(d.report.headline), "text": d.text}, indent=2, ensure_ascii=False))
+        return
     if not send:
         click.echo(f"Subject: {(d := digest.build_digest(app.db, app.config, now=now)).subject}\n")
         click.echo(d.text, nl=False)

@@ -66,7 +66,11 @@ class Prospect(Base):
     __tablename__ = "prospects"
     # The deal pipeline (sequencer.db.stages): per-stage counts and the rotting check read this
     # index only, so the pipeline page never scans enrollments for it.
-    __table_args__ = (Index("ix_prospects_stage", "stage", "stage_since", "owner"),)
+    __table_args__ = (
+        Index("ix_prospects_stage", "stage", "stage_since", "owner"),
+        # The deal pipeline's count and value per stage, covered (0015).
+        Index("ix_prospects_stage_value", "stage", "owner", "deal_value"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)  # lowercased
@@ -133,6 +137,11 @@ class Enrollment(Base):
             "ix_enrollments_active", "status", "next_send_at", "last_touch_at", "enrolled_at", "sequence_id", "owner",
             sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'"),
         ),
+        # A cohort (report --since): the status counts as a range scan on enrolled_at (0015).
+        Index(
+            "ix_enrollments_cohort", "enrolled_at", "sequence_id", "owner", "status", "steps_done",
+            "replied_step", "replied_at", "prospect_id",
+        ),
         Index(
             "ix_enrollments_unexplained", "status",
             sqlite_where=text("status_reason IS NULL OR status_reason = ''"),
@@ -186,6 +195,8 @@ class Message(Base):
         UniqueConstraint("enrollment_id", "step", name="uq_messages_enrollment_step"),
         Index("ix_messages_mailbox_sent", "mailbox", "sent_at"),
         Index("ix_messages_status", "status"),
+        # The Reps page's touches sent in a period: a range of sent_at (0015).
+        Index("ix_messages_sent", "sent_at", "status", "enrollment_id"),
         # A/B comparison in the manager report reads only the touches that carry a variant.
         Index(
             "ix_messages_variant", "variant", "step", "status", "enrollment_id",

@@ -132,6 +132,15 @@ def clear_throttle(s: Session, key: str) -> None:
     )
 
 
+def prospect_owners(s: Session, email: str) -> set[str | None] | None:
+    """The prospect's owner and every owner of its enrollments; None when there is no such prospect."""
+    prospect = s.execute(select(Prospect.id, Prospect.owner).where(Prospect.email == email)).first()
+    if prospect is None:
+        return None
+    rows = s.execute(select(Enrollment.owner).where(Enrollment.prospect_id == prospect[0])).scalars()
+    return {prospect[1], *rows}
+
+
 def enrollment_owners(s: Session, enrollment_id: int) -> tuple[str | None, str | None] | None:
     """(enrollment owner, prospect owner) of an enrollment, None when there is none."""
     row = s.execute(

@@ -1,4 +1,4 @@
-"""The demo's people: five scripted prospects and the rep, Sam, reacting to real mail.
+"""The demo's people: six scripted prospects and the rep, Sam, reacting to real mail.
 
 The prospects act only by sending real mail through the demo's SMTP server into
 Sam's mailbox, so the engine learns of a reply, an out-of-office, a bounce or an
@@ -46,6 +46,11 @@ class Persona:
     after_touch: int = 0
     delay: timedelta = timedelta(0)
     plays: str = ""
+    ab_variant: str | None = None  # the copy of the A/B step (touch 4) this prospect gets
+    # The demo leaves something for the manager to look at: a reply Sam has not answered yet,
+    # and a call task Sam has not made yet (overdue when the story ends).
+    rep_answers: bool = True
+    rep_does_task: bool = True
 
 
 PERSONAS = (
@@ -54,7 +59,7 @@ PERSONAS = (
             "replies after touch 2"),
     Persona("priya@lakeside-tools.example", "Priya Raman", "Lakeside Tools", "Q-2042",
             "laser-cut brackets", 9600, "out_of_office", 1, timedelta(minutes=2),
-            "out-of-office after touch 1"),
+            "out-of-office after touch 1", "timing"),
     Persona("marco@oldco-supply.example", "Marco Bellini", "Oldco Supply", "Q-2043",
             "stainless hinges", 4200, "bounces", 1, timedelta(0),
             "address bounces"),
@@ -63,7 +68,10 @@ PERSONAS = (
             "asks to be removed after touch 3"),
     Persona("jordan@quietpeak.example", "Jordan Alvarez", "Quiet Peak Outfitters", "Q-2045",
             "aluminium trays", 7300, "silent", 0, timedelta(0),
-            "never answers"),
+            "never answers; Sam has not made the closing call yet", "short", rep_does_task=False),
+    Persona("alex@harbor-works.example", "Alex Kim", "Harbor Works", "Q-2046",
+            "welded frames", 11200, "replies", 3, timedelta(hours=2),
+            "replies after touch 3; Sam has not answered yet", rep_answers=False),
 )  # fmt: skip
 
 
@@ -178,7 +186,9 @@ class Cast:
         for their in self.own.values():
             sender = their["From"].addresses[0].addr_spec.lower()
             persona = self.personas.get(sender)
-            if persona is None or persona.behaviour != "replies" or f"<{sender}>" not in text:
+            if persona is None or persona.behaviour != "replies" or not persona.rep_answers:
+                continue
+            if f"<{sender}>" not in text:
                 continue
             answer = EmailMessage()
             answer["From"] = email.utils.formataddr((REP_NAME, REP))

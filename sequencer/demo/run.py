@@ -97,15 +97,19 @@ def run_demo(
 
 def _enroll_cast(db: Database, project: Project, clock: ManualClock) -> list[Happening]:
     """Enroll every persona through the ordinary enrollment service (commits per prospect)."""
+    from sequencer.demo.ab_split import assign_variant
+
     out = []
     for p in PERSONAS:
-        enrollment.enroll(
+        result = enrollment.enroll(
             db, project.config, project.sequences,
             email=p.email, sequence_id=SEQUENCE_ID, name=p.name, company=p.company,
             tz=TEAM_TZ, value=str(p.value),
             fields={"quote_number": p.quote_number, "product": p.product},
             now=clock.now(), actor="demo", source="demo",
         )  # fmt: skip
+        if p.ab_variant and result.enrollment_id is not None:
+            assign_variant(db, project.sequences[SEQUENCE_ID], result.enrollment_id, p.ab_variant)
         out.append(Happening(clock.now(), p.email, f"enrolled in {SEQUENCE_ID} ({p.plays})"))
     return out
 
@@ -156,7 +160,10 @@ def _rep_does_tasks(
     from sequencer.people import tasks
 
     out = []
+    waiting = {p.email for p in PERSONAS if not p.rep_does_task}
     for view in tasks.todo(db, project.config, clock, due="overdue"):
+        if view.prospect in waiting:  # left for the manager to see: an overdue call
+            continue
         closed = tasks.close_task(
             db, project.config, project.sequences, clock, view.id, status="done",
             note="called; left a voicemail", actor=REP,

@@ -352,13 +352,10 @@ def inbound_row(
         token=verdict.token,
         reply_to=list(verdict.reply_to),
         rule=verdict.rule,
-<<<<<<< HEAD
         from_name=_from_name(headers),
-=======
         dmarc=verdict.dmarc,
         language=verdict.language,
         feedback_type=verdict.feedback_type,
->>>>>>> wt-t15
     )
     if kind == "bounce":
         recipients = list(verdict.recipients)

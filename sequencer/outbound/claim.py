@@ -21,7 +21,7 @@ from sequencer.config import Config, MailboxConfig
 from sequencer.core import lifecycle, pacing
 from sequencer.core.compose import new_message_id
 from sequencer.core.schedule import BusinessCalendar, in_window, next_window_open, zone
-from sequencer.core.sequences import Sequence
+from sequencer.core.sequences import Sequence, choose_variant
 from sequencer.core.templates import TemplateStore
 from sequencer.db import mailbox_state, outbox
 from sequencer.db.models import Enrollment, Prospect
@@ -120,8 +120,11 @@ class TouchDecider:
         except (TemplateError, ValueError) as exc:
             return outbox.Finish(lifecycle.FAILED, f"step {number} cannot be composed: {exc}")
         self.taken += 1
+        # The A/B report reads the variant off the message: the same choice render_touch made.
+        step = sequence.step(number)
+        variant = choose_variant(step, e.token).name if len(step.variants) > 1 else None
         return outbox.SendTouch(
-            to_addr=p.email, subject=prepared.subject, variant=None, payload=prepared
+            to_addr=p.email, subject=prepared.subject, variant=variant, payload=prepared
         )
 
 

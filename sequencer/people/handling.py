@@ -111,22 +111,13 @@ def reassign(
         raise UserError(f"reassign: {new_owner!r} is not a rep of a configured mailbox ({', '.join(reps)})")
     with db.session() as s:
         e, p = _enrollment(s, enrollment_id)
-        previous = e.owner
-        if previous == new_owner and p.owner == new_owner:
+        if e.owner == new_owner and p.owner == new_owner and not state_changes.reassign_preview(
+            s, enrollment_id, new_owner
+        ).open_tasks:
             return Done(f"{p.email} already belongs to {new_owner}", p.email)
-        e.owner = new_owner
-        p.owner = new_owner
-        p.updated_at = now
-        store.record_event(
-            s,
-            now=now,
-            kind="owner_changed",
-            actor=actor,
-            enrollment=e,
-            reason=f"reassigned from {previous or '(nobody)'} to {new_owner}",
-            data={"from": previous, "to": new_owner},
-        )
-        return Done(f"{p.email} now belongs to {new_owner}", p.email)
+        # Open tasks (and so their reminders and escalations) move with the lead.
+        done = state_changes.reassign(s, enrollment_id, new_owner, now=now, actor=actor)
+        return Done(f"{p.email} now belongs to {new_owner}: {done.consequences}", p.email)
 
 
 def mark_handled(db: Database, enrollment_id: int, *, note: str | None, now: datetime, actor: str) -> Done:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sequencer.config import Config, MailboxConfig
@@ -25,7 +26,7 @@ from sequencer.core.addresses import normalize
 from sequencer.core.sequences import Sequence
 from sequencer.db import prospects as q
 from sequencer.db import store
-from sequencer.db.models import Enrollment
+from sequencer.db.models import Enrollment, Task
 from sequencer.db.session import Database
 from sequencer.db.unit import unit_of_work
 from sequencer.errors import NotFound, UserError
@@ -275,3 +276,86 @@ def mark_replied(
             stages.on_reply(s, prospect.id, actor=actor, now=now, enrollment_id=e.id)
             out.append(state_change(e, prospect.email, before))
         return out
+
+
+# ---------------------------------------------------------------- reassign
+
+
+@dataclass(frozen=True)
+class Reassignment:
+    """What handing a lead to another rep does, said before it is done and after."""
+
+    enrollment_id: int
+    email: str
+    sequence_id: str
+    from_owner: str | None
+    to_owner: str
+    open_tasks: int
+    remaining_touches: int
+    mailbox: str
+
+    @property
+    def consequences(self) -> str:
+        tasks = (
+            f"{self.open_tasks} open task{'s' if self.open_tasks != 1 else ''} (with their reminders "
+            f"and escalations) move to {self.to_owner}"
+            if self.open_tasks
+            else "no open task to move"
+        )
+        touches = (
+            f"the {self.remaining_touches} remaining touch{'es' if self.remaining_touches != 1 else ''} still "
+            f"go out from mailbox {self.mailbox}, the address the prospect knows"
+            if self.remaining_touches
+            else "no touch is left to send"
+        )
+        return f"{self.email} ({self.sequence_id}): {self.from_owner or '(nobody)'} -> {self.to_owner}; {tasks}; {touches}"
+
+
+def _open_tasks(s: Session, enrollment_id: int) -> list[Task]:
+    return list(s.scalars(select(Task).where(Task.enrollment_id == enrollment_id, Task.status == "open")))
+
+
+def _reassignment(s: Session, e: Enrollment, to_owner: str) -> Reassignment:
+    remaining = max(e.total_steps - e.steps_done, 0) if e.status in lifecycle.OPEN_STATES else 0
+    return Reassignment(
+        e.id, e.prospect.email, e.sequence_id, e.owner, to_owner, len(_open_tasks(s, e.id)), remaining, e.mailbox
+    )
+
+
+def reassign_preview(target: Session | Database, enrollment_id: int, to_owner: str) -> Reassignment:
+    """What ``reassign`` would do (reads only)."""
+    with unit_of_work(target) as s:
+        e = s.get(Enrollment, enrollment_id)
+        if e is None:
+            raise NotFound(f"no enrollment {enrollment_id}")
+        return _reassignment(s, e, to_owner)
+
+
+def reassign(
+    target: Session | Database, enrollment_id: int, to_owner: str, *, now: datetime, actor: str
+) -> Reassignment:
+    """Hand the lead to ``to_owner``: the prospect, this enrollment and its open tasks.
+
+    Task reminders and escalations are addressed by the task's owner, so they follow the
+    task. The sending mailbox stays, so the thread's remaining touches come from the
+    address the prospect already knows. One ``owner_changed`` event says all of it.
+    """
+    with unit_of_work(target) as s:
+        e = s.get(Enrollment, enrollment_id)
+        if e is None:
+            raise NotFound(f"no enrollment {enrollment_id}")
+        done = _reassignment(s, e, to_owner)
+        p = e.prospect
+        if e.owner == to_owner and p.owner == to_owner and not any(t.owner != to_owner for t in _open_tasks(s, e.id)):
+            return done
+        for task in _open_tasks(s, e.id):
+            task.owner = to_owner
+        e.owner = to_owner
+        p.owner = to_owner
+        p.updated_at = now
+        store.record_event(
+            s, now=now, kind="owner_changed", actor=actor, enrollment=e,
+            reason=f"reassigned from {done.from_owner or '(nobody)'} to {to_owner}; {done.open_tasks} open task(s) moved",
+            data={"from": done.from_owner, "to": to_owner, "tasks": done.open_tasks},
+        )  # fmt: skip
+        return done

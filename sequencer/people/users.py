@@ -20,6 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy.orm import Session
 
+from sequencer.core.addresses import normalize
 from sequencer.db import users as q
 from sequencer.db.models import User
 from sequencer.db.session import Database
@@ -197,6 +198,15 @@ def may_act_on(db: Database, viewer: Viewer, enrollment_id: int) -> bool:
         return True
     with db.read_session() as s:
         owners = q.enrollment_owners(s, enrollment_id)
+    return owners is not None and viewer.owner in owners
+
+
+def may_act_on_prospect(db: Database, viewer: Viewer, email: str) -> bool:
+    """A rep may act on a prospect they own or one of whose enrollments they own."""
+    if viewer.owner is None:
+        return True
+    with db.read_session() as s:
+        owners = q.prospect_owners(s, normalize(email))
     return owners is not None and viewer.owner in owners
 
 

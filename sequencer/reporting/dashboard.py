@@ -12,16 +12,20 @@ SQLAlchemy itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from sequencer.config import Config
+from sequencer.core.planning import render_step
+from sequencer.core.sequence_checks import SAMPLE_MAILBOX
+from sequencer.core.sequences import Sequence
+from sequencer.core.template_context import build_context
 from sequencer.db import mailbox_state, outbox
 from sequencer.db import reports as q
 from sequencer.db.session import Database
-from sequencer.errors import SequenceError
-from sequencer.project import load_project
+from sequencer.errors import SequenceError, SequencerError
+from sequencer.project import Project, load_project
 
 # What a caller catches to say "the database did not answer" (a 503, not a 500).
 DATABASE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError,)
@@ -108,12 +112,28 @@ def unanswered_by_rep(
         }
 
 
+def unanswered_enrollments(db: Database, enrollment_ids: list[int]) -> frozenset[int]:
+    """Which of these enrollments have a reply still waiting for the rep's answer."""
+    from sqlalchemy import select
+
+    from sequencer.db.models import Enrollment as E
+
+    if not enrollment_ids:
+        return frozenset()
+    with db.read_session() as s:
+        return frozenset(s.scalars(select(E.id).where(
+            E.id.in_(enrollment_ids), E.replied_at.is_not(None), E.answered_at.is_(None), E.status == "replied",
+        )))  # fmt: skip
+
+
 @dataclass(frozen=True)
 class StepDefinition:
     name: str | None
     wait: str
-    subject: str | None
+    subject: str | None  # as rendered for the sample prospect (the raw text when it cannot be)
     variants: list[str]  # names, when the step has more than one
+    is_task: bool = False
+    task: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,27 +143,57 @@ class SequenceDefinition:
     steps: list[StepDefinition]
 
 
-def sequence_definition(config: Config, sequence_id: str) -> tuple[SequenceDefinition | None, str | None]:
+def sequence_definition(
+    config: Config, sequence_id: str, *, now: datetime | None = None
+) -> tuple[SequenceDefinition | None, str | None]:
     """The sequence as its file defines it now, or (None, why) when the files cannot be read.
 
     A broken file is a message on the page, not an error: the figures still show.
     """
     try:
-        loaded = load_project(config).sequences.get(sequence_id)
+        project = load_project(config)
     except SequenceError as exc:
         return None, f"the sequence files could not be read: {len(exc.problems)} problem(s)"
+    loaded = project.sequences.get(sequence_id)
     if loaded is None:
         return None, None
+    subjects = _sample_subjects(project, loaded, (now or datetime.now(UTC)).date())
     steps = [
         StepDefinition(
             name=step.name,
             wait=str(step.wait),
-            subject=step.subject,
+            subject=None if step.is_task else subjects.get(step.number, step.subject),
             variants=[v.name for v in step.variants] if len(step.variants) > 1 else [],
+            is_task=step.is_task,
+            task=step.task,
         )
         for step in loaded.steps
     ]
     return SequenceDefinition(sequence_id, loaded.name, steps), None
+
+
+SAMPLE_PROSPECT = {"email": "sample@example.com", "name": "Sam Sample", "first_name": "Sam",
+                   "company": "Example Co"}
+
+
+def _sample_subjects(project: Project, sequence: Sequence, today: date) -> dict[int, str]:
+    """Each email step's subject as the sequence's ``sample`` prospect (else a stand-in) gets it;
+    an in-thread step shows the thread's subject as a reply ("Re: ..."). A step that cannot be
+    rendered keeps its raw text."""
+    sample = dict(sequence.sample) or SAMPLE_PROSPECT
+    out: dict[int, str] = {}
+    for step in sequence.steps:
+        if step.is_task:
+            continue
+        try:
+            first = sequence.thread_start(step)
+            context = build_context(sample, SAMPLE_MAILBOX, sequence, first, None, today, project.calendar)
+            subject = render_step(project.templates, sequence, first, first.variants[0], context).subject
+        except (SequencerError, ValueError, KeyError, StopIteration):
+            continue
+        if subject:
+            out[step.number] = subject if step.starts_thread else f"Re: {subject}"
+    return out
 
 
 __all__ = [
@@ -157,4 +207,5 @@ __all__ = [
     "mailbox_statuses",
     "sequence_definition",
     "unanswered_by_rep",
+    "unanswered_enrollments",
 ]

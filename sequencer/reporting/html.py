@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from sequencer.reporting.model import Figures, Report
+from sequencer.reporting.model import Figures, Report, format_money
 
 BAR = "#2563eb"
 REPLY = "#16a34a"
@@ -46,7 +46,8 @@ def pct(value: float | None) -> str:
 
 
 def money(value: float | None) -> str:
-    return "–" if value is None else f"{value:,.0f}"
+    """The one money format (dashboard, every report format, digest): 33,000.00."""
+    return "–" if value is None else format_money(value)
 
 
 def hours(value: float | None) -> str:

@@ -20,6 +20,11 @@ STATE_COLUMNS = (
 )
 
 
+def format_money(value: float) -> str:
+    """The one money format of every place a figure is shown: 33,000.00."""
+    return f"{value:,.2f}"
+
+
 def nearest_rank(sorted_values: list[float], p: int) -> float:
     """The p-th percentile by nearest rank (``percentile_disc``): the value at rank ceil(p*n/100).
 
@@ -214,6 +219,87 @@ class SpeedToLead:
 
 
 @dataclass
+class VariantFigures:
+    """One variant of an A/B step: touches sent with it and replies to them."""
+
+    name: str
+    sent: int
+    replies: int
+    reply_rate: float | None
+
+
+@dataclass
+class StepFigures:
+    """An A/B step: its variants (whose ``sent`` add up to the step's) and the chance test."""
+
+    sequence_id: str
+    step: int
+    sent: int
+    replies: int
+    reply_rate: float | None
+    variants: list[VariantFigures]
+    p_value: float | None
+    more_than_chance: bool
+    verdict: str
+
+
+@dataclass
+class StageFigures:
+    """One deal stage: prospects and value in it now, how long they sit, how many rot.
+
+    ``median_days``/``p90_days``: time in the stage so far of the prospects in it now
+    (nearest rank). ``conversion``: of the deals that reached this stage, the share that
+    got further (deals still open or won; a lost deal's last stage is not known).
+    """
+
+    stage: str
+    prospects: int
+    value: float
+    rotting: int
+    rotting_value: float
+    rotting_after_days: float | None
+    median_days: float | None
+    p90_days: float | None
+    conversion: float | None
+
+
+@dataclass
+class RottingLead:
+    """A prospect over its stage's threshold (``reporting.rotting_days``)."""
+
+    prospect_id: int
+    email: str
+    name: str | None
+    company: str | None
+    owner: str | None
+    stage: str
+    stage_since: datetime
+    days_in_stage: float
+    rotting_after_days: float
+    deal_value: float | None
+
+
+@dataclass
+class Headline:
+    """The summary cards, defined once: the dashboard, every report format and the digest print these.
+
+    ``value_at_risk``: deal value of prospects whose latest enrollment finished without a
+    reply plus those whose reply is still unanswered (README, "Manager reports").
+    """
+
+    enrolled: int = 0
+    in_sequence: int = 0
+    replies: int = 0
+    reply_rate: float | None = None
+    unanswered: int = 0
+    sla_breaches: int = 0
+    stalled: int = 0
+    tasks_overdue: int = 0
+    value_at_risk: float = 0.0
+    rotting: int = 0
+
+
+@dataclass
 class Report:
     schema_version: int
     generated_at: datetime
@@ -231,6 +317,10 @@ class Report:
     safety: SafetyCheck
     tasks: TaskFigures = field(default_factory=TaskFigures)
     speed_to_lead: SpeedToLead = field(default_factory=SpeedToLead)
+    steps: list[StepFigures] = field(default_factory=list)
+    headline: Headline = field(default_factory=Headline)
+    stages: list[StageFigures] = field(default_factory=list)
+    rotting_leads: list[RottingLead] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(asdict(self))
@@ -251,10 +341,24 @@ class Report:
             rows.extend(_csv_row(scope, fig) for fig in group)
         return rows
 
-    def to_csv(self) -> str:
+    def to_csv(self, table: str = "figures") -> str:
+        """``figures`` (default), ``variants`` (one row per A/B step and variant) or ``headline``."""
+        rows = {"figures": self.to_csv_rows, "variants": self.variant_rows, "headline": self.headline_rows}[table]()
         out = io.StringIO()
-        csv.writer(out, lineterminator="\n").writerows(self.to_csv_rows())
+        csv.writer(out, lineterminator="\n").writerows(rows)
         return out.getvalue()
+
+    def variant_rows(self) -> list[list[Any]]:
+        rows: list[list[Any]] = [list(VARIANT_COLUMNS)]
+        for st in self.steps:
+            for v in st.variants:
+                rows.append([st.sequence_id, st.step, v.name, v.sent, v.replies, _blank(v.reply_rate),
+                             st.sent, _blank(st.p_value), st.more_than_chance, st.verdict])
+        return rows
+
+    def headline_rows(self) -> list[list[Any]]:
+        h = asdict(self.headline)
+        return [list(h), [_blank(v) for v in h.values()]]
 
 
 CSV_COLUMNS = (
@@ -263,6 +367,17 @@ CSV_COLUMNS = (
     "median_hours_to_reply", "p90_hours_to_reply", "median_hours_to_answer", "p90_hours_to_answer",
     "touched", "replies_by_touch",
 )
+
+
+VARIANT_COLUMNS = (
+    "sequence_id", "step", "variant", "sent", "replies", "reply_rate", "step_sent", "p_value",
+    "more_than_chance", "verdict",
+)
+CSV_TABLES = ("figures", "variants", "headline")
+
+
+def _blank(v: Any) -> Any:
+    return "" if v is None else v
 
 
 def _csv_row(scope: str, f: Figures) -> list[Any]:

@@ -31,7 +31,7 @@ from sequencer.core import lifecycle
 from sequencer.db import report_leads as lists
 from sequencer.db import reports as q
 from sequencer.db.session import Database
-from sequencer.reporting import rep_work
+from sequencer.reporting import ab, rep_work, stages
 from sequencer.reporting.model import (
     STATE_COLUMNS,
     Activity,
@@ -39,6 +39,7 @@ from sequencer.reporting.model import (
     Bucket,
     Duration,
     Figures,
+    Headline,
     Lead,
     OverdueReason,
     PipelineState,
@@ -191,6 +192,9 @@ def build_report(
         )
         task_figures = rep_work.task_figures(s, f, now=now, sla_hours=rep_cfg.task_sla_hours, limit=list_limit)
         speed = rep_work.speed_to_lead(s, f, limit=list_limit)
+        stage_figs, rotting = stages.stage_figures(
+            s, f, now=now, thresholds=rep_cfg.rotting_days, limit=list_limit
+        )
     # An open task overdue past the SLA is a lead at risk: the lead-safety check fails on it.
     violation_count += task_figures.at_risk
     ttr, tta = _percentiles(durations)
@@ -230,18 +234,34 @@ def build_report(
     overdue_total = sum(n for _, n, _ in overdue)
     stalled_total = sum(st for _, _, st in overdue)
     replies_answered = totals.time_to_answer.n
+    variant_rows = [q_variant(*v) for v in variants]
+    pipeline_states = _pipeline(pipeline)
+    value = {p.state: p.value for p in pipeline_states}
+    _finish(totals)
+    headline = Headline(
+        enrolled=totals.enrolled,
+        in_sequence=totals.active + totals.paused,
+        replies=totals.replies,
+        reply_rate=totals.reply_rate,
+        unanswered=unanswered_n,
+        sla_breaches=breaches,
+        stalled=stalled_total,
+        tasks_overdue=task_figures.overdue,
+        value_at_risk=round(value.get("at_risk", 0.0) + value.get("unanswered", 0.0), 2),
+        rotting=sum(st.rotting for st in stage_figs),
+    )
     return Report(
         schema_version=SCHEMA_VERSION,
         generated_at=now,
         timezone=config.timezone,
         filters={"sequence": sequence, "owner": owner, "since": since},
-        totals=_finish(totals),
+        totals=totals,
         sequences=[_finish(per_seq[k]) for k in sorted(per_seq)],
         reps=[_finish(per_rep[k]) for k in sorted(per_rep, key=lambda r: (r is None, r or ""))],
         sequence_reps=[
             _finish(per_pair[k]) for k in sorted(per_pair, key=lambda k: (k[0], k[1] is None, k[1] or ""))
         ],
-        variants=[q_variant(*v) for v in variants],
+        variants=variant_rows,
         aging=Aging(
             active=active,
             since_last_touch=[Bucket(label, age.get(i, 0)) for i, label in enumerate(AGE_LABELS)],
@@ -261,7 +281,7 @@ def build_report(
             time_to_answer=totals.time_to_answer,
             unanswered_replies=[_lead(r, now, sla) for r in unanswered],
         ),
-        pipeline=_pipeline(pipeline),
+        pipeline=pipeline_states,
         activity=activity,
         safety=SafetyCheck(
             ok=violation_count == 0, violations=violation_count,
@@ -269,7 +289,12 @@ def build_report(
         ),
         tasks=task_figures,
         speed_to_lead=speed,
+        steps=ab.step_figures(variant_rows),
+        headline=headline,
+        stages=stage_figs,
+        rotting_leads=rotting,
     )
+
 
 def q_variant(sequence_id: str, step: int, variant: str, sent: int, replies: int) -> Variant:
     return Variant(sequence_id, step, variant, sent, replies, _rate(replies, sent))

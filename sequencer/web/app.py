@@ -34,6 +34,7 @@ from sequencer.config import Config
 from sequencer.reporting.dashboard import Database
 from sequencer.web.auth import WebAuth, auth_from_env
 from sequencer.web.dashboard import HERE, Dashboard
+from sequencer.web.leads_page import LeadsPages
 from sequencer.web.security import CSP, HostAllowList, SecurityHeaders, allowed_hosts
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,15 @@ def create_app(
         config, db, clock, auth or auth_from_env(config.web), refresh_seconds, cache_seconds
     )
     g = dash.guarded
+    leads = LeadsPages(dash)
+    # Before "/leads/{email:path}" and "/actions/{action}": the first full match wins.
+    routes: list[Any] = [
+        Route("/leads", g(leads.page), name="leads"),
+        Route("/partial/leads", g(leads.partial), name="leads_partial"),
+        Route("/leads.csv", g(leads.csv), name="leads_csv"),
+        Route("/leads/bulk", g(leads.bulk), methods=["POST"], name="leads_bulk"),
+        Route("/actions/stage", g(leads.stage), methods=["POST"], name="stage"),
+    ]
     page_routes = {
         "home": ("/", dash.build_home),
         "pipeline": ("/pipeline", dash.build_pipeline),
@@ -67,7 +77,6 @@ def create_app(
         "lead": ("/leads/{email:path}", dash.build_lead),
         "sequence": ("/sequences/{sequence_id}", dash.build_sequence),
     }
-    routes: list[Any] = []
     for name, (path, build) in page_routes.items():
         routes.append(Route(path, g(dash.page(name, build, partial=False)), name=name))
         routes.append(

@@ -18,7 +18,7 @@ from sequencer.config import Config
 from sequencer.errors import NotFound
 from sequencer.reporting import dashboard as reads
 from sequencer.reporting.dashboard import Database, HeldTouch, MailboxStatus
-from sequencer.reporting.model import Lead, OverdueTask
+from sequencer.reporting.model import Lead, OverdueTask, RottingLead, StageFigures
 from sequencer.web.filters import Filters, report_for
 from sequencer.web.pages import held_touches
 
@@ -37,6 +37,8 @@ CSV_TABLES = (
     "pipeline",
     "aging",
     "variants",
+    "rotting",
+    "stages",
     "overdue",
     "held",
     "mailboxes",
@@ -80,6 +82,10 @@ def csv_table(db: Database, config: Config, now: datetime, f: Filters, table: st
         return _csv(("state", "label", "prospects", "value"), (asdict(p) for p in r.pipeline))
     if table == "aging":
         return _csv(("label", "count"), (asdict(b) for b in r.aging.since_last_touch))
+    if table == "rotting":
+        return _csv(fields_of(RottingLead), (asdict(x) for x in r.rotting_leads))
+    if table == "stages":
+        return _csv(fields_of(StageFigures), (asdict(x) for x in r.stages))
     if table == "overdue":
         return _csv(("reason", "overdue", "stalled"), (asdict(o) for o in r.aging.overdue_by_reason))
     return _csv(

@@ -14,13 +14,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -29,12 +30,14 @@ from sequencer.clock import Clock
 from sequencer.config import Config
 from sequencer.errors import IllegalTransition, NotFound, SequencerError, UserError
 from sequencer.people import handling
+from sequencer.reporting import html as report_html
 from sequencer.reporting.dashboard import DATABASE_ERRORS, Database, mailbox_statuses
-from sequencer.web import pages
+from sequencer.web import pages, timeline_view
 from sequencer.web.auth import COOKIE, Session, WebAuth
 from sequencer.web.cache import PageCache
 from sequencer.web.csv_export import csv_table
 from sequencer.web.filters import Filters
+from sequencer.web.leads_page import leads_url
 from sequencer.web.security import HTMX_CONFIG
 from sequencer.web.users import NO_LOGIN, Gate
 
@@ -52,12 +55,14 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["money"] = lambda v: "" if v is None else f"{v:,.2f}"
-    env.filters["pct"] = lambda v: "–" if v is None else f"{100 * v:.1f}%"
-    env.filters["hours"] = lambda v: (
-        "–" if v is None else (f"{v:.1f} h" if v < 48 else f"{v / 24:.1f} d")
-    )
+    # The report's own formats: a figure reads the same on the dashboard, in the report and digest.
+    env.filters["money"] = lambda v: "" if v is None else report_html.money(v)
+    env.filters["pct"] = report_html.pct
+    env.filters["hours"] = report_html.hours
     env.filters["urlpart"] = lambda v: quote(str(v), safe="@")
+    env.globals["leads_url"] = leads_url  # every figure links to the leads behind it
+    env.globals["timeline_once"] = timeline_view.once
+    env.filters["words"] = timeline_view.words
     return env
 
 
@@ -100,14 +105,23 @@ class Dashboard:
         threading.Thread(target=build, name="dashboard-warm-up", daemon=True).start()
 
     # -- helpers ----------------------------------------------------------------------
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.config.timezone)
+    def zone_name(self) -> str:
+        """The viewer's zone: ``reporting.timezone``, else the team's ``timezone``."""
+        return self.config.reporting.timezone or self.config.timezone
 
-    def local(self, value: datetime | None, zone: str | None = None) -> str:
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.zone_name())
+
+    def local(self, value: datetime | None, zone: str | None = None) -> Markup | str:
+        """A time in the viewer's zone, the UTC instant on hover."""
         if value is None:
             return "–"
         tz = ZoneInfo(zone) if zone else self.tz()
-        return value.astimezone(tz).strftime("%a %d %b %Y %H:%M %Z")
+        utc = value.astimezone(UTC)
+        return Markup('<time datetime="{}" title="{} UTC">{}</time>').format(
+            utc.isoformat().replace("+00:00", "Z"), utc.strftime("%Y-%m-%d %H:%M"),
+            value.astimezone(tz).strftime("%a %d %b %Y %H:%M %Z"),
+        )
 
     def render(
         self, request: Request, template: str, status: int = 200, **ctx: Any
@@ -135,7 +149,7 @@ class Dashboard:
             "htmx_config": HTMX_CONFIG,
             "refresh": self.refresh,
             "local": self.local,
-            "tz": self.config.timezone,
+            "tz": self.zone_name(),
             "now": self.clock.now(),
             "path": request.url.path,
             "notice": request.query_params.get("notice"),

@@ -10,8 +10,8 @@ them for a page. Functions are synchronous (the app runs them in a worker thread
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from markupsafe import Markup
 
@@ -20,9 +20,12 @@ from sequencer.errors import NotFound
 from sequencer.people.handling import LeadView, lead_view
 from sequencer.reporting import dashboard as reads
 from sequencer.reporting.dashboard import Database, HeldTouch, MailboxStatus
-from sequencer.reporting.model import Figures, Lead, Report, Variant
+from sequencer.reporting.model import Figures, Lead, Report, StepFigures, Variant
+from sequencer.reporting.reps import RepFigures, rep_figures
 from sequencer.web import charts
 from sequencer.web.filters import Filters, report_for
+
+REPS_PERIOD_DAYS = 28  # the Reps page's period when no date filter is set
 
 
 def held_touches(db: Database, f: Filters) -> list[HeldTouch]:
@@ -77,6 +80,7 @@ class PipelinePage:
     value_chart: Markup
     aging_chart: Markup
     value_at_risk: float
+    stage_chart: Markup = Markup("")
 
 
 def _funnel(fig: Figures) -> SequenceFunnel:
@@ -103,7 +107,6 @@ PIPELINE_COLORS = {
 
 def pipeline(db: Database, config: Config, now: datetime, f: Filters) -> PipelinePage:
     r = report_for(db, config, now, f)
-    value = {p.state: p.value for p in r.pipeline}
     return PipelinePage(
         report=r,
         funnels=[_funnel(fig) for fig in r.sequences],
@@ -116,7 +119,12 @@ def pipeline(db: Database, config: Config, now: datetime, f: Filters) -> Pipelin
             [(b.label, b.count) for b in r.aging.since_last_touch],
             title="Active leads by days since the last touch",
         ),
-        value_at_risk=value.get("at_risk", 0.0) + value.get("unanswered", 0.0),
+        value_at_risk=r.headline.value_at_risk,
+        stage_chart=charts.hbars(
+            [(st.stage, st.prospects) for st in r.stages],
+            title="Deals per stage",
+            colors=[charts.BAR],
+        ),
     )
 
 
@@ -137,6 +145,9 @@ class RepsPage:
     report: Report
     rows: list[RepRow]
     chart: Markup
+    period: tuple[datetime, datetime] | None = None
+    figures: list[RepFigures] = field(default_factory=list)
+    trend_chart: Markup = Markup("")
 
 
 def reps(db: Database, config: Config, now: datetime, f: Filters) -> RepsPage:
@@ -162,11 +173,28 @@ def reps(db: Database, config: Config, now: datetime, f: Filters) -> RepsPage:
         title="Unanswered replies per rep",
         colors=[charts.WARN],
     )
-    return RepsPage(r, rows, chart)
+    _, window = f.instants(now)
+    start, end = window if f.since or f.until else (now - timedelta(days=REPS_PERIOD_DAYS), now)
+    figs = rep_figures(db, config, r, now=now, start=start, end=end, sequence=f.sequence, owner=f.rep)
+    trend = charts.hbars(
+        [(x.owner or "(no owner)", x.touches_sent) for x in figs],
+        title=f"Touches sent per rep, {start:%d %b} – {end:%d %b}",
+        colors=[charts.BAR],
+    )
+    return RepsPage(r, rows, chart, (start, end), figs, trend)
 
 
-def lead(db: Database, config: Config, now: datetime, email: str) -> LeadView:
-    return lead_view(db, config, email, now=now)
+@dataclass
+class LeadPage(LeadView):
+    """The lead view plus which enrollments still wait for an answer (Mark handled only there)."""
+
+    unanswered: frozenset[int] = frozenset()
+
+
+def lead(db: Database, config: Config, now: datetime, email: str) -> LeadPage:
+    view = lead_view(db, config, email, now=now)
+    waiting = reads.unanswered_enrollments(db, [e.enrollment_id for e in view.timeline.enrollments])
+    return LeadPage(view.timeline, view.next_touches, view.zone, view.owners, waiting)
 
 
 @dataclass(frozen=True)
@@ -179,6 +207,8 @@ class StepRow:
     sent: int
     replies: int
     reply_rate: float | None
+    is_task: bool = False
+    task: str | None = None
 
 
 @dataclass
@@ -190,13 +220,14 @@ class SequencePage:
     steps: list[StepRow]
     variants: list[Variant]
     funnel: SequenceFunnel
+    ab_steps: list[StepFigures]
     definition_error: str | None
 
 
 def sequence(db: Database, config: Config, now: datetime, sequence_id: str, f: Filters) -> SequencePage:
     r = report_for(db, config, now, Filters(f.rep, sequence_id, f.since, f.until))
     figs = [fig for fig in r.sequences if fig.sequence_id == sequence_id]
-    loaded, error = reads.sequence_definition(config, sequence_id)
+    loaded, error = reads.sequence_definition(config, sequence_id, now=now)
     if not figs and loaded is None:
         raise NotFound(f"no sequence {sequence_id!r} in the database or in {config.sequences_path}")
     fig = figs[0] if figs else Figures(sequence_id, loaded.name if loaded else None)
@@ -215,7 +246,9 @@ def sequence(db: Database, config: Config, now: datetime, sequence_id: str, f: F
                 variants=step.variants if step else [],
                 sent=sent,
                 replies=replies,
-                reply_rate=round(replies / sent, 4) if sent else None,
+                reply_rate=round(replies / sent, 4) if sent and not (step and step.is_task) else None,
+                is_task=bool(step and step.is_task),
+                task=step.task if step else None,
             )
         )
     return SequencePage(
@@ -226,5 +259,6 @@ def sequence(db: Database, config: Config, now: datetime, sequence_id: str, f: F
         steps=steps,
         variants=[v for v in r.variants if v.sequence_id == sequence_id],
         funnel=_funnel(fig),
+        ab_steps=[st for st in r.steps if st.sequence_id == sequence_id],
         definition_error=error,
     )

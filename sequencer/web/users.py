@@ -100,6 +100,11 @@ class Gate:
         if viewer is None or not users.may_act_on(self.db, viewer, enrollment_id):
             raise NotFound(f"no enrollment {enrollment_id}")
 
+    def check_prospect(self, request: Request, email: str) -> None:
+        viewer = self.viewer(request)
+        if viewer is None or not users.may_act_on_prospect(self.db, viewer, email):
+            raise NotFound(f"no prospect {email!r}")
+
     # -- logging in ---------------------------------------------------------------------------
     def _keys(self, request: Request, name: str) -> tuple[str, str]:
         address = request.client.host if request.client else "unknown"

@@ -20,6 +20,7 @@ AWAY = "priya@lakeside-tools.example"
 BOUNCER = "marco@oldco-supply.example"
 OPTS_OUT = "lee@brightline-mfg.example"
 SILENT = "jordan@quietpeak.example"
+WAITING = "alex@harbor-works.example"  # replies after touch 3; Sam has not answered yet
 # The demo ends about "today"; pinning today makes the story and its endings exact.
 TODAY = "2026-12-03T08:00"
 
@@ -52,14 +53,15 @@ def _json(directory: Path, *args: str) -> Any:
 def test_report_counts_every_ending_of_the_story(kept: tuple[Path, Any]) -> None:
     directory, _ = kept
     totals = _json(directory, "report", "--format", "json")["totals"]
-    assert totals["enrolled"] == 5
-    assert totals["contacted"] == 5
-    assert totals["replied"] == 1
+    assert totals["enrolled"] == 6
+    assert totals["contacted"] == 6
+    assert totals["replied"] == 2
     assert totals["bounced"] == 1
     assert totals["unsubscribed"] == 1
-    assert totals["completed"] == 1
-    assert totals["active"] == 1 and totals["paused"] == 0  # the out-of-office one goes on
-    assert totals["replies"] == 1  # an out-of-office is not a reply
+    assert totals["completed"] == 0  # jordan's closing call is still to make
+    # the out-of-office one goes on; jordan waits for Sam's call
+    assert totals["active"] == 2 and totals["paused"] == 0
+    assert totals["replies"] == 2  # an out-of-office is not a reply
 
 
 def test_each_prospect_ends_where_their_script_leads(kept: tuple[Path, Any]) -> None:
@@ -71,8 +73,10 @@ def test_each_prospect_ends_where_their_script_leads(kept: tuple[Path, Any]) -> 
     assert leads[BOUNCER]["steps_done"] == 1
     assert leads[OPTS_OUT]["status"] == "unsubscribed"
     assert leads[OPTS_OUT]["steps_done"] == 3
-    assert leads[SILENT]["status"] == "completed"
-    assert leads[SILENT]["steps_done"] == leads[SILENT]["total_steps"] == 7  # 6 emails + the call task
+    # 6 emails sent; the call task (step 7) is open and overdue: Sam has not called yet
+    assert leads[SILENT]["status"] == "active"
+    assert (leads[SILENT]["steps_done"], leads[SILENT]["total_steps"]) == (6, 7)
+    assert leads[WAITING]["status"] == "replied" and leads[WAITING]["steps_done"] == 3
     # The out-of-office did not stop her: touches 2-5 went out after it, touch 6 is next.
     assert leads[AWAY]["status"] == "active"
     assert leads[AWAY]["steps_done"] == 5
@@ -98,7 +102,15 @@ def test_the_rep_was_alerted_and_answered(kept: tuple[Path, Any]) -> None:
     assert "is alerted: Reply from Dana Whitfield" in run.stdout
     replies = _json(directory, "report", "--format", "json")["replies"]
     assert replies["answered"] == 1
-    assert replies["unanswered"] == 0
+    assert replies["unanswered"] == 1
+
+
+def test_it_leaves_something_for_the_manager_to_look_at(kept: tuple[Path, Any]) -> None:
+    directory, _ = kept
+    report = _json(directory, "report", "--json")
+    assert [r["email"] for r in report["replies"]["unanswered_replies"]] == [WAITING]  # waits for Sam
+    assert [t["email"] for t in report["tasks"]["overdue_items"]] == [SILENT]  # the call not made
+    assert report["headline"]["rotting"] >= 1 and AWAY in {x["email"] for x in report["rotting_leads"]}
 
 
 def test_it_says_where_the_html_report_is_and_what_to_try(kept: tuple[Path, Any]) -> None:
@@ -114,3 +126,57 @@ def test_keep_refuses_a_directory_that_is_not_empty(kept: tuple[Path, Any]) -> N
     again = sequencer("demo", "--days", "1", "--keep", str(directory), cwd=directory.parent)
     assert again.returncode == 2
     assert "is not an empty directory" in again.stderr
+
+
+def test_both_variants_of_the_ab_step_are_sent_and_counted(kept: tuple[Path, Any]) -> None:
+    directory, _ = kept
+    report = _json(directory, "report", "--json")
+    (step,) = [s for s in report["steps"] if s["sequence_id"] == "quote-follow-up"]
+    assert step["step"] == 4
+    assert {v["name"]: (v["sent"], v["replies"]) for v in step["variants"]} == {"timing": (1, 0), "short": (1, 0)}
+    assert step["sent"] == sum(v["sent"] for v in step["variants"]) == 2
+    assert "not yet more than chance at this sample size" in step["verdict"]
+    listed = {(v["step"], v["variant"]): v["sent"] for v in report["variants"]}
+    assert listed == {(4, "short"): 1, (4, "timing"): 1}
+
+
+def test_the_sequence_page_shows_rendered_subjects_and_marks_the_task_step(kept: tuple[Path, Any]) -> None:
+    from sequencer.project import load_config
+    from sequencer.reporting.dashboard import sequence_definition
+
+    directory, _ = kept
+    definition, error = sequence_definition(load_config(directory / "sequencer.yaml"), "quote-follow-up")
+    assert error is None and definition is not None
+    steps = definition.steps
+    assert "{%" not in (steps[0].subject or "") and (steps[0].subject or "").startswith("Your quote")
+    assert steps[1].subject == f"Re: {steps[0].subject}"
+    assert steps[-1].is_task and steps[-1].subject is None and "Call about the quote" in (steps[-1].task or "")
+    assert not any(s.is_task for s in steps[:-1])
+
+
+def test_demo_web_serves_the_dashboard_over_its_data(tmp_path: Path) -> None:
+    import re
+    import urllib.request
+
+    env = {**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sequencer", "--at", TODAY, "demo", "--days", "3", "--web", "--port", "0"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        url = None
+        for line in proc.stdout:  # printed once the socket listens
+            found = re.search(r"Dashboard over the demo's data: (http://127\.0\.0\.1:\d+/)", line)
+            if found:
+                url = found[1]
+                break
+        assert url, "the demo ended without serving the dashboard"
+        with urllib.request.urlopen(url + "pipeline", timeout=60) as r:
+            page = r.read().decode()
+        assert "Deal pipeline" in page and "quote-follow-up" in page
+        with urllib.request.urlopen(url, timeout=60) as r:
+            assert "replies waiting for an answer" in r.read().decode()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -245,6 +245,37 @@ def test_variants_compare_sends_and_replies(report_json: dict[str, Any]) -> None
         {"sequence_id": "proposal", "step": 1, "variant": "A", "sent": 3, "replies": 0, "reply_rate": 0.0},
         {"sequence_id": "proposal", "step": 1, "variant": "B", "sent": 3, "replies": 1, "reply_rate": 0.3333},
     ]
+    [step] = report_json["steps"]
+    assert (step["sequence_id"], step["step"], step["sent"], step["replies"]) == ("proposal", 1, 6, 1)
+    assert [(v["name"], v["sent"], v["replies"], v["reply_rate"]) for v in step["variants"]] == [
+        ("A", 3, 0, 0.0), ("B", 3, 1, 0.3333),
+    ]
+    assert step["p_value"] == 0.2733 and step["more_than_chance"] is False
+    assert step["verdict"] == "B 33.3% vs A 0.0%: not yet more than chance at this sample size (6 sent, p = 0.27)."
+
+
+def test_a_large_gap_between_variants_is_called_more_than_chance() -> None:
+    from sequencer.reporting.ab import step_figures
+    from sequencer.reporting.model import Variant
+
+    [step] = step_figures([Variant("s", 2, "long", 200, 20, 0.1), Variant("s", 2, "short", 200, 50, 0.25)])
+    assert step.sent == 400 and step.more_than_chance and step.p_value is not None and step.p_value < 0.001
+    assert step.verdict.startswith("short 25.0% vs long 10.0%: short gets more replies, more than chance")
+    [alone] = step_figures([Variant("s", 2, "long", 5, 1, 0.2)])
+    assert alone.p_value is None and alone.verdict == "Only one variant sent so far: nothing to compare yet."
+
+
+def test_variants_in_the_table_csv_and_html(db: Database, db_url: str, tmp_path: Path) -> None:
+    build_history(db)
+    base = ["--config", str(write_config(tmp_path, db_url)), "--at", "2026-03-02T09:00", "report"]
+    runner = CliRunner()
+    rows = list(csv.DictReader(io.StringIO(runner.invoke(main, [*base, "--format", "csv", "--table", "variants"]).output)))
+    assert [(r["variant"], r["sent"], r["replies"], r["step_sent"], r["more_than_chance"]) for r in rows] == [
+        ("A", "3", "0", "6", "False"), ("B", "3", "1", "6", "False"),
+    ]
+    verdict = "proposal step 1: B 33.3% vs A 0.0%: not yet more than chance at this sample size"
+    assert verdict in runner.invoke(main, base).output
+    assert verdict in runner.invoke(main, [*base, "--format", "html"]).output
 
 
 def test_aging_overdue_and_stalled(report_json: dict[str, Any]) -> None:

@@ -313,3 +313,12 @@ def login(client: TestClient, secret: str = PASSWORD, name: str = "Morgan") -> N
 def events(db: Database, enrollment_id: int, kind: str) -> list[Event]:
     with db.session() as s:
         return [e for e in s.query(Event).filter_by(enrollment_id=enrollment_id, kind=kind)]
+
+
+def stage_at(db: Database, who: str, stage: str, days_ago: float) -> None:
+    """Move ``who``'s deal to ``stage`` by hand, ``days_ago`` before NOW."""
+    from sequencer.people.stages import move_stage
+
+    with db.session() as s:
+        pid = s.query(Prospect.id).filter(Prospect.email == f"{who}@prospects.example").scalar()
+    move_stage(db, pid, stage, "manager", NOW - timedelta(days=days_ago))

@@ -91,7 +91,7 @@ def test_reassign_and_mark_handled_write_events(
         e = s.get(Enrollment, dana)
         assert e.owner == "alice" and e.prospect.owner == "alice"
     (ev,) = events(db, dana, "owner_changed")
-    assert (ev.actor, ev.data) == ("web:Morgan", {"from": "bob", "to": "alice"})
+    assert (ev.actor, ev.data) == ("web:Morgan", {"from": "bob", "to": "alice", "tasks": 0})
     r = client.post(
         "/actions/reassign", data={"csrf": token, "enrollment_id": str(dana), "owner": "mallory"}
     )

@@ -41,6 +41,8 @@ from tests.web.history import (
     Seeder,
     password_hash,
     seed_history,
+    seed_tasks,
+    stage_at,
     web_config,
     web_config_data,
 )
@@ -259,3 +261,103 @@ def test_manager_works_the_dashboard_in_chromium(
     assert problems == []  # no CSP violation (inline script/style), no script error
     assert foreign == []  # every script, style and font came from the dashboard
     context.close()
+
+
+# ---------------------------------------------------------------- the manager's pipeline
+# The manager's pipeline in Chromium (Playwright, Debian's Chromium), on SQLite and PostgreSQL.
+#
+# Over the known team history with two proposals rotting (finn 10 d, erin 8 d: over the
+# 7-day limit) and their open tasks (alice's): the manager opens the pipeline, clicks the
+# count of rotting proposals, lands on the Leads page showing exactly those two, selects
+# both, reassigns them to bob through the confirmation, and `sequencer todo --owner bob
+# --json` lists their tasks; a stage set by hand on the lead page shows in `list --json`.
+# Screenshots of the pages at 1440 and 390 px go to artifacts/; at 390 px the home page
+# shows the first waiting reply's waiting time and action without sideways scrolling.
+
+WIDE = {"width": 1440, "height": 900}
+
+
+def _cli_json(db_url: str, tmp_path: Path, *args: str) -> Any:
+    cfg = tmp_path / "sequencer.yaml"
+    cfg.write_text(yaml.safe_dump(web_config_data(db_url)))
+    out = CliRunner().invoke(main, ["--config", str(cfg), "--at", NOW.isoformat(), *args])
+    assert out.exit_code == 0, out.output
+    return json.loads(out.output)
+
+
+def test_rotting_proposals_are_reassigned_from_the_pipeline(
+    browser: Any, db: Database, db_url: str, tmp_path: Path
+) -> None:
+    from sequencer.web.app import create_app
+    from sequencer.web.auth import WebAuth
+
+    ids = seed_history(db)
+    seed_tasks(db, ids)
+    stage_at(db, "finn", "proposal", 10)
+    stage_at(db, "erin", "proposal", 8)
+    stage_at(db, "gus", "proposal", 1)  # a proposal, not rotting
+    backend = "pg" if db_url.startswith("postgresql") else "sqlite"
+    app = create_app(web_config(db.url), db, ManualClock(NOW), auth=WebAuth(password_hash=password_hash()),
+                     refresh_seconds=3600, cache_seconds=0)
+    problems: list[str] = []
+    with Server(app) as srv:
+        context = browser.new_context(viewport=WIDE)
+        page = context.new_page()
+        page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(srv.url + "/login?next=/pipeline")
+        page.fill("input[name=name]", "Morgan")
+        page.fill("input[name=secret]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(srv.url + "/pipeline")
+        shot(page, f"pipeline-1440-{backend}")
+
+        page.click('tr[data-stage="proposal"] a.n-rotting')
+        page.wait_for_url("**/leads?stage=proposal&rotting=1**")
+        rows = page.locator("tbody tr[data-email]")
+        assert sorted(rows.evaluate_all("rs => rs.map(r => r.dataset.email)")) == [
+            "erin@prospects.example", "finn@prospects.example",
+        ]
+        shot(page, f"leads-1440-{backend}")
+        for email in ("erin@prospects.example", "finn@prospects.example"):
+            page.check(f'tr[data-email="{email}"] input[type=checkbox]')
+        page.select_option("select[name=action]", "reassign")
+        page.select_option("#bulk select[name=owner]", "bob")
+        page.click("#bulk button[type=submit]")
+        page.wait_for_selector("#confirm")
+        plan = page.locator("#confirm .plan").inner_text()
+        assert "finn@prospects.example (quote): alice -> bob; 1 open task" in plan
+        assert "remaining touches still go out from mailbox alice" in plan
+        shot(page, f"leads-confirm-{backend}")
+        page.click("#confirm button[type=submit]")
+        page.wait_for_selector(".notice")
+        assert "reassign: 2 done" in page.locator(".notice").inner_text()
+
+        tasks = _cli_json(db_url, tmp_path, "todo", "--owner", "bob", "--due", "all", "--json")
+        assert {"finn@prospects.example", "erin@prospects.example"} <= {t["prospect"] for t in tasks}
+
+        # A stage set by hand on the lead page shows in list --json.
+        page.goto(srv.url + "/leads/finn@prospects.example")
+        page.select_option("#stage-form select[name=stage]", "won")
+        page.click("#stage-form button[type=submit]")
+        page.wait_for_selector(".notice")
+        listed = _cli_json(db_url, tmp_path, "list", "--json")
+        assert {r["stage"] for r in listed if r["email"] == "finn@prospects.example"} == {"won"}
+
+        for path, name in (("/", "home"), ("/pipeline", "pipeline"), ("/leads", "leads"), ("/reps", "reps"),
+                           ("/sequences/quote", "sequence"), ("/leads/dana@prospects.example", "lead")):
+            page.goto(srv.url + path)
+            shot(page, f"{name}-1440-{backend}")
+        phone = context.new_page()
+        phone.set_viewport_size(PHONE)
+        for path, name in (("/pipeline", "pipeline"), ("/leads", "leads"), ("/reps", "reps"),
+                           ("/sequences/quote", "sequence"), ("/leads/dana@prospects.example", "lead"), ("/", "home")):
+            phone.goto(srv.url + path)
+            shot(phone, f"{name}-390-{backend}")
+        first = phone.locator("#unanswered tbody tr").first
+        for cell in (first.locator("td.waiting"), first.locator("td.action button")):
+            box = cell.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], cell
+        assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        context.close()
+    assert problems == []
