@@ -13,7 +13,7 @@ pytest.importorskip("starlette")
 from starlette.testclient import TestClient  # noqa: E402
 
 from sequencer.clock import ManualClock  # noqa: E402
-from sequencer.db.models import Enrollment, User  # noqa: E402
+from sequencer.db.models import Enrollment, Prospect, User  # noqa: E402
 from sequencer.db.session import Database  # noqa: E402
 from sequencer.people import users  # noqa: E402
 from sequencer.web.app import create_app  # noqa: E402
@@ -70,6 +70,29 @@ def test_a_rep_sees_and_acts_on_their_own_leads_only(db: Database, team: dict[st
     )
     assert r.status_code == 303
     assert events(db, team["finn"], "paused")[0].actor == "web:alice"
+
+
+def test_the_leads_list_its_csv_bulk_actions_and_stage_moves_keep_a_rep_to_their_own(
+    db: Database, team: dict[str, int]
+) -> None:
+    alice = sign_in(make_client(db, auth=WebAuth(password_hash=password_hash())), "alice")
+    for path in ("/leads", "/leads?rep=bob", "/partial/leads?rep=bob", "/leads.csv?rep=bob"):
+        page = alice.get(path)
+        assert page.status_code == 200 and "dana@" not in page.text and "gus@" not in page.text, path
+    assert "finn@" in alice.get("/leads").text
+    token = csrf_of(alice.get("/leads").text)
+    for confirm in ("", "1"):  # neither the preview nor the action touches bob's lead
+        r = alice.post("/leads/bulk", data={"csrf": token, "action": "stop", f"e{team['gus']}": "1",
+                                            "confirm": confirm})
+        assert r.status_code == 404, confirm
+    r = alice.post("/actions/stage", data={"csrf": token, "email": "dana@prospects.example", "stage": "lost"})
+    assert r.status_code == 404
+    with db.session() as s:
+        assert s.get(Enrollment, team["gus"]).status == "active"
+        dana = s.query(Prospect).filter_by(email="dana@prospects.example").one()
+        assert dana.stage != "lost"
+    r = alice.post("/actions/stage", data={"csrf": token, "email": "finn@prospects.example", "stage": "meeting"})
+    assert r.status_code == 303
 
 
 def test_the_shared_password_is_a_manager_until_one_exists_and_its_sessions_then_end(
