@@ -208,6 +208,8 @@ class ReportingConfig(_Strict):
     proposal_task: str = "proposal"
     # The zone the dashboard and reports show times in (default: the top-level timezone).
     timezone: str | None = None
+    # Written after every amount in the digest ("33,000.00 EUR"); deal values carry no currency.
+    currency: Annotated[str, Field(max_length=8, pattern=r"^[^\s{}<>]*$")] = "USD"
 
     @field_validator("rotting_days")
     @classmethod

@@ -28,7 +28,7 @@ from sequencer.db.session import Database
 from sequencer.errors import MailboxError, NotFound, UserError
 from sequencer.project import calendar_for
 from sequencer.reporting import once
-from sequencer.reporting.html import render_digest
+from sequencer.reporting.html import many, render_digest
 from sequencer.reporting.model import Report
 from sequencer.reporting.report import build_report, local_day_window
 
@@ -74,7 +74,7 @@ def build_digest(db: Database, config: Config, *, now: datetime) -> Digest:
     today, window = digest_window(config, now=now)
     report = build_report(db, config, now=now, window=window)
     label = _day_label(window, config.timezone)
-    text, html = render_digest(report, day_label=label)
+    text, html = render_digest(report, day=today.isoformat(), day_label=label, currency=config.reporting.currency)
     speed = speed_to_lead_line(report)
     if speed:
         from html import escape
@@ -83,7 +83,7 @@ def build_digest(db: Database, config: Config, *, now: datetime) -> Digest:
         html = html.replace("</body>", f"<p>{escape(speed)}</p>\n</body>", 1)
     r = report
     subject = (
-        f"Sequencer digest {today.isoformat()}: {r.activity.replies} new replies, "
+        f"Sequencer digest {today.isoformat()}: {many(r.activity.replies, 'new reply', 'new replies')}, "
         f"{r.replies.unanswered} unanswered, {r.aging.stalled} stalled"
     )
     return Digest(day=today, subject=subject, text=text, html=html, report=report)

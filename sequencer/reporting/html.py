@@ -26,8 +26,9 @@ WARN = "#dc2626"
 MUTED = "#64748b"
 
 
-@lru_cache(maxsize=1)
-def environment() -> Environment:
+@lru_cache(maxsize=4)
+def environment(currency: str = "") -> Environment:
+    """``currency`` (``reporting.currency``) follows every amount the digest shows."""
     env = Environment(
         loader=PackageLoader("sequencer.reporting", "templates"),
         autoescape=select_autoescape(["html", "htm", "xml"], default_for_string=True),
@@ -36,9 +37,16 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["pct"] = pct
-    env.filters["money"] = money
+    env.filters["money"] = (lambda v: money(v) if v is None else f"{money(v)} {currency}") if currency else money
     env.filters["hours"] = hours
+    env.filters["many"] = many
     return env
+
+
+def many(count: int, one: str, several: str | None = None) -> str:
+    """``1 reply``, ``2 replies``: English counts read right (``several`` defaults to ``one`` + s)."""
+    shown = f"{count:g}" if isinstance(count, float) else str(count)
+    return f"{shown} {one if count == 1 else (several or one + 's')}"
 
 
 def pct(value: float | None) -> str:
@@ -152,8 +160,8 @@ def render_report_html(report: Report) -> str:
     return environment().get_template("report.html").render(report_context(report))
 
 
-def render_digest(report: Report, *, day_label: str) -> tuple[str, str]:
-    """(text, html) bodies of the daily digest for the report of that day."""
-    ctx = {**report_context(report), "day_label": day_label}
-    env = environment()
+def render_digest(report: Report, *, day: str, day_label: str, currency: str = "") -> tuple[str, str]:
+    """(text, html) bodies of the daily digest of ``day`` (the subject's date) covering ``day_label``."""
+    ctx = {**report_context(report), "day": day, "day_label": day_label}
+    env = environment(currency)
     return env.get_template("digest.txt").render(ctx), env.get_template("digest.html").render(ctx)

@@ -134,8 +134,9 @@ def _lead(row: lists.LeadRow, now: datetime, sla: timedelta | None = None) -> Le
     )
 
 
-def default_window(now: datetime, since: datetime | None) -> tuple[datetime, datetime]:
-    return (since or now - timedelta(days=1), now)
+def default_window(now: datetime, since: datetime | None, until: datetime | None = None) -> tuple[datetime, datetime]:
+    end = min(until, now) if until is not None else now
+    return (since or end - timedelta(days=1), end)
 
 
 def local_day_window(day: date, tz: str) -> tuple[datetime, datetime]:
@@ -156,17 +157,18 @@ def build_report(
     since: datetime | None = None,
     window: tuple[datetime, datetime] | None = None,
     list_limit: int = LIST_LIMIT,
+    until: datetime | None = None,
 ) -> Report:
     """Everything a manager sees, as of ``now``, for the enrollments the filters select.
 
-    ``since`` selects enrollments enrolled on or after it and is the default start
-    of the activity window; ``window`` overrides that window (the digest passes
+    ``since``/``until`` select enrollments enrolled in [since, until) and are the
+    default activity window; ``window`` overrides that window (the digest passes
     yesterday in the team's time zone). Lists hold at most ``list_limit`` entries,
     oldest first; their totals are always exact. Reads only: one read-only session,
     so every figure comes from the same snapshot; nothing is committed.
     """
-    f = q.ReportFilter(sequence=sequence, owner=owner, since=since)
-    window = window or default_window(now, since)
+    f = q.ReportFilter(sequence=sequence, owner=owner, since=since, until=until)
+    window = window or default_window(now, since, until)
     rep_cfg = config.reporting
     stalled_after = timedelta(days=rep_cfg.stalled_after_days)
     sla = timedelta(hours=rep_cfg.reply_sla_hours)
@@ -254,7 +256,7 @@ def build_report(
         schema_version=SCHEMA_VERSION,
         generated_at=now,
         timezone=config.timezone,
-        filters={"sequence": sequence, "owner": owner, "since": since},
+        filters={"sequence": sequence, "owner": owner, "since": since, "until": until},
         totals=totals,
         sequences=[_finish(per_seq[k]) for k in sorted(per_seq)],
         reps=[_finish(per_rep[k]) for k in sorted(per_rep, key=lambda r: (r is None, r or ""))],

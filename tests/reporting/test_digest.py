@@ -54,11 +54,13 @@ def test_digest_is_emailed_to_the_managers_and_read_back_over_imap(db: Database,
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
     # Friday 27 Feb - Sunday 1 Mar (Berlin): q6 and q7 enrolled, q6 touched
-    assert "2 enrolled, 1 touches sent, 0 replies" in text
-    assert "Q4 <q4@prospects.example> (bob, quote touch 1): waiting 13.8 d, deal 3,000.00  ** past SLA **" in text
+    # the body names the subject's day and the days it covers; counts read as English; money has its currency
+    assert text.startswith("Sequencer digest 2026-03-02 – covering Friday 27 February – Sunday 01 March 2026")
+    assert "2 enrolled, 1 touch sent, 0 replies" in text and "1 reply waiting for an answer" in text
+    assert "Q4 <q4@prospects.example> (bob, quote touch 1): waiting 13.8 d, deal 3,000.00 USD  ** past SLA **" in text
     assert "Q5 <q5@prospects.example> (alice, quote touch 2): overdue 4.0 d: mailbox alice paused" in text
     assert "Quote follow-up: 7 enrolled, 3 in sequence, 4 finished (57.1%), 1 without reply, 2 replies (33.3%)" in text
-    assert "LEAD SAFETY: 2 violation(s)" in text
+    assert "LEAD SAFETY: 2 violations" in text
     assert "q4@prospects.example" in html and "<table>" in html
 
 
