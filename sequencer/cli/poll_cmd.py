@@ -166,12 +166,14 @@ def inbound_list(
 
 @inbound_group.command("retry")
 @click.option("--mailbox", metavar="NAME", help="Only this mailbox's messages.")
+@json_option
 @pass_app
-def inbound_retry(app: App, mailbox: str | None) -> None:
+def inbound_retry(app: App, mailbox: str | None, as_json: bool) -> None:
     """Re-apply messages that were set aside with an error (after fixing the cause).
 
     The messages are applied again right away (no IMAP needed); any that fail again
-    are set aside again with the new error.
+    are set aside again with the new error (exit 1). `--json`: `{retried, applied,
+    set_aside}`.
 
     \b
     Example:
@@ -181,17 +183,20 @@ def inbound_retry(app: App, mailbox: str | None) -> None:
     from sequencer.inbound import poll
 
     released = poll.retry_set_aside(app.db, mailbox)
-    if not released:
-        click.echo("nothing set aside")
-        return
-    sequences = app_sequences(app)
-    names = [mailbox] if mailbox else [m.name for m in app.config.mailboxes]
     applied = failed = 0
-    for name in names:
-        result = poll.apply_stored(app.db, app.config, sequences, app.clock, name)
-        applied += result.applied
-        failed += result.set_aside
-    click.echo(f"retried {released}: applied {applied}, set aside again {failed}")
+    if released:
+        sequences = app_sequences(app)
+        names = [mailbox] if mailbox else [m.name for m in app.config.mailboxes]
+        for name in names:
+            result = poll.apply_stored(app.db, app.config, sequences, app.clock, name)
+            applied += result.applied
+            failed += result.set_aside
+    if as_json:
+        echo_json({"retried": released, "applied": applied, "set_aside": failed})
+    elif not released:
+        click.echo("nothing set aside")
+    else:
+        click.echo(f"retried {released}: applied {applied}, set aside again {failed}")
     if failed:
         sys.exit(1)
 

@@ -383,6 +383,8 @@ def test_bcc_to_the_plus_address_enrolls_into_that_sequence(project: Project) ->
 
 
 def test_failing_message_is_set_aside_and_retried_after_the_fix(project: Project) -> None:
+    import json
+
     from click.testing import CliRunner
 
     from sequencer.cli import main
@@ -411,9 +413,11 @@ def test_failing_message_is_set_aside_and_retried_after_the_fix(project: Project
     (p.root / "sequences" / "new-leads.yaml").write_text(
         (p.root / "sequences" / "quote-follow-up.yaml").read_text()
     )
-    retried = runner.invoke(main, [*cfg, "inbound", "retry"])
+    retried = runner.invoke(main, [*cfg, "inbound", "retry", "--json"])
     assert retried.exit_code == 0, retried.output
-    assert "applied 1" in retried.output
+    assert json.loads(retried.output) == {"retried": 1, "applied": 1, "set_aside": 0}
+    again = runner.invoke(main, [*cfg, "inbound", "retry"])
+    assert (again.exit_code, again.output.strip()) == (0, "nothing set aside")
     with p.db.session() as s:
         from sequencer.db.models import Enrollment
 
