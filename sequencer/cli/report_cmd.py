@@ -146,6 +146,7 @@ def safety_line(report: Report) -> str:
 @click.option("--sequence", metavar="ID", help="Only this sequence.")
 @click.option("--owner", metavar="REP", help="Only this rep's enrollments.")
 @click.option("--since", metavar="DATE", help="Only enrollments enrolled on or after DATE (ISO, UTC).")
+@click.option("--until", metavar="DATE", help="Only enrollments enrolled before DATE (ISO, UTC).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default="table",
               show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
@@ -154,7 +155,7 @@ def safety_line(report: Report) -> str:
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
 @click.option("--check", is_flag=True, help="Exit 1 when the lead-safety check finds a violation (for monitoring).")
 @pass_app
-def report_cmd(app: App, sequence: str | None, owner: str | None, since: str | None, fmt: str,
+def report_cmd(app: App, sequence: str | None, owner: str | None, since: str | None, until: str | None, fmt: str,
                as_json: bool, csv_table: str, output: Path | None, check: bool) -> None:
     """Where every lead stands: per sequence and rep, aging, replies, pipeline value.
 
@@ -165,11 +166,12 @@ def report_cmd(app: App, sequence: str | None, owner: str | None, since: str | N
     Example:
       sequencer report
       sequencer report --sequence quote-follow-up --owner alice --since 2026-03-01
+      sequencer report --since 2026-03-01 --until 2026-04-01 --json
       sequencer report --format html --output report.html
       sequencer report --check --format json > /dev/null || alert "leads dropped"
     """
     report = build_report(app.db, app.config, now=app.clock.now(), sequence=sequence, owner=owner,
-                          since=parse_when(since, "--since"))
+                          since=parse_when(since, "--since"), until=parse_when(until, "--until"))
     if as_json:
         fmt = "json"
     if fmt == "json":

@@ -80,11 +80,12 @@ def instant(value: datetime) -> ColumnElement[datetime]:
 
 @dataclass(frozen=True)
 class ReportFilter:
-    """Which enrollments a report covers. ``since``: enrolled on or after (a cohort)."""
+    """Which enrollments a report covers. ``since``/``until``: enrolled in [since, until) (a cohort)."""
 
     sequence: str | None = None
     owner: str | None = None
     since: datetime | None = None
+    until: datetime | None = None
 
     def clauses(self, *, include_unenrolled: bool = False) -> list[ColumnElement[bool]]:
         out: list[ColumnElement[bool]] = []
@@ -96,6 +97,8 @@ class ReportFilter:
             out.append(E.owner == self.owner)
         if self.since is not None:
             out.append(E.enrolled_at >= instant(self.since))
+        if self.until is not None:
+            out.append(E.enrolled_at < instant(self.until))
         return out
 
 
@@ -132,7 +135,7 @@ def status_groups(s: Session, f: ReportFilter) -> list[StatusGroup]:
     """
     has_reply = E.replied_at.is_not(None)
     keys: list[Any] = [E.sequence_id, E.owner, E.status, E.steps_done, E.replied_step]
-    if f.since is not None and s.get_bind().dialect.name == "sqlite":
+    if (f.since is not None or f.until is not None) and s.get_bind().dialect.name == "sqlite":
         # A cohort is a range of ix_enrollments_cohort (0015). SQLite's planner, without
         # statistics, would rather walk ix_enrollments_report for its GROUP BY order and
         # look up every row's enrolled_at; grouping by expressions (same values) frees it.

@@ -31,7 +31,7 @@ def prospect_clauses(f: ReportFilter) -> list[ColumnElement[bool]]:
     out: list[ColumnElement[bool]] = []
     if f.owner is not None:
         out.append(P.owner == f.owner)
-    if f.sequence is not None or f.since is not None:
+    if f.sequence is not None or f.since is not None or f.until is not None:
         # IN over the enrollments' index range (a cohort reads ix_enrollments_cohort), not a
         # correlated lookup per prospect.
         e = aliased(Enrollment)
@@ -40,6 +40,8 @@ def prospect_clauses(f: ReportFilter) -> list[ColumnElement[bool]]:
             cond.append(e.sequence_id == f.sequence)
         if f.since is not None:
             cond.append(e.enrolled_at >= instant(f.since))
+        if f.until is not None:
+            cond.append(e.enrolled_at < instant(f.until))
         out.append(P.id.in_(select(e.prospect_id).where(*cond)))
     return out
 

@@ -339,6 +339,10 @@ def test_filters_select_a_sequence_a_rep_and_a_cohort(db: Database) -> None:
     # enrolled on/after 20 Feb: q5, q6, q7, p7, p8, p9
     assert cohort.totals.enrolled == 6
     assert cohort.filters["since"] == d(20)
+    # --until closes the cohort: [20 Feb, 25 Feb) holds q5, p7 and p8; the activity window ends there too
+    closed = build_report(db, config(), now=NOW, since=d(20), until=d(25))
+    assert closed.totals.enrolled == 3 and closed.filters["until"] == d(25)
+    assert (closed.activity.start, closed.activity.end) == (d(20), d(25))
 
 
 def test_activity_window_counts_yesterday(report_json: dict[str, Any]) -> None:
