@@ -381,3 +381,14 @@ def format_local(dt: datetime | None, tz: str | None) -> str:
         return ""
     local = dt.astimezone(ZoneInfo(tz)) if tz else dt.astimezone(UTC)
     return local.strftime("%Y-%m-%d %H:%M %Z")
+
+
+def format_both(dt: datetime | None, tz: str | None, theirs: str | None) -> str:
+    """The rep's local time, and the prospect's after it when their clock reads differently."""
+    mine = format_local(dt, tz)
+    if dt is None or not theirs:
+        return mine
+    other = dt.astimezone(ZoneInfo(theirs))
+    if other.utcoffset() == dt.astimezone(ZoneInfo(tz) if tz else UTC).utcoffset():
+        return mine
+    return f"{mine} (theirs {other.strftime('%H:%M %Z')})"

@@ -15,8 +15,8 @@ import click
 from sequencer.cli.base import (
     App,
     echo_json,
+    format_both,
     format_local,
-    format_short,
     json_option,
     main,
     parse_when,
@@ -153,6 +153,9 @@ def list_cmd(
 def show_cmd(app: App, email: str, as_json: bool) -> None:
     """A prospect's timeline: enrollments, touches, replies and every state change.
 
+    Times are the rep's (the mailbox's zone), with the prospect's after the next
+    touch when their clock differs; --json gives UTC.
+
     \b
     Example:
       sequencer show dana@acme.com
@@ -196,18 +199,21 @@ def show_cmd(app: App, email: str, as_json: bool) -> None:
         click.echo("  " + ", ".join(f for f in facts if f))
     if t.suppressed_by:
         click.echo(f"  SUPPRESSED by {t.suppressed_by}")
+    zones = {m.name: m.timezone or app.config.timezone for m in app.config.mailboxes}
+    rep_zone = next((zones.get(r.mailbox) for r in t.enrollments if zones.get(r.mailbox)), app.config.timezone)
     print_table(
         (
-            (r.sequence_id, r.step, r.status, r.status_reason, format_short(r.next_send_at))
+            (r.sequence_id, r.step, r.status, r.status_reason,
+             "" if r.status == "paused" else format_both(r.next_send_at, zones.get(r.mailbox) or rep_zone, t.timezone))
             for r in t.enrollments
         ),
-        ("sequence", "step", "status", "reason", "next touch (UTC)"),
+        ("sequence", "step", "status", "reason", "next touch"),
         title="Enrollments",
-    )
+    )  # fmt: skip
     print_table(
         (
             (
-                format_short(e.at),
+                format_local(e.at, rep_zone),
                 e.sequence_id,
                 e.step,
                 f"{e.source}:{e.kind}",
@@ -216,7 +222,7 @@ def show_cmd(app: App, email: str, as_json: bool) -> None:
             )
             for e in t.entries
         ),
-        ("when (UTC)", "sequence", "step", "what", "who", "detail"),
+        ("when", "sequence", "step", "what", "who", "detail"),
         title="Timeline",
     )
 

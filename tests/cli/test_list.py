@@ -72,3 +72,18 @@ def test_since_and_until_bound_the_next_touch_and_due_before_still_works(world: 
     assert emails("--due-before", "2026-03-05") == ["early@acme.com"]
     assert emails("--since", "2026-03-05") == ["late@acme.com"]
     assert emails("--since", "2026-03-05", "--until", "2026-03-06") == []
+
+
+def test_show_gives_the_reps_local_time_and_the_prospects_where_it_differs(world: World) -> None:
+    import json
+
+    done = cli(world, "enroll", "kenji@acme.jp", "--sequence", "quote", "--owner", "lee", "--tz", "Asia/Tokyo", "--company", "Acme",
+               "--set", "quote_number=Q", "--start", "2026-03-03T09:00")  # fmt: skip
+    assert done.exit_code == 0, done.output
+    shown = cli(world, "show", "kenji@acme.jp")
+    assert shown.exit_code == 0, shown.output
+    # lee's mailbox is in Berlin; Kenji reads the same instant in Tokyo
+    assert "CET" in shown.stdout and "(theirs " in shown.stdout and "JST)" in shown.stdout, shown.stdout
+    assert "(UTC)" not in shown.stdout
+    as_json = json.loads(cli(world, "show", "kenji@acme.jp", "--json").stdout)
+    assert as_json["enrollments"][0]["next_send_at"].endswith("Z")  # --json stays UTC
