@@ -189,6 +189,10 @@ def apply_bounce(
     }
     hard = row.severity != "soft"
     reason = row.reason or "bounce"
+    if not hard and (row.details or {}).get("delayed"):
+        # a delay warning: the MTA still tries; it stops, holds and counts nothing
+        _record(s, ctx, enrollment, "delivery_delayed", reason=reason, step=step, data=data)
+        return NOTHING
     if not hard:
         _record(s, ctx, enrollment, "soft_bounce", reason=reason, step=step, data=data)
         s.flush()
