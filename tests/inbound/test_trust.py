@@ -143,11 +143,14 @@ def test_forged_dsn_is_held_for_review_and_confirm_applies_it(project: Project) 
 
     listed = cli(p, "inbound", "list", "--untrusted")
     assert listed.exit_code == 0, listed.output
-    assert "UNTRUSTED" in listed.output and "no Message-ID of a touch" in listed.output
+    assert "UNTRUSTED" in listed.output
     as_json = cli(p, "inbound", "list", "--untrusted", "--json")
     [row] = json.loads(as_json.output)
     assert row["kind"] == "bounce" and row["trust"] == "untrusted"
     assert row["recipients"] == [prospect] and row["candidate_enrollment"] == eid
+    assert row["candidate_prospect"] == prospect and row["prospect"] is None
+    assert "no Message-ID of a touch" in row["trust_reason"]
+    assert f"{prospect}?" in listed.output  # whom it would act on, as a question
     assert row["from"] == STRANGER
     # every other listing still shows it, marked
     assert json.loads(cli(p, "inbound", "list", "--json").output)[0]["trust"] == "untrusted"
