@@ -293,3 +293,22 @@ def test_prospects_own_remove_me_still_unsubscribes_them(project: Project) -> No
     poll(p)
     assert p.enrollment(eid).status == "unsubscribed"
     assert suppressed(p) == [prospect]
+
+
+def test_prospect_opting_out_from_another_address_of_theirs_is_unsubscribed(
+    project: Project,
+) -> None:
+    """Same name, other address (their phone's or private mailbox): it is them; honour it."""
+    p = project
+    prospect, eid, touch = _sent_touch(p)
+    private = p.mail.new_address("dana.private")
+    p.mail.send(
+        reply_to(touch, sender=f"Dana Whitfield <{private}>", to=p.rep,
+                 body="Please remove me from your list."),
+        private,
+        [p.rep],
+    )
+    p.mail.wait_for(p.rep, 1)
+    poll(p)
+    assert p.enrollment(eid).status == "unsubscribed"
+    assert prospect in suppressed(p)
