@@ -370,7 +370,9 @@ def make_dsn(sender: str, rcpt: str, original: bytes, status: str) -> bytes:
     per_recipient = email.message.Message()
     per_recipient["Final-Recipient"] = f"rfc822; {rcpt}"
     per_recipient["Original-Recipient"] = f"rfc822;{rcpt}"
-    per_recipient["Action"] = "failed" if status.startswith("5") else "delayed"
+    # the message is returned: failed, also for a 4.x.x status (an MTA giving up on a
+    # transient error writes that); "delayed" would be a warning that stops nothing
+    per_recipient["Action"] = "failed"
     per_recipient["Status"] = status
     per_recipient["Diagnostic-Code"] = f"smtp; 550 {status} <{rcpt}>: Recipient address rejected"
     status_part = email.message.Message()

@@ -83,6 +83,18 @@ class Verdict:
     language: str | None = None
     dmarc: str | None = None
 
+    @property
+    def only_delayed(self) -> bool:
+        """A delay warning (RFC 3464 ``Action: delayed``): the MTA still tries, nothing failed.
+
+        Status X.4.7 (delivery time expired, RFC 3463) on a "delayed" line is the MTA giving
+        up (OpenSMTPD reports its queue expiry that way): that one is a failure.
+        """
+        lines = [r for r in self.results if r.address in self.recipients]
+        return bool(lines) and all(
+            r.action == "delayed" and not r.status.endswith(".4.7") for r in lines
+        )
+
 
 @dataclass(frozen=True)
 class Decision:

@@ -127,6 +127,10 @@ def render_tables(report: Report, console: Any) -> None:
     act = r.activity
     console.print(f"Activity {act.start:%Y-%m-%d %H:%M} – {act.end:%Y-%m-%d %H:%M} UTC: {act.enrolled} enrolled, "
                   f"{act.touches_sent} touches, {act.replies} replies, {act.answered} answered, {act.finished} finished")
+    d = r.deliverability
+    console.print(f"Deliverability: {d.complaints} spam complaints ({d.complaints_in_window} in the window), "
+                  f"{d.awaiting_review} bounces/complaints awaiting review"
+                  + (f" ({d.review_command})" if d.awaiting_review else ""))
     if r.safety.ok:
         console.print("[green]Lead safety check: ok[/green] (every enrollment scheduled, paused or finished with a reason)")
     else:

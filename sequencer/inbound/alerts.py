@@ -97,6 +97,7 @@ def reply_facts(
         replied_at=enrollment.replied_at or enrollment.status_changed_at,
         owner=enrollment.owner,
         history=tuple(history),
+        reply_from_name=((reply.details or {}).get("from_name") if reply else None),
     )
 
 

@@ -189,6 +189,10 @@ def apply_bounce(
     }
     hard = row.severity != "soft"
     reason = row.reason or "bounce"
+    if not hard and (row.details or {}).get("delayed"):
+        # a delay warning: the MTA still tries; it stops, holds and counts nothing
+        _record(s, ctx, enrollment, "delivery_delayed", reason=reason, step=step, data=data)
+        return NOTHING
     if not hard:
         _record(s, ctx, enrollment, "soft_bounce", reason=reason, step=step, data=data)
         s.flush()
@@ -266,9 +270,13 @@ def unsubscribe(
 
 def _third_party(row: InboundMessage, prospect: Prospect, writer: str) -> bool:
     """The opt-out was written by someone other than the prospect (nor their Reply-To)."""
-    if not writer or writer == prospect.email or (row.details or {}).get("token"):
+    details = row.details or {}
+    if not writer or writer == prospect.email or details.get("token"):
         return False
-    return prospect.email not in [a.lower() for a in (row.details or {}).get("reply_to") or []]
+    name = " ".join((details.get("from_name") or "").lower().split())
+    if name and prospect.name and name == " ".join(prospect.name.lower().split()):
+        return False  # the prospect writing from another address of theirs: honour it for them
+    return prospect.email not in [a.lower() for a in details.get("reply_to") or []]
 
 
 def _suppress_writer(

@@ -356,6 +356,7 @@ def inbound_row(
         dmarc=verdict.dmarc,
         language=verdict.language,
         feedback_type=verdict.feedback_type,
+        delayed=verdict.only_delayed if kind == "bounce" else None,
     )
     if kind == "bounce":
         recipients = list(verdict.recipients)

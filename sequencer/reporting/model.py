@@ -300,6 +300,19 @@ class Headline:
 
 
 @dataclass
+class Deliverability:
+    """``complaints``: spam complaints, all time, on the report's enrollments;
+    ``complaints_in_window``: those in the activity window; ``awaiting_review``: untrusted
+    bounces/complaints of the report's mailboxes (the owner filter's, else all) that acted
+    on nobody yet, listed by ``review_command``."""
+
+    complaints: int = 0
+    complaints_in_window: int = 0
+    awaiting_review: int = 0
+    review_command: str = "sequencer inbound list --untrusted"
+
+
+@dataclass
 class Report:
     schema_version: int
     generated_at: datetime
@@ -321,6 +334,7 @@ class Report:
     headline: Headline = field(default_factory=Headline)
     stages: list[StageFigures] = field(default_factory=list)
     rotting_leads: list[RottingLead] = field(default_factory=list)
+    deliverability: Deliverability = field(default_factory=Deliverability)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(asdict(self))

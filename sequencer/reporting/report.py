@@ -32,6 +32,7 @@ from sequencer.db import report_leads as lists
 from sequencer.db import reports as q
 from sequencer.db.session import Database
 from sequencer.reporting import ab, rep_work, stages
+from sequencer.reporting.deliverability import deliverability
 from sequencer.reporting.model import (
     STATE_COLUMNS,
     Activity,
@@ -197,6 +198,7 @@ def build_report(
         stage_figs, rotting = stages.stage_figures(
             s, f, now=now, thresholds=rep_cfg.rotting_days, limit=list_limit
         )
+        sending = deliverability(s, config, f, window=window)
     # An open task overdue past the SLA is a lead at risk: the lead-safety check fails on it.
     violation_count += task_figures.at_risk
     ttr, tta = _percentiles(durations)
@@ -295,6 +297,7 @@ def build_report(
         headline=headline,
         stages=stage_figs,
         rotting_leads=rotting,
+        deliverability=sending,
     )
 
 
