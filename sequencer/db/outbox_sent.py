@@ -95,30 +95,37 @@ def why_not_ours(s: Session, claims: Sequence[Claim], *, worker: str) -> dict[in
     return out
 
 
-def still_ours(s: Session, claim: Claim, *, worker: str) -> str | None:
-    """Right before MAIL FROM: None when this worker may still send ``claim``, else why not.
+def still_ours(s: Session, claims: Sequence[Claim], *, worker: str) -> dict[int, str]:
+    """Right before MAIL FROM, for a group at once: why each claim may no longer be sent.
 
-    The hand-off checked the same at its commit; this closes the window while a slow
-    server greets (a reply applied by the poller meanwhile, a lease taken over).
+    Returns only the claims this worker must not send (absent: still ours). The hand-off
+    checked the same at its commit; this closes the window while a slow server greets (a
+    reply applied by the poller meanwhile, a lease taken over). One statement per group,
+    not per touch: the engine's send rate depends on it.
     """
+    if not claims:
+        return {}
     m, e = Message.__table__, Enrollment.__table__
-    row = (
-        s.connection()
-        .execute(
-            select(m.c.status, m.c.worker, e.c.status, e.c.lease_owner, e.c.lease_attempt)
+    rows = {
+        row[0]: row[1:]
+        for row in s.connection().execute(
+            select(m.c.id, m.c.status, m.c.worker, e.c.status, e.c.lease_owner, e.c.lease_attempt)
             .join(e, e.c.id == m.c.enrollment_id)
-            .where(m.c.id == claim.id)
+            .where(m.c.id.in_([c.id for c in claims]))
         )
-        .first()
-    )
-    if row is None:
-        return LEASE_LOST
-    m_status, m_worker, e_status, owner, attempt = row
-    if e_status != lifecycle.ACTIVE:
-        return str(e_status)
-    if m_status != SENDING or m_worker != worker or owner != worker or attempt != claim.attempt:
-        return LEASE_LOST
-    return None
+    }
+    out: dict[int, str] = {}
+    for c in claims:
+        row = rows.get(c.id)
+        if row is None:
+            out[c.id] = LEASE_LOST
+            continue
+        m_status, m_worker, e_status, owner, attempt = row
+        if e_status != lifecycle.ACTIVE:
+            out[c.id] = str(e_status)
+        elif m_status != SENDING or m_worker != worker or owner != worker or attempt != c.attempt:
+            out[c.id] = LEASE_LOST
+    return out
 
 
 # --- recording outcomes ---------------------------------------------------------------

@@ -47,6 +47,7 @@ from sequencer.db import mailbox_state, outbox, outbox_sent
 from sequencer.db.session import Database
 from sequencer.errors import MailboxError, SecretError, TemplateError
 from sequencer.outbound import claim, record, recovery
+from sequencer.outbound.fence import Fence
 from sequencer.outbound.mailbox_run import MailboxRun
 from sequencer.outbound.record import Delivery
 from sequencer.outbound.result import TickResult
@@ -249,9 +250,16 @@ class Engine:
         self, run: MailboxRun, claims: list[outbox.Claim], leased_at: float
     ) -> GroupScheduler:
         mailbox = run.mailbox
+        scheduler: GroupScheduler | None = None
+
+        def pending() -> list[outbox.Claim]:
+            return list(scheduler.ready) if scheduler is not None else []
+
+        fence = Fence(functools.partial(self._db, self._still_ours), pending)
 
         async def record_group(done: list[Delivery], start: list[outbox.Claim]) -> record.Recorded:
-            return await self._db(
+            handed_at = monotonic_time.monotonic()
+            recorded = await self._db(
                 record.record,
                 self.db,
                 self.config,
@@ -262,20 +270,23 @@ class Engine:
                 now=self.clock.now(),
                 worker=self.worker_id,
             )
+            fence.vouch(recorded.started, handed_at)
+            return recorded
 
-        return GroupScheduler(
+        scheduler = GroupScheduler(
             claims,
             concurrency=mailbox.concurrency,
             window=mailbox.concurrency * GROUP_PER_SLOT,
             low=mailbox.concurrency if self._offload else 0,
             deadline=leased_at + self.config.sending.lease_seconds / 2,
-            deliver=functools.partial(self._deliver, run),
+            deliver=functools.partial(self._deliver, run, fence),
             record=record_group,
             release=self._release,
             stopping=lambda: self._stopping,
         )
+        return scheduler
 
-    async def _deliver(self, run: MailboxRun, claim_: outbox.Claim) -> Delivery:
+    async def _deliver(self, run: MailboxRun, fence: Fence, claim_: outbox.Claim) -> Delivery:
         """One SMTP conversation, then the Sent copy; failures come back as values."""
         prepared: Prepared = claim_.payload
 
@@ -285,11 +296,15 @@ class Engine:
             except (TemplateError, ValueError) as exc:
                 raise ComposeFailed(f"step {prepared.step} cannot be composed: {exc}") from None
 
+        opened = run.pool.connections_opened
+
         async def ready() -> None:
-            # The last check before MAIL FROM: still this worker's, enrollment still active.
+            # The last check before MAIL FROM: still this worker's, enrollment still active
+            # (``outbound.fence``: one read per group, fresh after a connection was opened).
             if monotonic_time.monotonic() > claim_.leased_mono + self.config.sending.lease_seconds:
                 raise Withdrawn(outbox_sent.LEASE_LOST)
-            reason = await self._db(self._still_ours, claim_)
+            new_connection = run.pool.connections_opened != opened
+            reason = await fence.clear(claim_, new_connection=new_connection)
             if reason is not None:
                 raise Withdrawn(reason)
 
@@ -309,9 +324,9 @@ class Engine:
                 log.warning("mailbox %s: %s", run.mailbox.name, note)
         return Delivery(claim_, sent_at=sent_at, note=note)
 
-    def _still_ours(self, claim_: outbox.Claim) -> str | None:
+    def _still_ours(self, claims: list[outbox.Claim]) -> dict[int, str]:
         with self.db.read_session() as s:
-            return outbox_sent.still_ours(s, claim_, worker=self.worker_id)
+            return outbox_sent.still_ours(s, claims, worker=self.worker_id)
 
     async def _release(self, claims: list[outbox.Claim], reason: str) -> TickResult:
         return await self._db(record.release, self.db, claims, reason, self.worker_id)
