@@ -145,13 +145,20 @@ class SentTouch:
 
 
 def mark_sent_many(
-    s: Session, touches: Sequence[SentTouch], *, now: datetime, mailbox: str, actor: str
+    s: Session,
+    touches: Sequence[SentTouch],
+    *,
+    now: datetime,
+    mailbox: str,
+    actor: str,
+    moved: list[int] | None = None,
 ) -> int:
     """``mark_sent`` for a group in a few executemany statements (the engine's hot path).
 
     Same guards: a message row moves only from queued/sending/held; the enrollment only
     from steps_done == step - 1, and its next_send_at only while it is still active (a
-    reply recorded meanwhile keeps its state). Returns how many rows became sent. The
+    reply recorded meanwhile keeps its state). Returns how many rows became sent (their
+    ids are added to ``moved`` when given). The
     statements are built once (module level) so a group costs a few executemany calls,
     not SQL construction per touch.
     """
@@ -162,6 +169,8 @@ def mark_sent_many(
     todo = [t for t in touches if t.message_pk in open_pks]
     if not todo:
         return 0
+    if moved is not None:  # the caller's list of message ids that became sent here
+        moved.extend(t.message_pk for t in todo)
     conn.execute(
         _MESSAGES_SENT,
         [{"b_id": t.message_pk, "b_sent_at": t.sent_at, "b_note": t.note} for t in todo],
