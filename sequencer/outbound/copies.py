@@ -30,7 +30,7 @@ from sequencer.clock import Clock
 from sequencer.db import sent_copies
 from sequencer.db.sent_copies import Copy
 from sequencer.db.session import Database
-from sequencer.errors import MailboxError
+from sequencer.errors import MailboxError, SecretError
 from sequencer.outbound.mailbox_run import MailboxRun
 
 log = logging.getLogger("sequencer.outbound.engine")
@@ -98,7 +98,7 @@ class Copier:
             todo = [(c.raw, c.sent_at) for c in batch if c.message_id not in found]
             if todo:
                 await self.run.imap_call(lambda s: s.append_sent_many(todo))
-        except MailboxError as exc:
+        except (MailboxError, SecretError) as exc:  # the copy waits; the sending goes on
             self._failed_at, self._error = monotonic_time.monotonic(), str(exc)
             log.warning(
                 "mailbox %s: %d Sent cop%s not filed, will retry: %s",
