@@ -153,7 +153,8 @@ class Dovecot:
     proc: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def start(cls, root: Path, smtp_port: int) -> Dovecot:
+    def start(cls, root: Path, smtp_port: int, *, max_userip_connections: int | None = None) -> Dovecot:
+        """``max_userip_connections``: Dovecot's per-user IMAP connection limit (default 10)."""
         binary = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None)
         if not binary:
             raise ServerMissing("dovecot is not installed (apt-get install dovecot-imapd dovecot-lmtpd dovecot-sieve)")
@@ -172,6 +173,11 @@ class Dovecot:
                 smtp_port=smtp_port,
                 password=PASSWORD,
                 domain=DOMAIN,
+            )
+            + (
+                f"protocol imap {{\n  mail_max_userip_connections = {max_userip_connections}\n}}\n"
+                if max_userip_connections is not None
+                else ""
             )
         )
         # Its children keep stdout/stderr open: never pipe them.
@@ -523,9 +529,9 @@ class Postgres:
 
 
 @contextlib.contextmanager
-def mail_servers(root: Path) -> Iterator[MailEnv]:
+def mail_servers(root: Path, *, max_userip_connections: int | None = None) -> Iterator[MailEnv]:
     smtp_port = free_port()
-    dovecot = Dovecot.start(root / "dovecot", smtp_port)
+    dovecot = Dovecot.start(root / "dovecot", smtp_port, max_userip_connections=max_userip_connections)
     relay = SmtpRelay(smtp_port)
     try:
         relay.start(dovecot.lmtp_port)

@@ -211,6 +211,9 @@ def status_cmd(app: App, as_json: bool) -> None:
             "state",
         ],
     )
+    copies = sum(r.sent_copies_missing for r in rows)
+    if copies:
+        click.echo(f"{copies} Sent-folder copy(ies) not filed yet: the next tick retries them")
     held = sum(r.held for r in rows)
     if held:
         click.echo(

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -351,6 +352,32 @@ class Notification(Base):
     sent_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class SentCopy(Base):
+    """A sent touch's copy still to be filed in the rep's Sent folder (0018).
+
+    Written in the commit that records the touch sent and deleted once appended, so a
+    copy is never lost to an IMAP fault or a crash. ``lease_owner``/``lease_until``: the
+    worker appending it now; a row whose lease ran out is looked up in Sent by
+    Message-ID before it is appended again (never filed twice).
+    """
+
+    __tablename__ = "sent_copies"
+    __table_args__ = (Index("ix_sent_copies_mailbox", "mailbox", "next_try_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    mailbox: Mapped[str] = mapped_column(String(100))
+    message_id: Mapped[str] = mapped_column(String(500))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    sent_at: Mapped[datetime]
+    queued_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class JobRun(Base):

@@ -20,7 +20,7 @@ from sequencer.core import pacing
 from sequencer.core.advance import Advance
 from sequencer.core.schedule import BusinessCalendar, zone
 from sequencer.core.sequences import Sequence
-from sequencer.db import mailbox_state, outbox, outbox_record, outbox_sent
+from sequencer.db import mailbox_state, outbox, outbox_record, outbox_sent, sent_copies
 from sequencer.db.session import Database
 from sequencer.errors import NotFound, UserError
 from sequencer.outbound.touch import Prepared, advance_after
@@ -151,6 +151,7 @@ class MailboxStatus:
     last_poll_at: datetime | None
     last_poll_error: str | None
     paused_reason: str | None
+    sent_copies_missing: int = 0  # sent touches whose copy is not in the Sent folder yet
 
 
 def status(db: Database, config: Config, clock: Clock) -> list[MailboxStatus]:
@@ -159,6 +160,7 @@ def status(db: Database, config: Config, clock: Clock) -> list[MailboxStatus]:
     out = []
     with db.session() as s:
         states = mailbox_state.mailbox_states(s)
+        missing = sent_copies.missing_by_mailbox(s)
         for mb in config.mailboxes:
             midnight = pacing.day_start(now, zone(mb.timezone or config.timezone))
             counts = mailbox_state.count_by_status(s, mb.name, outbox.IN_FLIGHT)
@@ -178,6 +180,7 @@ def status(db: Database, config: Config, clock: Clock) -> list[MailboxStatus]:
                     last_poll_at=st.last_poll_at if st else None,
                     last_poll_error=st.last_poll_error if st else None,
                     paused_reason=st.paused_reason if st else None,
+                    sent_copies_missing=missing.get(mb.name, 0),
                 )
             )
     return out

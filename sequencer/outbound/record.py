@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -27,7 +27,7 @@ from sequencer.core.outcome import (
     retry_delay,
 )
 from sequencer.core.schedule import BusinessCalendar
-from sequencer.db import mailbox_state, outbox, outbox_record, outbox_sent
+from sequencer.db import mailbox_state, outbox, outbox_record, outbox_sent, sent_copies
 from sequencer.db.models import Event
 from sequencer.db.session import Database
 from sequencer.mail.smtp import HardBounce, PermanentFailure, SenderRejected, TemporaryFailure
@@ -56,6 +56,7 @@ class Recorded:
     result: TickResult = field(default_factory=TickResult)
     started: set[int] = field(default_factory=set)
     stop: str | None = None
+    copies: list[sent_copies.Copy] = field(default_factory=list)  # Sent copies queued, ours to file
 
 
 _NETWORK_MARKS: tuple[tuple[Network, tuple[str, ...]], ...] = (
@@ -112,10 +113,13 @@ def record(
     *,
     now: datetime,
     worker: str,
+    copy_lease: timedelta | None = None,
 ) -> Recorded:
     """Commit the deliveries' outcomes and mark ``start`` sending, in one transaction.
 
-    ``start`` is marked only when nothing here says stop. Commits.
+    ``start`` is marked only when nothing here says stop. With ``copy_lease`` (the
+    mailbox wants Sent copies) each touch recorded sent gets its copy queued, leased to
+    ``worker`` for that long, in the same commit (``outbound.copies`` files them). Commits.
     """
     out = Recorded()
     result = out.result
@@ -137,9 +141,12 @@ def record(
             for d in deliveries
             if d.error is None and d.sent_at is not None
         ]
+        moved: list[int] = []
         result.sent += outbox_sent.mark_sent_many(
-            s, accepted, now=now, mailbox=mailbox.name, actor=worker
+            s, accepted, now=now, mailbox=mailbox.name, actor=worker, moved=moved
         )
+        if copy_lease is not None and moved:
+            out.copies = _queue_copies(s, deliveries, set(moved), mailbox.name, worker, now, copy_lease)
         if result.sent:
             mailbox_state.sent_through(s, mailbox.name, now=now)
         withdrawn = [d for d in deliveries if d.withdrawn is not None]
@@ -190,6 +197,27 @@ def record(
                 s, [c for c in start if c.id in lost], lost, now=now, worker=worker, result=result
             )
     return out
+
+
+def _queue_copies(
+    s: Session,
+    deliveries: list[Delivery],
+    moved: set[int],
+    mailbox: str,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+) -> list[sent_copies.Copy]:
+    new = [
+        sent_copies.NewCopy(d.claim.id, d.claim.message_id, d.claim.payload.raw, d.sent_at)
+        for d in deliveries
+        if d.claim.id in moved and d.sent_at is not None
+    ]
+    ids = sent_copies.queue(s, new, mailbox=mailbox, worker=worker, now=now, lease=lease)
+    return [
+        sent_copies.Copy(pk, c.message_id, c.raw, c.sent_at, check_first=False)
+        for pk, c in zip(ids, new, strict=True)
+    ]
 
 
 def _pause(s: Session, name: str, decided: Outcome, *, now: datetime, result: TickResult) -> None:
