@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 PASSWORD = "secret"
 DOMAIN = "test.example"
@@ -250,8 +251,9 @@ class SmtpRelay:
     connection reuse and exactly-once delivery at the receiving side.
     """
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, ssl_context: Any = None) -> None:
         self.port = port
+        self.ssl_context = ssl_context  # set: implicit TLS (port 465 style) with this cert
         self.lmtp_port: int | None = None
         self.faults: dict[str, Fault] = {}
         self.connections = 0
@@ -321,7 +323,9 @@ class SmtpRelay:
                     hostname="smtp.test.example",
                 )
 
-        self.controller = RelayController(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller = RelayController(
+            Handler(), hostname="127.0.0.1", port=self.port, ssl_context=self.ssl_context
+        )
         self.controller.start()
 
     def _lmtp(self, sender: str, rcpts: list[str], raw: bytes) -> None:

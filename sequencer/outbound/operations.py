@@ -151,6 +151,9 @@ class MailboxStatus:
     last_poll_at: datetime | None
     last_poll_error: str | None
     paused_reason: str | None
+    pause_kind: str | None = None
+    paused_at: datetime | None = None
+    paused_until: datetime | None = None
 
 
 def status(db: Database, config: Config, clock: Clock) -> list[MailboxStatus]:
@@ -178,6 +181,9 @@ def status(db: Database, config: Config, clock: Clock) -> list[MailboxStatus]:
                     last_poll_at=st.last_poll_at if st else None,
                     last_poll_error=st.last_poll_error if st else None,
                     paused_reason=st.paused_reason if st else None,
+                    pause_kind=st.pause_kind if st and st.paused_reason else None,
+                    paused_at=st.paused_at if st and st.paused_reason else None,
+                    paused_until=st.paused_until if st and st.paused_reason else None,
                 )
             )
     return out

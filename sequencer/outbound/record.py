@@ -182,7 +182,7 @@ def record(
                 result.released += 1
                 pause = pause or decided
         if pause is not None:
-            _pause(s, mailbox.name, pause, now=now, result=result)
+            _pause(s, mailbox, pause, now=now, result=result)
             out.stop = pause.reason
         elif out.stop is None and start:
             out.started, lost = outbox_sent.mark_attempting(s, start, worker=worker, now=now)
@@ -192,9 +192,15 @@ def record(
     return out
 
 
-def _pause(s: Session, name: str, decided: Outcome, *, now: datetime, result: TickResult) -> None:
+def _pause(
+    s: Session, mailbox: MailboxConfig, decided: Outcome, *, now: datetime, result: TickResult
+) -> None:
     """Pause the mailbox as ``decided``: until the operator (AUTH), the provider's window
-    (QUOTA) or the mailbox back-off (UNREACHABLE), which grows with each failed try."""
+    (QUOTA) or the mailbox back-off (UNREACHABLE), which grows with each failed try. The
+    SMTP settings' fingerprint goes with it: a fixed config is tried at the next tick."""
+    from sequencer.outbound.health import config_print
+
+    name = mailbox.name
     state = mailbox_state.lock_mailbox_state(s, name)
     until: datetime | None = None
     if decided.pause_kind is PauseKind.QUOTA and decided.pause_for is not None:
@@ -202,7 +208,15 @@ def _pause(s: Session, name: str, decided: Outcome, *, now: datetime, result: Ti
     elif decided.pause_kind is PauseKind.UNREACHABLE:
         until = now + mailbox_backoff(state.pause_failures or 0)
     kind = str(decided.pause_kind) if decided.pause_kind else None
-    mailbox_state.pause_mailbox(s, name, reason=decided.reason, now=now, kind=kind, until=until)
+    mailbox_state.pause_mailbox(
+        s,
+        name,
+        reason=decided.reason,
+        now=now,
+        kind=kind,
+        until=until,
+        config_print=config_print(mailbox),
+    )
     if kind == PauseKind.UNREACHABLE:
         result.unreachable[name] = decided.reason
     else:
