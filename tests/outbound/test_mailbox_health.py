@@ -226,3 +226,80 @@ def test_run_logs_a_structured_event_per_paused_mailbox() -> None:
          "not_attempted": 3},
     ]
 
+
+
+# --- the deliverability guard -----------------------------------------------------------
+
+
+def test_mailbox_crossing_the_bounce_threshold_pauses_and_managers_hear_once(
+    db: Database, mail: Any, clock: ManualClock, tmp_path: Path
+) -> None:
+    world = World(tmp_path, db, mail, clock, reps=2, sequence="quote")
+    leads = [mail.new_address(f"lead{i}") for i in range(10)]
+    for lead in leads[:4]:  # 4 hard bounces in 10 touches: 4% of a 100-touch window
+        mail.relay.faults[lead] = Fault(permanent="550 5.1.1 <x>: Recipient address rejected")
+    for lead in leads:
+        world.enroll(lead)
+    first = world.cli("tick")
+    assert first.exit_code == 0 and "bounced 4" in first.stdout, first.output
+
+    later = [world.enroll(mail.new_address(f"later{i}")) for i in range(2)]
+    second = world.cli("tick")
+    assert second.exit_code == 3, second.output
+    assert (
+        "mailbox rep0 paused: deliverability: hard-bounce rate 4.0% "
+        "(4 in the last 10 touches, over a window of 100) is over 3.0%; "
+        "2 touches not attempted"
+    ) in second.stderr, second.stderr
+    assert [world.enrollment(e).steps_done for e in later] == [0, 0]
+    [rep0] = [m for m in world.cli_json("status")["mailboxes"] if m["name"] == "rep0"]
+    assert rep0["state"] == "paused" and "hard-bounce rate 4.0%" in rep0["reason"]
+
+    clock.advance(timedelta(days=2))
+    assert world.cli("tick").exit_code == 3, "paused until the operator resumes it"
+    [received] = notices_received(mail, world.manager)
+    assert "hard-bounce rate 4.0%" in received.get_content()
+    assert len(notices(db)) == 1
+
+    resumed = world.cli("outbox", "unpause", "rep0")
+    assert resumed.exit_code == 0 and "sends again" in resumed.output
+    after = world.cli("tick")
+    assert after.exit_code == 0, after.output
+    assert [world.enrollment(e).steps_done for e in later] == [1, 1], (
+        "the bounces the operator has seen do not pause it again"
+    )
+
+
+def test_three_bounces_in_a_young_mailbox_stay_under_the_threshold(
+    db: Database, mail: Any, clock: ManualClock, tmp_path: Path
+) -> None:
+    world = World(tmp_path, db, mail, clock, sequence="quote")
+    leads = [mail.new_address(f"lead{i}") for i in range(5)]
+    for lead in leads[:3]:
+        mail.relay.faults[lead] = Fault(permanent="550 5.1.1 <x>: Recipient address rejected")
+    for lead in leads:
+        world.enroll(lead)
+    assert world.cli("tick").exit_code == 0
+    world.enroll(mail.new_address("later"))
+    assert world.cli("tick").exit_code == 0, "3 of a 100-touch window is 3%: not over"
+
+
+def test_complaints_over_the_rate_pause_the_mailbox(
+    db: Database, mail: Any, clock: ManualClock, tmp_path: Path
+) -> None:
+    from sequencer.db.models import InboundMessage
+
+    world = World(tmp_path, db, mail, clock, sequence="quote")
+    world.enroll(mail.new_address("lead"))
+    assert world.cli("tick").exit_code == 0
+    with db.session() as s:  # one complaint report on one touch: 100% > 0.3%
+        s.add(
+            InboundMessage(
+                mailbox="rep0", folder="INBOX", uidvalidity=1, uid=1, kind="complaint",
+                received_at=clock.now(), refs=[], recipients=[], trust="trusted",
+            )
+        )
+    world.enroll(mail.new_address("next"))
+    out = world.cli("tick")
+    assert out.exit_code == 3
+    assert "deliverability: spam-complaint rate 100.00% (1 complaint(s) on 1 touches" in out.stderr
