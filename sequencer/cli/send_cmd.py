@@ -202,7 +202,9 @@ def _idle_source(app: App) -> Any:
 @json_option
 @pass_app
 def status_cmd(app: App, as_json: bool) -> None:
-    """Per mailbox: sent today / limit, next due, overdue backlog and why, held touches, last poll.
+    """Per mailbox: state, sent today / limit, next due, backlog and why, held, last poll,
+    and a forecast for today and tomorrow: what will send, and one number per reason
+    the rest waits (send window, poll, held, pause, daily limit, pace; tasks beside).
 
     \b
     Example:
@@ -240,6 +242,18 @@ def status_cmd(app: App, as_json: bool) -> None:
             "last poll",
             "state",
         ],
+    )
+    forecast_keys = ("due", "will_send", "window", "poll", "held", "pause", "daily_limit", "pace", "task")
+    print_table(
+        [
+            (r.name, day, *(r.forecast[day][k] or "-" for k in forecast_keys))
+            for r in rows
+            for day in ("today", "tomorrow")
+            if r.forecast
+        ],
+        ["mailbox", "day", "due", "will send", "window", "poll", "held", "paused",
+         "daily limit", "pace", "on a task"],
+        title="forecast: touches due by the end of the day, and why the rest wait",
     )
     held = sum(r.held for r in rows)
     if held:

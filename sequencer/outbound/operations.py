@@ -9,7 +9,7 @@ server's 250. The functions taking ``db`` open and commit their own transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -154,11 +154,17 @@ class MailboxStatus:
     pause_kind: str | None = None
     paused_at: datetime | None = None
     paused_until: datetime | None = None
+    # today / tomorrow: due, will_send and one number per reason the rest waits
+    # (window, poll, held, pause, daily_limit, pace; task beside them): core.forecast
+    forecast: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def status(db: Database, config: Config, clock: Clock) -> list[MailboxStatus]:
     """Per mailbox: sent today / limit, next due, overdue backlog and why, held rows, last poll."""
+    from sequencer.outbound.forecast import mailbox_forecast
+
     now = clock.now()
+    calendar = business_calendar(config)
     out = []
     with db.session() as s:
         states = mailbox_state.mailbox_states(s)
@@ -166,11 +172,15 @@ def status(db: Database, config: Config, clock: Clock) -> list[MailboxStatus]:
             midnight = pacing.day_start(now, zone(mb.timezone or config.timezone))
             counts = mailbox_state.count_by_status(s, mb.name, outbox.IN_FLIGHT)
             st = states.get(mb.name)
+            sent_today = mailbox_state.sent_since(s, mb.name, midnight)
+            days = mailbox_forecast(
+                s, config, calendar, mb, st, now=now, sent_today=sent_today
+            )
             out.append(
                 MailboxStatus(
                     name=mb.name,
                     address=mb.address,
-                    sent_today=mailbox_state.sent_since(s, mb.name, midnight),
+                    sent_today=sent_today,
                     daily_limit=mb.daily_limit,
                     next_due=mailbox_state.next_due(s, mb.name),
                     next_send_allowed_at=st.next_send_allowed_at if st else None,
@@ -184,6 +194,7 @@ def status(db: Database, config: Config, clock: Clock) -> list[MailboxStatus]:
                     pause_kind=st.pause_kind if st and st.paused_reason else None,
                     paused_at=st.paused_at if st and st.paused_reason else None,
                     paused_until=st.paused_until if st and st.paused_reason else None,
+                    forecast={day: f.as_dict() for day, f in days.items()},
                 )
             )
     return out
