@@ -157,7 +157,10 @@ def show_cmd(app: App, email: str, as_json: bool) -> None:
     Example:
       sequencer show dana@acme.com
     """
+    from sequencer.people.waiting import next_touch_waits
+
     t = timelines.timeline(app.db, email, now=app.clock.now())
+    waits = next_touch_waits(app.db, t.enrollments, now=app.clock.now())
     if as_json:
         echo_json(
             {
@@ -172,7 +175,9 @@ def show_cmd(app: App, email: str, as_json: bool) -> None:
                 "suppressed_by": t.suppressed_by,
                 "stage": t.stage,
                 "stage_since": t.stage_since,
-                "enrollments": [_row_json(r) for r in t.enrollments],
+                "enrollments": [
+                    {**_row_json(r), "waits_for": waits[r.enrollment_id]} for r in t.enrollments
+                ],
                 "timeline": [
                     {
                         **{k: v for k, v in asdict(e).items() if k != "sequence_id"},
@@ -198,10 +203,17 @@ def show_cmd(app: App, email: str, as_json: bool) -> None:
         click.echo(f"  SUPPRESSED by {t.suppressed_by}")
     print_table(
         (
-            (r.sequence_id, r.step, r.status, r.status_reason, format_short(r.next_send_at))
+            (
+                r.sequence_id,
+                r.step,
+                r.status,
+                r.status_reason,
+                format_short(r.next_send_at),
+                waits[r.enrollment_id],
+            )
             for r in t.enrollments
         ),
-        ("sequence", "step", "status", "reason", "next touch (UTC)"),
+        ("sequence", "step", "status", "reason", "next touch (UTC)", "waits for"),
         title="Enrollments",
     )
     print_table(

@@ -75,7 +75,8 @@ def test_closed_smtp_port_exits_3_pauses_the_mailbox_and_a_fixed_port_resumes_it
         tmp_path, db, mail, clock, reps=2, sequence="quote",
         smtp={"host": "127.0.0.1", "port": closed, "security": "none"},
     )
-    eids = [world.enroll(mail.new_address(f"lead{i}")) for i in range(3)]
+    leads = [mail.new_address(f"lead{i}") for i in range(3)]
+    eids = [world.enroll(lead) for lead in leads]
 
     first = world.cli("tick")
     assert first.exit_code == 3, first.output
@@ -89,6 +90,9 @@ def test_closed_smtp_port_exits_3_pauses_the_mailbox_and_a_fixed_port_resumes_it
     assert attempts_counted(db) == 0
     assert [world.enrollment(e).steps_done for e in eids] == [0, 0, 0]
     paused_at = pause_state(db).paused_at
+    [shown] = world.cli_json("show", leads[0])["enrollments"]
+    assert shown["waits_for"].startswith("the mailbox rep0 to resume (tried again at ")
+    assert "connection refused" in shown["waits_for"]
 
     status = world.cli_json("status")
     [rep0] = [m for m in status["mailboxes"] if m["name"] == "rep0"]
