@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from sequencer.config import Config, MailboxConfig
+from sequencer.core.advance import Advance
 from sequencer.core.outcome import (
     Action,
     Network,
@@ -122,26 +123,34 @@ def record(
     sending = config.sending
     pause: Outcome | None = None
     with db.session() as s:
-        accepted = [
-            outbox_sent.SentTouch(
-                message_pk=d.claim.id,
-                enrollment_id=d.claim.enrollment_id,
-                prospect_id=d.claim.prospect_id,
-                message_id=d.claim.message_id,
-                sent_at=d.sent_at,
-                advance=advance_after(
-                    calendar, mailbox, d.claim.payload, d.claim.message_id, d.sent_at
-                ),
-                note=d.note,
+        accepted: list[outbox_sent.SentTouch] = []
+        unschedulable: dict[int, str] = {}  # enrollment id -> why its next step cannot be
+        for d in deliveries:
+            if d.error is not None or d.sent_at is None:
+                continue
+            advance, why = _advance(calendar, mailbox, d.claim, d.sent_at)
+            if why is not None:
+                unschedulable[d.claim.enrollment_id] = why
+            accepted.append(
+                outbox_sent.SentTouch(
+                    message_pk=d.claim.id,
+                    enrollment_id=d.claim.enrollment_id,
+                    prospect_id=d.claim.prospect_id,
+                    message_id=d.claim.message_id,
+                    sent_at=d.sent_at,
+                    advance=advance,
+                    note=d.note,
+                )
             )
-            for d in deliveries
-            if d.error is None and d.sent_at is not None
-        ]
         result.sent += outbox_sent.mark_sent_many(
             s, accepted, now=now, mailbox=mailbox.name, actor=worker
         )
         if result.sent:
             mailbox_state.sent_through(s, mailbox.name, now=now)
+        for enrollment_id, why in unschedulable.items():
+            if outbox_record.fail_enrollment(s, enrollment_id, now=now, reason=why, actor=worker):
+                result.failed += 1
+                result.errors.append(f"enrollment {enrollment_id}: {why}")
         withdrawn = [d for d in deliveries if d.withdrawn is not None]
         for d in withdrawn:
             assert d.withdrawn is not None
@@ -190,6 +199,34 @@ def record(
                 s, [c for c in start if c.id in lost], lost, now=now, worker=worker, result=result
             )
     return out
+
+
+def _advance(
+    calendar: BusinessCalendar, mailbox: MailboxConfig, c: outbox.Claim, sent_at: datetime
+) -> tuple[Advance, str | None]:
+    """How the enrollment moves on; when its next step cannot be scheduled (a wait that
+    overflows the calendar, any error of the schedule), the touch is still recorded as
+    sent (the server took it) and the reason says why that enrollment alone fails."""
+    prepared = c.payload
+    try:
+        return advance_after(calendar, mailbox, prepared, c.message_id, sent_at), None
+    except Exception as exc:  # noqa: BLE001 - one bad touch must fail alone, not its group
+        why = (
+            f"step {prepared.step} was sent, but the next step cannot be scheduled: "
+            f"{type(exc).__name__}: {exc}"
+        )[:500]
+        log.error("enrollment %s: %s", c.enrollment_id, why)
+        return (
+            Advance(
+                step=prepared.step,
+                next_send_at=None if prepared.step >= len(prepared.sequence.steps) else sent_at,
+                thread_subject=prepared.thread_subject or prepared.subject,
+                thread_root_id=prepared.thread_root_id or c.message_id,
+                last_message_id=c.message_id,
+                thread_refs=[*prepared.thread_refs, c.message_id],
+            ),
+            why,
+        )
 
 
 def _pause(

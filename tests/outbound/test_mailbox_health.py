@@ -307,3 +307,48 @@ def test_complaints_over_the_rate_pause_the_mailbox(
     out = world.cli("tick")
     assert out.exit_code == 3
     assert "deliverability: spam-complaint rate 100.00% (1 complaint(s) on 1 touches" in out.stderr
+
+
+# --- wait bounds -------------------------------------------------------------------------
+
+
+def test_validate_rejects_a_wait_over_three_years_with_file_and_line(
+    db: Database, mail: Any, clock: ManualClock, tmp_path: Path
+) -> None:
+    world = World(tmp_path, db, mail, clock, sequence="quote")
+    path = tmp_path / "sequences" / "quote.yaml"
+    text = path.read_text().replace("wait: 1 week", "wait: 99999999999999999999 days")
+    path.write_text(text)
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if "99999999999999999999" in s)
+    out = world.cli("validate")
+    assert out.exit_code == 2, out.output
+    assert f"quote.yaml:{line}" in out.output and "longer than 3 years" in out.output
+
+
+def test_a_touch_whose_next_wait_overflows_fails_alone_after_smtp(
+    db: Database, mail: Any, clock: ManualClock, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    from sequencer.core.schedule import Wait
+
+    world = World(tmp_path, db, mail, clock, sequence="quote")
+    quote = world.sequences["quote"]
+    huge = dataclasses.replace(quote.steps[1], wait=Wait(10**20, "days"))  # past validation
+    world.sequences["quote"] = dataclasses.replace(
+        quote, steps=(quote.steps[0], huge, *quote.steps[2:])
+    )
+    bad = world.enroll(mail.new_address("bad"))
+    good = [world.enroll(mail.new_address(f"good{i}"), "inbound") for i in range(3)]
+    clock.advance(timedelta(minutes=10))  # the inbound sequence's first wait
+
+    result = world.tick()
+    assert result.sent == 4 and result.failed == 1, result
+    e = world.enrollment(bad)
+    assert e.status == "failed" and e.steps_done == 1
+    assert "next step cannot be scheduled: OverflowError" in (e.status_reason or "")
+    assert [world.enrollment(g).steps_done for g in good] == [1, 1, 1]
+    with db.session() as s:
+        statuses = s.scalars(select(Message.status)).all()
+    assert sorted(statuses) == ["sent"] * 4, "nothing left sending or held"
+    assert len([m for m in mail.relay.messages]) == 4
