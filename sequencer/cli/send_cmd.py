@@ -202,8 +202,9 @@ def _idle_source(app: App) -> Any:
 @json_option
 @pass_app
 def status_cmd(app: App, as_json: bool) -> None:
-    """Per mailbox: state, sent today / limit, next due, backlog and why, held, last poll,
-    and a forecast for today and tomorrow: what will send, and one number per reason
+    """Per mailbox: state, sent today / limit, next due, backlog and why, held, last poll, forecast.
+
+    The forecast, for today and tomorrow: what will send, and one number per reason
     the rest waits (send window, poll, held, pause, daily limit, pace; tasks beside).
 
     \b
