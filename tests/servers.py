@@ -261,6 +261,10 @@ class SmtpRelay:
         self.auth_failures = 0
         self._lock = threading.Lock()
         self.controller = None
+        # A slow server: while ``greeting_gate`` is set to an Event, each new connection
+        # waits for it before the 220 greeting; ``greeting_held`` says one is waiting.
+        self.greeting_gate: threading.Event | None = None
+        self.greeting_held = threading.Event()
 
     def start(self, lmtp_port: int) -> None:
         from aiosmtpd.controller import Controller
@@ -282,6 +286,13 @@ class SmtpRelay:
                 with relay._lock:
                     relay.connections += 1
                 super().connection_made(transport)
+
+            async def _handle_client(self):  # type: ignore[no-untyped-def]
+                gate = relay.greeting_gate
+                if gate is not None:
+                    relay.greeting_held.set()
+                    await asyncio.to_thread(gate.wait)
+                await super()._handle_client()
 
         class Handler:
             async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
@@ -345,6 +356,10 @@ class SmtpRelay:
             self.messages.clear()
             self.connections = 0
             self.auth_failures = 0
+            if self.greeting_gate is not None:
+                self.greeting_gate.set()  # nobody stays stuck behind a previous test's gate
+            self.greeting_gate = None
+            self.greeting_held.clear()
 
 
 def make_dsn(sender: str, rcpt: str, original: bytes, status: str) -> bytes:
