@@ -23,7 +23,7 @@ from sequencer.core.sequences import Sequence
 from sequencer.db import mailbox_state, outbox, outbox_record, outbox_sent
 from sequencer.db.session import Database
 from sequencer.errors import NotFound, UserError
-from sequencer.outbound.touch import Prepared, advance_after
+from sequencer.outbound.touch import Prepared, advance_safely
 from sequencer.project import business_calendar, prospect_zone
 
 
@@ -49,6 +49,7 @@ def confirm_sent(
         raise NotFound(f"no outbox message {message_pk}")
     e, p = outbox.enrollment_with_prospect(s, message.enrollment_id)
     sequence = sequences.get(e.sequence_id)
+    unschedulable: str | None = None
     if sequence is None or message.step > len(sequence.steps):
         advance = Advance(
             step=message.step,
@@ -69,7 +70,7 @@ def confirm_sent(
             thread_root_id=e.thread_root_id,
             thread_refs=list(e.thread_refs or []),
         )
-        advance = advance_after(
+        advance, unschedulable = advance_safely(
             calendar or business_calendar(config), mailbox, prepared, message.message_id, now
         )
     touch = outbox_sent.SentTouch(
@@ -81,9 +82,10 @@ def confirm_sent(
         advance=advance,
         note=note,
     )
-    return (
-        outbox_sent.mark_sent_many(s, [touch], now=now, mailbox=message.mailbox, actor=actor) == 1
-    )
+    done = outbox_sent.mark_sent_many(s, [touch], now=now, mailbox=message.mailbox, actor=actor)
+    if done and unschedulable is not None:
+        outbox_record.fail_enrollment(s, e.id, now=now, reason=unschedulable, actor=actor)
+    return done == 1
 
 
 def resolve(

@@ -15,7 +15,6 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from sequencer.config import Config, MailboxConfig
-from sequencer.core.advance import Advance
 from sequencer.core.outcome import (
     Action,
     Network,
@@ -33,7 +32,7 @@ from sequencer.db.models import Event
 from sequencer.db.session import Database
 from sequencer.mail.smtp import HardBounce, PermanentFailure, SenderRejected, TemporaryFailure
 from sequencer.outbound.result import TickResult
-from sequencer.outbound.touch import ComposeFailed, advance_after
+from sequencer.outbound.touch import ComposeFailed, advance_safely
 
 log = logging.getLogger("sequencer.outbound.engine")
 
@@ -128,8 +127,11 @@ def record(
         for d in deliveries:
             if d.error is not None or d.sent_at is None:
                 continue
-            advance, why = _advance(calendar, mailbox, d.claim, d.sent_at)
+            advance, why = advance_safely(
+                calendar, mailbox, d.claim.payload, d.claim.message_id, d.sent_at
+            )
             if why is not None:
+                log.error("enrollment %s: %s", d.claim.enrollment_id, why)
                 unschedulable[d.claim.enrollment_id] = why
             accepted.append(
                 outbox_sent.SentTouch(
@@ -199,34 +201,6 @@ def record(
                 s, [c for c in start if c.id in lost], lost, now=now, worker=worker, result=result
             )
     return out
-
-
-def _advance(
-    calendar: BusinessCalendar, mailbox: MailboxConfig, c: outbox.Claim, sent_at: datetime
-) -> tuple[Advance, str | None]:
-    """How the enrollment moves on; when its next step cannot be scheduled (a wait that
-    overflows the calendar, any error of the schedule), the touch is still recorded as
-    sent (the server took it) and the reason says why that enrollment alone fails."""
-    prepared = c.payload
-    try:
-        return advance_after(calendar, mailbox, prepared, c.message_id, sent_at), None
-    except Exception as exc:  # noqa: BLE001 - one bad touch must fail alone, not its group
-        why = (
-            f"step {prepared.step} was sent, but the next step cannot be scheduled: "
-            f"{type(exc).__name__}: {exc}"
-        )[:500]
-        log.error("enrollment %s: %s", c.enrollment_id, why)
-        return (
-            Advance(
-                step=prepared.step,
-                next_send_at=None if prepared.step >= len(prepared.sequence.steps) else sent_at,
-                thread_subject=prepared.thread_subject or prepared.subject,
-                thread_root_id=prepared.thread_root_id or c.message_id,
-                last_message_id=c.message_id,
-                thread_refs=[*prepared.thread_refs, c.message_id],
-            ),
-            why,
-        )
 
 
 def _pause(
