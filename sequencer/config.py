@@ -244,6 +244,22 @@ class SendingConfig(_Strict):
     require_poll_before_followup: bool = True
 
 
+class DeliverabilityConfig(_Strict):
+    """The deliverability guard (README, "Deliverability guard"): a mailbox over either
+    threshold is paused with the figure until the operator resumes it.
+
+    Sources: Woodpecker pauses a mailbox at a 2% bounce rate, Amazon SES puts an account
+    under review at 5% bounces (and 0.1% complaints); Gmail's bulk-sender guidelines ask
+    to stay under 0.3% spam complaints. The default 3% sits between the first two.
+    """
+
+    enabled: bool = True
+    max_bounce_rate: Annotated[float, Field(gt=0, le=1)] = 0.03  # hard bounces per touch
+    bounce_window: Annotated[int, Field(ge=1)] = 100  # over the mailbox's last N touches
+    max_complaint_rate: Annotated[float, Field(gt=0, le=1)] = 0.003  # complaints per touch
+    complaint_window_days: Annotated[float, Field(gt=0)] = 30.0  # rolling window
+
+
 class UnsubscribeConfig(_Strict):
     mailto: str | None = None  # e.g. unsubscribe@example.com (tokens added as +TOKEN)
     url: str | None = None  # https one-click endpoint; {token} is replaced
@@ -299,6 +315,7 @@ class Config(_Strict):
     mailboxes: list[MailboxConfig] = Field(default_factory=list)
     reporting: ReportingConfig = Field(default_factory=ReportingConfig)
     sending: SendingConfig = Field(default_factory=SendingConfig)
+    deliverability: DeliverabilityConfig = Field(default_factory=DeliverabilityConfig)
     unsubscribe: UnsubscribeConfig = Field(default_factory=UnsubscribeConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     inbound: InboundConfig = Field(default_factory=InboundConfig)

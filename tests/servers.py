@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 PASSWORD = "secret"
 DOMAIN = "test.example"
@@ -256,8 +257,9 @@ class SmtpRelay:
     connection reuse and exactly-once delivery at the receiving side.
     """
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, ssl_context: Any = None) -> None:
         self.port = port
+        self.ssl_context = ssl_context  # set: implicit TLS (port 465 style) with this cert
         self.lmtp_port: int | None = None
         self.faults: dict[str, Fault] = {}
         self.connections = 0
@@ -265,6 +267,10 @@ class SmtpRelay:
         self.auth_failures = 0
         self._lock = threading.Lock()
         self.controller = None
+        # A slow server: while ``greeting_gate`` is set to an Event, each new connection
+        # waits for it before the 220 greeting; ``greeting_held`` says one is waiting.
+        self.greeting_gate: threading.Event | None = None
+        self.greeting_held = threading.Event()
 
     def start(self, lmtp_port: int) -> None:
         from aiosmtpd.controller import Controller
@@ -286,6 +292,13 @@ class SmtpRelay:
                 with relay._lock:
                     relay.connections += 1
                 super().connection_made(transport)
+
+            async def _handle_client(self):  # type: ignore[no-untyped-def]
+                gate = relay.greeting_gate
+                if gate is not None:
+                    relay.greeting_held.set()
+                    await asyncio.to_thread(gate.wait)
+                await super()._handle_client()
 
         class Handler:
             async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
@@ -327,7 +340,9 @@ class SmtpRelay:
                     hostname="smtp.test.example",
                 )
 
-        self.controller = RelayController(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller = RelayController(
+            Handler(), hostname="127.0.0.1", port=self.port, ssl_context=self.ssl_context
+        )
         self.controller.start()
 
     def _lmtp(self, sender: str, rcpts: list[str], raw: bytes) -> None:
@@ -347,6 +362,10 @@ class SmtpRelay:
             self.messages.clear()
             self.connections = 0
             self.auth_failures = 0
+            if self.greeting_gate is not None:
+                self.greeting_gate.set()  # nobody stays stuck behind a previous test's gate
+            self.greeting_gate = None
+            self.greeting_held.clear()
 
 
 def make_dsn(sender: str, rcpt: str, original: bytes, status: str) -> bytes:

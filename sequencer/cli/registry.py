@@ -105,7 +105,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "status": (
         "send_cmd",
-        "Per mailbox: sent today / limit, next due, overdue backlog and why, held touches, last poll.",
+        "Per mailbox: state, sent today / limit, next due, backlog and why, held, last poll, forecast.",
     ),
     "stop": (
         "states_cmd",

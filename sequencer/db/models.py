@@ -313,6 +313,9 @@ class MailboxState(Base):
     # The deliverability guard counts only touches sent after this (set when the operator
     # resumes the mailbox), so a resumed mailbox is not paused again for the same bounces.
     guard_since: Mapped[datetime | None]
+    # A fingerprint of the SMTP settings the pause was decided under (0017): a changed
+    # config is tried at the next tick instead of after the back-off.
+    paused_config: Mapped[str | None] = mapped_column(String(64))
 
 
 class FolderState(Base):

@@ -49,7 +49,7 @@ from sequencer.core.templates import TemplateStore
 from sequencer.db import mailbox_state, outbox, outbox_sent
 from sequencer.db.session import Database
 from sequencer.errors import MailboxError, SecretError, TemplateError
-from sequencer.outbound import claim, record, recovery
+from sequencer.outbound import claim, health, record, recovery
 from sequencer.outbound.copies import Copier
 from sequencer.outbound.fence import Fence
 from sequencer.outbound.mailbox_run import MailboxRun
@@ -181,10 +181,20 @@ class Engine:
             except Exception as exc:  # noqa: BLE001 - a failed poll must not stop sending step 1s
                 log.warning("poll failed: %s", exc)
                 result.errors.append(f"poll: {exc}")
+        if not dry_run:  # the deliverability guard pauses a mailbox before it claims
+            await self._db(health.guard, self.db, self.config, self.clock.now())
         for part in await asyncio.gather(
             *(self._mailbox_tick(mb, dry_run) for mb in self.config.mailboxes)
         ):
             result.add(part)
+        for name in {**result.paused, **result.unreachable}.keys() - result.not_attempted.keys():
+            await self._db(self._count_not_attempted, self.config.mailbox(name), result)
+        if not dry_run and (result.paused or result.unreachable):
+            try:  # after the sends: one notice per pause to the owner and the managers
+                health.notify_pauses(self.db, self.config, self.clock, worker=self.worker_id)
+            except Exception as exc:  # noqa: BLE001 - a notice must never stop the sending
+                log.warning("pause notices failed: %s", exc)
+                result.errors.append(f"pause notice: {exc}")
         return result
 
     async def _mailbox_tick(self, mailbox: MailboxConfig, dry_run: bool) -> TickResult:
@@ -247,8 +257,9 @@ class Engine:
             state = mailbox_state.get_mailbox_state(s, mailbox.name)
             if state is None or not state.paused_reason:
                 return False
-            if not mailbox_state.pause_in_force(state, now):
-                mailbox_state.try_again(s, mailbox.name, now=now)
+            changed = health.config_changed(state, mailbox)
+            if changed or not mailbox_state.pause_in_force(state, now):
+                mailbox_state.try_again(s, mailbox.name, now=now, force=changed)
                 return False
             if state.pause_kind == PauseKind.UNREACHABLE:
                 result.unreachable[mailbox.name] = state.paused_reason

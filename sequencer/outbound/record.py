@@ -32,7 +32,7 @@ from sequencer.db.models import Event
 from sequencer.db.session import Database
 from sequencer.mail.smtp import HardBounce, PermanentFailure, SenderRejected, TemporaryFailure
 from sequencer.outbound.result import TickResult
-from sequencer.outbound.touch import ComposeFailed, advance_after
+from sequencer.outbound.touch import ComposeFailed, advance_safely
 
 log = logging.getLogger("sequencer.outbound.engine")
 
@@ -126,21 +126,28 @@ def record(
     sending = config.sending
     pause: Outcome | None = None
     with db.session() as s:
-        accepted = [
-            outbox_sent.SentTouch(
-                message_pk=d.claim.id,
-                enrollment_id=d.claim.enrollment_id,
-                prospect_id=d.claim.prospect_id,
-                message_id=d.claim.message_id,
-                sent_at=d.sent_at,
-                advance=advance_after(
-                    calendar, mailbox, d.claim.payload, d.claim.message_id, d.sent_at
-                ),
-                note=d.note,
+        accepted: list[outbox_sent.SentTouch] = []
+        unschedulable: dict[int, str] = {}  # enrollment id -> why its next step cannot be
+        for d in deliveries:
+            if d.error is not None or d.sent_at is None:
+                continue
+            advance, why = advance_safely(
+                calendar, mailbox, d.claim.payload, d.claim.message_id, d.sent_at
             )
-            for d in deliveries
-            if d.error is None and d.sent_at is not None
-        ]
+            if why is not None:
+                log.error("enrollment %s: %s", d.claim.enrollment_id, why)
+                unschedulable[d.claim.enrollment_id] = why
+            accepted.append(
+                outbox_sent.SentTouch(
+                    message_pk=d.claim.id,
+                    enrollment_id=d.claim.enrollment_id,
+                    prospect_id=d.claim.prospect_id,
+                    message_id=d.claim.message_id,
+                    sent_at=d.sent_at,
+                    advance=advance,
+                    note=d.note,
+                )
+            )
         moved: list[int] = []
         result.sent += outbox_sent.mark_sent_many(
             s, accepted, now=now, mailbox=mailbox.name, actor=worker, moved=moved
@@ -149,6 +156,10 @@ def record(
             out.copies = _queue_copies(s, deliveries, set(moved), mailbox.name, worker, now, copy_lease)
         if result.sent:
             mailbox_state.sent_through(s, mailbox.name, now=now)
+        for enrollment_id, why in unschedulable.items():
+            if outbox_record.fail_enrollment(s, enrollment_id, now=now, reason=why, actor=worker):
+                result.failed += 1
+                result.errors.append(f"enrollment {enrollment_id}: {why}")
         withdrawn = [d for d in deliveries if d.withdrawn is not None]
         for d in withdrawn:
             assert d.withdrawn is not None
@@ -189,7 +200,7 @@ def record(
                 result.released += 1
                 pause = pause or decided
         if pause is not None:
-            _pause(s, mailbox.name, pause, now=now, result=result)
+            _pause(s, mailbox, pause, now=now, result=result)
             out.stop = pause.reason
         elif out.stop is None and start:
             out.started, lost = outbox_sent.mark_attempting(s, start, worker=worker, now=now)
@@ -220,9 +231,15 @@ def _queue_copies(
     ]
 
 
-def _pause(s: Session, name: str, decided: Outcome, *, now: datetime, result: TickResult) -> None:
+def _pause(
+    s: Session, mailbox: MailboxConfig, decided: Outcome, *, now: datetime, result: TickResult
+) -> None:
     """Pause the mailbox as ``decided``: until the operator (AUTH), the provider's window
-    (QUOTA) or the mailbox back-off (UNREACHABLE), which grows with each failed try."""
+    (QUOTA) or the mailbox back-off (UNREACHABLE), which grows with each failed try. The
+    SMTP settings' fingerprint goes with it: a fixed config is tried at the next tick."""
+    from sequencer.outbound.health import config_print
+
+    name = mailbox.name
     state = mailbox_state.lock_mailbox_state(s, name)
     until: datetime | None = None
     if decided.pause_kind is PauseKind.QUOTA and decided.pause_for is not None:
@@ -230,7 +247,15 @@ def _pause(s: Session, name: str, decided: Outcome, *, now: datetime, result: Ti
     elif decided.pause_kind is PauseKind.UNREACHABLE:
         until = now + mailbox_backoff(state.pause_failures or 0)
     kind = str(decided.pause_kind) if decided.pause_kind else None
-    mailbox_state.pause_mailbox(s, name, reason=decided.reason, now=now, kind=kind, until=until)
+    mailbox_state.pause_mailbox(
+        s,
+        name,
+        reason=decided.reason,
+        now=now,
+        kind=kind,
+        until=until,
+        config_print=config_print(mailbox),
+    )
     if kind == PauseKind.UNREACHABLE:
         result.unreachable[name] = decided.reason
     else:

@@ -138,6 +138,19 @@ def _message(
     return msg
 
 
+def system_message(
+    *,
+    kind: str,
+    from_mailbox: MailboxConfig,
+    to: Sequence[str],
+    subject: str,
+    body: str,
+    now: datetime,
+) -> EmailMessage:
+    """A plain notification (e.g. a mailbox pause notice) with the headers every one carries."""
+    return _message(kind=kind, from_mailbox=from_mailbox, to=to, subject=subject, body=body, now=now)
+
+
 def reply_alert(
     facts: ReplyFacts, *, from_mailbox: MailboxConfig, to: str, now: datetime
 ) -> EmailMessage:
@@ -232,4 +245,5 @@ __all__ = [
     "reply_alert",
     "run_coroutine",
     "send_notification",
+    "system_message",
 ]

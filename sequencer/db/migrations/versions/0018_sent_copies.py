@@ -1,7 +1,7 @@
 """durable Sent-folder copies (appended after the touch is recorded sent)
 
 Revision ID: 0018_sent_copies
-Revises: 0015_pipeline_figures
+Revises: 0017_mailbox_health
 
 One ``sent_copies`` row per sent touch whose copy is not in the rep's Sent folder yet:
 written in the commit that records the touch sent, deleted once the copy is appended.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018_sent_copies"
-down_revision = "0015_pipeline_figures"
+down_revision = "0017_mailbox_health"
 branch_labels = None
 depends_on = None
 
