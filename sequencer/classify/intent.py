@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from sequencer.classify import intent_phrases as ph
 from sequencer.classify.message import Inbound, addresses, part_text
-from sequencer.core.periods import MONTH_NAMES, Period, find_period
+from sequencer.core.periods import MONTH_NAMES, Period, default_return, find_period, resolve
 
+DEFAULT_DELAY_DAYS = 90  # reengage.default_delay_days when not configured
 INTENTS = (
     "interested", "meeting", "not_now", "referral", "not_interested", "wrong_person", "unsubscribe",
 )
@@ -328,4 +330,20 @@ def intent_of(mail: Inbound, kind: str) -> Intent | None:
     )
 
 
-__all__ = ["INTENTS", "INTENT_RULES", "Intent", "IntentRule", "Referral", "intent_of", "read_intent"]
+def reengage_on(
+    found: Intent | None,
+    today: date,
+    delay_days: int = DEFAULT_DELAY_DAYS,
+    is_business: Callable[[date], bool] = lambda d: d.weekday() < 5,
+) -> date | None:
+    """The day a ``not_now`` comes back: its period's first business day, else the default delay.
+
+    ``today`` is the prospect's local date; None for any other intent.
+    """
+    if found is None or found.intent != "not_now":
+        return None
+    day = resolve(found.period, today, is_business) if found.period else None
+    return day or default_return(today, delay_days, is_business)
+
+
+__all__ = ["DEFAULT_DELAY_DAYS", "INTENTS", "INTENT_RULES", "Intent", "IntentRule", "Referral", "intent_of", "read_intent", "reengage_on"]

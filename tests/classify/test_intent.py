@@ -214,3 +214,29 @@ def test_an_accepted_reply_is_a_meeting_a_declined_one_is_not() -> None:
     assert accepted.intent is not None and accepted.intent.calendar == "REPLY ACCEPTED"
     declined = classify(invitation("REPLY", "DECLINED"), own_addresses=OWN)
     assert declined.intent is None or declined.intent.intent != "meeting"
+
+
+def test_cli_json_adds_intent_reengage_on_and_referrals(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from click.testing import CliRunner
+
+    from sequencer.cli.base import main
+
+    files = {
+        "later.eml": reply("Not this quarter. Try me again in March.", "outlook"),
+        "refer.eml": reply("Not my area, talk to Jane Doe (jane.doe@prospect.example).", "gmail"),
+        "none.eml": reply("Thanks, got it.", "apple"),
+    }
+    for name, msg in files.items():
+        (tmp_path / name).write_bytes(msg.as_bytes())
+    result = CliRunner().invoke(main, ["classify", *(str(tmp_path / n) for n in files), "--json", "--own", "sam@rep.example"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert {"kind", "reason", "return_date", "intent", "reengage_on", "referrals"} <= set(rows[0])
+    assert (rows[0]["intent"], rows[0]["reengage_on"], rows[0]["referrals"]) == ("not_now", "2027-03-01", [])
+    assert (rows[1]["intent"], rows[1]["referrals"]) == ("referral", ["jane.doe@prospect.example"])
+    assert (rows[2]["intent"], rows[2]["reengage_on"], rows[2]["referrals"]) == (None, None, [])
+    text = CliRunner().invoke(main, ["classify", str(tmp_path / "later.eml"), "--own", "sam@rep.example"])
+    assert "intent:      not_now (not now: en 'Not this quarter', period 'in March')" in text.output
+    assert "come back:   2027-03-01" in text.output
