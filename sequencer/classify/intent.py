@@ -22,8 +22,8 @@ None of them: ``None`` (a reply with no readable intent). Pure: no clock, no I/O
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
