@@ -75,6 +75,7 @@ class Intent:
     referrals: tuple[Referral, ...] = ()
     meeting_at: str | None = None  # ISO start of the calendar event, when one came
     calendar: str | None = None  # "REQUEST" or "REPLY ACCEPTED"
+    quote: str = ""  # the writer's sentence that decided, for templates ("You asked me to ...")
 
     @property
     def reason(self) -> str:
@@ -88,7 +89,7 @@ class Intent:
             "language": self.language, "reason": self.reason,
             "period": self.period.as_dict() if self.period else None,
             "referrals": [{"name": r.name, "address": r.address} for r in self.referrals],
-            "meeting_at": self.meeting_at, "calendar": self.calendar,
+            "meeting_at": self.meeting_at, "calendar": self.calendar, "quote": self.quote,
         }
 
 
@@ -101,6 +102,17 @@ class Reading:
     own: frozenset[str]
     cc: tuple[str, ...]
     mail: Inbound | None = field(default=None, compare=False)
+
+
+def sentence(text: str, words: str) -> str:
+    """The sentence of ``text`` that holds ``words``: what a template may quote back."""
+    flat = " ".join(text.split())
+    at = flat.lower().find(words.lower()) if words else -1
+    if at < 0:
+        return ""
+    start = max(flat.rfind(mark, 0, at) for mark in (". ", "! ", "? ", ": ")) + 1
+    ends = [e for e in (flat.find(mark, at + len(words)) for mark in (".", "!", "?")) if e >= 0]
+    return flat[start: min(ends) + 1 if ends else len(flat)].strip()[:300]
 
 
 def _search(table: dict[str, re.Pattern[str]], text: str) -> tuple[str, str] | None:
@@ -223,7 +235,7 @@ class ReferralRule(IntentRule):
         who = ", ".join(p.name or p.address or "" for p in people)
         language = _search(ph.compiled(ph.REFER), reading.text)
         return Intent("referral", self.name, f"{cue!r} -> {who}", language[0] if language else None,
-                      referrals=tuple(people))
+                      referrals=tuple(people), quote=sentence(reading.text, cue))
 
 
 class PhraseRule(IntentRule):
@@ -237,7 +249,9 @@ class PhraseRule(IntentRule):
 
     def check(self, reading: Reading) -> Intent | None:
         hit = _search(self.patterns, reading.text)
-        return Intent(self.intent, self.name, repr(hit[1]), hit[0]) if hit else None
+        if not hit:
+            return None
+        return Intent(self.intent, self.name, repr(hit[1]), hit[0], quote=sentence(reading.text, hit[1]))
 
 
 class WrongPerson(PhraseRule):
@@ -267,7 +281,8 @@ class NotNow(IntentRule):
                 return None
             hit = (None, verb.group(0))  # type: ignore[assignment]
         words = repr(hit[1]) + (f", period {period.text!r}" if period else ", no period")
-        return Intent("not_now", self.name, words, hit[0], period=period)
+        quote = sentence(reading.text, period.text if period else hit[1])
+        return Intent("not_now", self.name, words, hit[0], period=period, quote=quote)
 
 
 class NotInterested(PhraseRule):
