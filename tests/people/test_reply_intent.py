@@ -207,3 +207,35 @@ def test_without_policies_not_now_is_recorded_with_a_rep_task(
     assert (first.intent, first.reengage_on.isoformat() if first.reengage_on else None) == ("not_now", "2026-03-02")
     [task] = [t for t in world.tasks() if t.status == "open"]
     assert task.title.startswith(f"Get back to {prospect} on 2026-03-02")
+
+
+def test_a_correction_cancels_the_planned_reengagement_and_replans(
+    db: Database, mail: Any, clock: ManualClock, tmp_path: Path
+) -> None:
+    world = intent_world(tmp_path, db, mail, clock)
+    eid, prospect, _ = send_and_reply(world, mail, "Not now. Try me in March.")
+    first, planned = enrollments_of(db, prospect)
+    assert planned.status == "active"
+    # The rep knows better: they meant May.
+    moved = world.cli_json("intent", prospect, "not_now", "--on", "2026-05-04")
+    assert (moved["previous"], moved["intent"], moved["reengage_on"], moved["cancelled"]) == (
+        "not_now", "not_now", "2026-05-04", [planned.id])
+    rows = enrollments_of(db, prospect)
+    assert [(r.sequence_id, r.status) for r in rows] == [("quote", "replied"), ("reengage", "unenrolled"),
+                                                         ("reengage", "active")]
+    assert rows[2].next_send_at is not None and rows[2].next_send_at.date().isoformat() == "2026-05-04"
+    # And then: it was a meeting after all. Nothing comes back; the deal is at meeting.
+    meeting = world.cli_json("intent", prospect, "meeting")
+    assert meeting["cancelled"] == [rows[2].id]
+    assert [r.status for r in enrollments_of(db, prospect)] == ["replied", "unenrolled", "unenrolled"]
+    shown = world.cli_json("show", prospect)
+    assert shown["stage"] == "meeting"
+    assert shown["enrollments"][0]["intent"] == "meeting"
+    corrections = [e for e in shown["timeline"] if e["kind"] == "intent_corrected"]
+    assert [(c["detail"]["from"], c["detail"]["label"]) for c in corrections] == [
+        ("not_now", "not_now"), ("not_now", "meeting")]
+    assert "Try me in March" in corrections[0]["detail"]["text"]
+    text = world.cli("show", prospect).output
+    assert "intent (quote): meeting" in text
+    bad = world.cli("intent", prospect, "not_now", "--on", "2020-01-01")
+    assert bad.exit_code != 0 and "not in the future" in bad.output
