@@ -299,6 +299,17 @@ class Headline:
     rotting: int = 0
 
 
+@dataclass(frozen=True)
+class IntentCount:
+    """Replies of one intent to one step of one sequence, by one rep."""
+
+    sequence: str
+    step: int | None
+    owner: str | None
+    intent: str
+    replies: int
+
+
 @dataclass
 class Report:
     schema_version: int
@@ -321,6 +332,8 @@ class Report:
     headline: Headline = field(default_factory=Headline)
     stages: list[StageFigures] = field(default_factory=list)
     rotting_leads: list[RottingLead] = field(default_factory=list)
+    # Replies by intent (README, "Reply intent"): per sequence, the touch replied to, and rep.
+    intents: list[IntentCount] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(asdict(self))

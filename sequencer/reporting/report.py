@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from sequencer.config import Config
 from sequencer.core import lifecycle
 from sequencer.db import report_leads as lists
+from sequencer.db.intents import intent_counts
 from sequencer.db import reports as q
 from sequencer.db.session import Database
 from sequencer.reporting import ab, rep_work, stages
@@ -40,6 +41,7 @@ from sequencer.reporting.model import (
     Duration,
     Figures,
     Headline,
+    IntentCount,
     Lead,
     OverdueReason,
     PipelineState,
@@ -195,6 +197,7 @@ def build_report(
         stage_figs, rotting = stages.stage_figures(
             s, f, now=now, thresholds=rep_cfg.rotting_days, limit=list_limit
         )
+        intent_rows = [IntentCount(*row) for row in intent_counts(s, f)]
     # An open task overdue past the SLA is a lead at risk: the lead-safety check fails on it.
     violation_count += task_figures.at_risk
     ttr, tta = _percentiles(durations)
@@ -293,6 +296,7 @@ def build_report(
         headline=headline,
         stages=stage_figs,
         rotting_leads=rotting,
+        intents=intent_rows,
     )
 
 

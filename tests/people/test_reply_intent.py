@@ -239,3 +239,16 @@ def test_a_correction_cancels_the_planned_reengagement_and_replans(
     assert "intent (quote): meeting" in text
     bad = world.cli("intent", prospect, "not_now", "--on", "2020-01-01")
     assert bad.exit_code != 0 and "not in the future" in bad.output
+
+
+def test_report_counts_replies_by_intent_per_sequence_step_and_rep(
+    db: Database, mail: Any, clock: ManualClock, tmp_path: Path
+) -> None:
+    world = intent_world(tmp_path, db, mail, clock)
+    send_and_reply(world, mail, "Not now. Try me in March.")
+    send_and_reply(world, mail, "Kein Interesse, danke.")
+    report = world.cli_json("report")
+    rows = {(x["sequence"], x["step"], x["owner"], x["intent"]): x["replies"] for x in report["intents"]}
+    assert rows == {("quote", 1, "rep0", "not_now"): 1, ("quote", 1, "rep0", "not_interested"): 1}
+    text = world.cli("report").output
+    assert "Replies by intent" in text and "not_interested" in text

@@ -1,0 +1,26 @@
+"""Reply intents counted for the manager report: which touch produces meetings, which "not now"."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sequencer.db.models import Enrollment as E
+from sequencer.db.reports import ReportFilter
+
+
+def intent_counts(s: Session, f: ReportFilter) -> list[tuple[str, int | None, str | None, str, int]]:
+    """(sequence, replied step, owner, intent, replies) for every replied enrollment the filter
+    covers; a reply whose intent could not be read counts as ``none``."""
+    intent = func.coalesce(E.intent, "none")
+    keys = [E.sequence_id, E.replied_step, E.owner, intent]
+    stmt = (
+        select(*keys, func.count())
+        .where(*f.clauses(), E.replied_at.is_not(None))
+        .group_by(*keys)
+        .order_by(*keys)
+    )
+    return [(seq, step, owner, str(name), int(n)) for seq, step, owner, name, n in s.execute(stmt)]
+
+
+__all__ = ["intent_counts"]
