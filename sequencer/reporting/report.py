@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo
 from sequencer.config import Config
 from sequencer.core import lifecycle
 from sequencer.db import report_leads as lists
-from sequencer.db.intents import intent_counts
 from sequencer.db import reports as q
+from sequencer.db.intents import intent_counts
 from sequencer.db.session import Database
 from sequencer.reporting import ab, rep_work, stages
 from sequencer.reporting.model import (
