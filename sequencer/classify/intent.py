@@ -55,6 +55,16 @@ _NOT_NAMES = {
 }
 
 
+_REFER = ph.compiled(ph.REFER)
+_ROLE = re.compile(ph.REFER_ROLE, re.I)
+_NAMES_AFTER_CUE = re.compile(
+    r"(?i:" + "|".join(ph.REFER.values()) + r")\s+(?i:to\s+|with\s+|an\s+|à\s+|a\s+|con\s+)?"
+    + _ROLE_WORD + _TITLE + _NAME
+)
+_NAME_BEFORE_ROLE = re.compile(_ROLE_WORD + _TITLE + _NAME + r"\s+(?:\([^)]*\)\s+)?(?i:" + ph.REFER_ROLE + ")")
+_NAME_AFTER_ROLE = re.compile(r"(?i:" + ph.REFER_ROLE + r")\s+(?:\w+\s+){0,3}?(?:ist\s+)?" + _TITLE + _NAME)
+
+
 @dataclass(frozen=True)
 class Referral:
     """A person the writer pointed us to: a name, an address, or both."""
@@ -187,20 +197,14 @@ class CalendarInvite(IntentRule):
 def _referrals(reading: Reading) -> tuple[list[Referral], str] | None:
     """People named after a referral cue, with the address written next to them if any."""
     text = reading.text
-    cue = _search(ph.compiled(ph.REFER), text)
-    role = re.search(ph.REFER_ROLE, text, re.I)
+    cue = _search(_REFER, text)
+    role = _ROLE.search(text)
     if cue is None and role is None:
         return None
     foreign = [a.lower() for a in _EMAIL.findall(text)]
     foreign = [a for a in dict.fromkeys(foreign) if a != reading.sender and a not in reading.own]
     people: list[Referral] = []
-    names = re.compile(
-        r"(?i:" + "|".join(ph.REFER.values()) + r")\s+(?i:to\s+|with\s+|an\s+|à\s+|a\s+|con\s+)?"
-        + _ROLE_WORD + _TITLE + _NAME
-    )
-    found = list(names.finditer(text))
-    found += list(re.finditer(_ROLE_WORD + _TITLE + _NAME + r"\s+(?:\([^)]*\)\s+)?(?i:" + ph.REFER_ROLE + ")", text))
-    found += list(re.finditer(r"(?i:" + ph.REFER_ROLE + r")\s+(?:\w+\s+){0,3}?(?:ist\s+)?" + _TITLE + _NAME, text))
+    found = [*_NAMES_AFTER_CUE.finditer(text), *_NAME_BEFORE_ROLE.finditer(text), *_NAME_AFTER_ROLE.finditer(text)]
     for match in sorted(found, key=lambda m: m.start()):
         name = match.group("name").strip()
         first = name.split()[0]
@@ -233,7 +237,7 @@ class ReferralRule(IntentRule):
             return None
         people, cue = found
         who = ", ".join(p.name or p.address or "" for p in people)
-        language = _search(ph.compiled(ph.REFER), reading.text)
+        language = _search(_REFER, reading.text)
         return Intent("referral", self.name, f"{cue!r} -> {who}", language[0] if language else None,
                       referrals=tuple(people), quote=sentence(reading.text, cue))
 
