@@ -107,6 +107,9 @@ def render_tables(report: Report, console: Any) -> None:
     if r.intents:
         console.print(_table("Replies by intent", ["sequence", "touch", "rep", "intent", "replies"],
                              [[x.sequence, x.step, x.owner, x.intent, x.replies] for x in r.intents]))
+    if r.coming_back:
+        console.print(_table("Coming back (not now)", ["month", "leads", "value"],
+                             [[x.month, x.leads, format_money(x.value)] for x in r.coming_back]))
     console.print(_table("Pipeline value", ["state", "prospects", "value"],
                          [[p.label, p.prospects, format_money(p.value)] for p in r.pipeline]))
     t = r.tasks

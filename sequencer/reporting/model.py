@@ -310,6 +310,15 @@ class IntentCount:
     replies: int
 
 
+@dataclass(frozen=True)
+class ComingBack:
+    """Leads re-engaged in one month (``YYYY-MM``) and their deal value."""
+
+    month: str
+    leads: int
+    value: float
+
+
 @dataclass
 class Report:
     schema_version: int
@@ -334,6 +343,8 @@ class Report:
     rotting_leads: list[RottingLead] = field(default_factory=list)
     # Replies by intent (README, "Reply intent"): per sequence, the touch replied to, and rep.
     intents: list[IntentCount] = field(default_factory=list)
+    # "Not now" leads planned to come back, by month of their first re-engagement touch (UTC).
+    coming_back: list[ComingBack] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(asdict(self))

@@ -250,5 +250,7 @@ def test_report_counts_replies_by_intent_per_sequence_step_and_rep(
     report = world.cli_json("report")
     rows = {(x["sequence"], x["step"], x["owner"], x["intent"]): x["replies"] for x in report["intents"]}
     assert rows == {("quote", 1, "rep0", "not_now"): 1, ("quote", 1, "rep0", "not_interested"): 1}
+    assert report["coming_back"] == [{"month": "2026-03", "leads": 1, "value": 18400.0}]
     text = world.cli("report").output
     assert "Replies by intent" in text and "not_interested" in text
+    assert "Coming back (not now)" in text
