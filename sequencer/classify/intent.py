@@ -31,6 +31,7 @@ from sequencer.classify import intent_phrases as ph
 from sequencer.classify.message import Inbound, addresses, part_text
 from sequencer.core.periods import MONTH_NAMES, Period, default_return, find_period, resolve
 
+MAX_TEXT = 4000  # characters of new text read: a person's answer, never a pasted document
 DEFAULT_DELAY_DAYS = 90  # reengage.default_delay_days when not configured
 INTENTS = (
     "interested", "meeting", "not_now", "referral", "not_interested", "wrong_person", "unsubscribe",
@@ -326,7 +327,7 @@ def read_intent(
     rules: tuple[IntentRule, ...] = INTENT_RULES,
 ) -> Intent | None:
     """The first rule that decides, or None. ``text`` is the reply's new text only."""
-    reading = Reading(text.replace("\u2019", "'"), sender.lower(), own, cc, mail)
+    reading = Reading(text[:MAX_TEXT].replace("\u2019", "'"), sender.lower(), own, cc, mail)
     for rule in rules:
         try:
             found = rule.check(reading)

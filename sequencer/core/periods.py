@@ -138,7 +138,7 @@ class Period:
 
 def _past(text: str, start: int) -> bool:
     """The clause around the mention speaks of the past ("I was away in March")."""
-    before = text[:start]
+    before = text[max(0, start - 120):start]  # a clause is short: never look further back
     cut = max((m.end() for m in _CLAUSE_END.finditer(before)), default=0)
     return bool(_PAST.search(before[cut:]))
 

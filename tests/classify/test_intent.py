@@ -240,3 +240,28 @@ def test_cli_json_adds_intent_reengage_on_and_referrals(tmp_path) -> None:  # ty
     text = CliRunner().invoke(main, ["classify", str(tmp_path / "later.eml"), "--own", "sam@rep.example"])
     assert "intent:      not_now (not now: en 'Not this quarter', period 'in March')" in text.output
     assert "come back:   2027-03-01" in text.output
+
+
+@pytest.mark.parametrize("text", [
+    "in March " * 20000, "talk to Jane Doe " * 10000, "a" * 200000, "not " * 30000,
+    "Try me in " + "Q1 after the 15th " * 8000,
+])
+def test_hostile_reply_text_is_read_in_bounded_time(text: str) -> None:
+    """A 100-200 KB reply of repeated cues must not stall a poll (quadratic look-backs)."""
+    import signal
+
+    fired: list[int] = []
+
+    def stuck(*_: object) -> None:
+        fired.append(1)  # the rule chain swallows exceptions: record, then break out
+        raise TimeoutError("intent reading took over 5 s")
+
+    old = signal.signal(signal.SIGALRM, stuck)
+    signal.alarm(5)
+    try:
+        found = classify(reply(text), own_addresses=OWN)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert not fired, "a hostile reply stalled the intent rules"
+    assert found.kind == "reply"
