@@ -254,3 +254,21 @@ def test_report_counts_replies_by_intent_per_sequence_step_and_rep(
     text = world.cli("report").output
     assert "Replies by intent" in text and "not_interested" in text
     assert "Coming back (not now)" in text
+
+
+def test_the_lead_page_shows_the_intent_and_its_evidence_escaped(
+    db: Database, mail: Any, clock: ManualClock, tmp_path: Path
+) -> None:
+    from starlette.testclient import TestClient
+
+    from sequencer.web.app import create_app
+    from sequencer.web.auth import WebAuth
+
+    world = intent_world(tmp_path, db, mail, clock)
+    _, prospect, _ = send_and_reply(world, mail, "<b>Not now</b>. Try me in March.")
+    app = create_app(world.config, db, clock, auth=WebAuth(), cache_seconds=0)
+    page = TestClient(app, base_url="http://127.0.0.1").get(f"/leads/{prospect}")
+    assert page.status_code == 200, page.text
+    assert 'data-intent="not_now"' in page.text
+    assert "intent not_now, back on 2026-03-02: not now: en &#39;Not now&#39;, period &#39;in March&#39;" in page.text
+    assert "<b>Not now</b>" not in page.text
