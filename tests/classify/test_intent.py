@@ -265,3 +265,34 @@ def test_hostile_reply_text_is_read_in_bounded_time(text: str) -> None:
         signal.signal(signal.SIGALRM, old)
     assert not fired, "a hostile reply stalled the intent rules"
     assert found.kind == "reply"
+
+
+def test_an_html_outlook_reply_is_read_from_its_new_text_only() -> None:
+    msg = EmailMessage()
+    msg["From"] = "Pat Prospect <p@prospect.example>"
+    msg["To"] = "sam@rep.example"
+    msg["Subject"] = "AW: Kurze Frage"
+    msg["Message-ID"] = "<r.2@prospect.example>"
+    msg["In-Reply-To"] = TOUCH
+    msg["Date"] = "Thu, 03 Dec 2026 10:00:00 +0100"
+    msg.set_content("Derzeit leider nicht. Gerne wieder nach den Sommerferien.")
+    msg.add_alternative(
+        "<html><body><p>Derzeit leider nicht. Gerne wieder nach den Sommerferien.</p>"
+        "<p>Viele Grüße<br>Pat</p><div id=\"divRplyFwdMsg\"><b>Von:</b> Sam Rep<br><b>Gesendet:</b> Dienstag"
+        "</div><div>Would a call on Tuesday at 3pm make sense? Not interested? Just tell me.</div></body></html>",
+        subtype="html",
+    )
+    found = classify(msg, own_addresses=OWN).intent
+    assert found is not None and found.intent == "not_now"
+    assert found.period is not None and resolve(found.period, TODAY) == date(2027, 9, 1)
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ("Not interested right now, maybe next year.", "not_now"),
+    ("I'm not the right person - talk to Jane, she handles purchasing.", "referral"),
+    ("Not interested. We signed with another vendor last March.", "not_interested"),
+    ("Happy to talk - does Tuesday at 2pm work for you?", "meeting"),
+])
+def test_the_rule_order_decides_mixed_replies(body: str, expected: str) -> None:
+    found = intent(body, "outlook")
+    assert found is not None and found.intent == expected, found
