@@ -134,6 +134,9 @@ def _refer(s: Session, config: Config, sequences: Mapping[str, Sequence], e: Enr
     sequence_id = config.referrals.sequence
     owner = e.owner or p.owner
     referrer = p.name or p.email
+    if not found.get("referrals"):  # a rep's correction: nobody was read from the reply
+        return [_task(s, e, REFERRAL_TASK_STEP, f"Find the colleague {referrer} referred you to "
+                      f"({p.company or p.email})", now, now)]
     for index, person in enumerate(found.get("referrals") or []):
         name, address = person.get("name"), person.get("address")
         step = REFERRAL_TASK_STEP - index

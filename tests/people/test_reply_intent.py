@@ -272,3 +272,16 @@ def test_the_lead_page_shows_the_intent_and_its_evidence_escaped(
     assert 'data-intent="not_now"' in page.text
     assert "intent not_now, back on 2026-03-02: not now: en &#39;Not now&#39;, period &#39;in March&#39;" in page.text
     assert "<b>Not now</b>" not in page.text
+
+
+def test_correcting_to_referral_without_names_asks_the_rep_to_find_the_colleague(
+    db: Database, mail: Any, clock: ManualClock, tmp_path: Path
+) -> None:
+    world = intent_world(tmp_path, db, mail, clock)
+    _, prospect, _ = send_and_reply(world, mail, "Thanks, got it.")
+    [first] = enrollments_of(db, prospect)
+    assert (first.status, first.intent) == ("replied", None)
+    fixed = world.cli_json("intent", prospect, "referral")
+    assert (fixed["previous"], fixed["intent"]) == (None, "referral")
+    assert [t.title for t in world.tasks() if t.status == "open"] == [
+        "Find the colleague Dana Whitfield referred you to (Acme)"]
