@@ -166,24 +166,30 @@ def test_referral_without_an_address_is_a_rep_task(
 
 
 ICS = (
-    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Google Inc//Google Calendar 70.9054//EN\r\nMETHOD:REQUEST\r\n"
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Google Inc//Google Calendar 70.9054//EN\r\nMETHOD:{method}\r\n"
     "BEGIN:VEVENT\r\nDTSTART:20260115T150000Z\r\nDTEND:20260115T153000Z\r\n"
-    "ORGANIZER;CN=Dana:mailto:{prospect}\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{rep}\r\n"
+    "ORGANIZER:mailto:{organizer}\r\nATTENDEE;PARTSTAT={partstat};RSVP=TRUE:mailto:{attendee}\r\n"
     "SUMMARY:Quote walkthrough\r\nUID:{uid}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
 )
 
 
+@pytest.mark.parametrize(("method", "partstat", "subject"), [
+    ("REQUEST", "NEEDS-ACTION", "Invitation: Quote walkthrough @ Thu Jan 15, 2026"),
+    ("REPLY", "ACCEPTED", "Accepted: Quote walkthrough"),
+])
 def test_a_calendar_invitation_moves_the_stage_to_meeting_and_stops_the_sequence(
-    db: Database, mail: Any, clock: ManualClock, tmp_path: Path
+    db: Database, mail: Any, clock: ManualClock, tmp_path: Path, method: str, partstat: str, subject: str
 ) -> None:
     world = intent_world(tmp_path, db, mail, clock)
     prospect = mail.new_address("dana")
     eid = world.enroll(prospect)
     assert world.tick().sent == 1
-    invite = reply_to(None, sender=prospect, to=world.rep, body="Invitation: Quote walkthrough",
-                      subject="Invitation: Quote walkthrough @ Thu Jan 15, 2026")
-    invite.add_alternative(ICS.format(prospect=prospect, rep=world.rep, uid=eid), subtype="calendar",
-                           params={"method": "REQUEST"})
+    invite = reply_to(None, sender=prospect, to=world.rep, body=subject, subject=subject)
+    invite.add_alternative(ICS.format(
+        # a REQUEST: the prospect invites the rep; a REPLY: the prospect accepts the rep's invitation
+        organizer=prospect if method == "REQUEST" else world.rep,
+        attendee=world.rep if method == "REQUEST" else prospect, uid=eid, method=method, partstat=partstat),
+                           subtype="calendar", params={"method": method})
     mail.send(invite, prospect, [world.rep])
     assert mail.wait_for(world.rep, 1)
     assert world.poll().ok
