@@ -284,6 +284,21 @@ class InboundConfig(_Strict):
         return self
 
 
+class ReengageConfig(_Strict):
+    """Reply intent ``not_now`` (README, "Reply intent"): come back on the day they named."""
+
+    sequence: str | None = None  # None: record the intent and give the rep a task instead
+    default_delay_days: Annotated[int, Field(ge=1, le=730)] = 90  # "not now" without a date
+    # Set to re-engage a "not interested" / "wrong person" after this many days (default: never).
+    not_interested_delay_days: Annotated[int, Field(ge=1, le=1095)] | None = None
+
+
+class ReferralsConfig(_Strict):
+    """Reply intent ``referral``: the named colleague is enrolled in this sequence."""
+
+    sequence: str | None = None  # None: the colleague becomes a prospect plus a rep task
+
+
 class WebConfig(_Strict):
     """The manager dashboard (`sequencer web`). Names environment variables, never secrets."""
 
@@ -319,6 +334,8 @@ class Config(_Strict):
     unsubscribe: UnsubscribeConfig = Field(default_factory=UnsubscribeConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     inbound: InboundConfig = Field(default_factory=InboundConfig)
+    reengage: ReengageConfig = Field(default_factory=ReengageConfig)
+    referrals: ReferralsConfig = Field(default_factory=ReferralsConfig)
     # Where the file was read from; relative paths resolve against it.
     base_dir: Path = Field(default=Path("."), exclude=True)
     source: str = Field(default="<defaults>", exclude=True)

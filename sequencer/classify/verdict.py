@@ -11,6 +11,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from sequencer.classify.intent import Intent
     from sequencer.classify.message import Inbound
 
 Kind = Literal["reply", "auto_reply", "bounce", "complaint", "unsubscribe", "unrelated", "own"]
@@ -82,6 +83,7 @@ class Verdict:
     feedback_type: str | None = None
     language: str | None = None
     dmarc: str | None = None
+    intent: Intent | None = None  # what a human reply asks for (``classify.intent``)
 
     @property
     def only_delayed(self) -> bool:

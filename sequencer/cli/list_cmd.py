@@ -178,6 +178,7 @@ def show_cmd(app: App, email: str, as_json: bool) -> None:
                 "suppressed_by": t.suppressed_by,
                 "stage": t.stage,
                 "stage_since": t.stage_since,
+                "referred_by": t.referred_by,
                 "enrollments": [
                     {**_row_json(r), "waits_for": waits[r.enrollment_id]} for r in t.enrollments
                 ],
@@ -204,6 +205,12 @@ def show_cmd(app: App, email: str, as_json: bool) -> None:
         click.echo("  " + ", ".join(f for f in facts if f))
     if t.suppressed_by:
         click.echo(f"  SUPPRESSED by {t.suppressed_by}")
+    if t.referred_by:
+        click.echo(f"  referred by {t.referred_by}")
+    for r in t.enrollments:
+        if r.intent:
+            back = f", back on {r.reengage_on.isoformat()}" if r.reengage_on else ""
+            click.echo(f"  intent ({r.sequence_id}): {r.intent}{back} - {r.intent_evidence or ''}")
     zones = {m.name: m.timezone or app.config.timezone for m in app.config.mailboxes}
     rep_zone = next((zones.get(r.mailbox) for r in t.enrollments if zones.get(r.mailbox)), app.config.timezone)
     print_table(

@@ -55,6 +55,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "setup_cmd",
         "Write a starter config, one example sequence and its templates.",
     ),
+    "intent": (
+        "intent_cmd",
+        "Correct the intent of a prospect's last reply; its effects are planned again.",
+    ),
     "list": (
         "list_cmd",
         "Where every lead stands: step, status, last and next touch, days in the current state.",

@@ -104,6 +104,12 @@ def render_tables(report: Report, console: Any) -> None:
         console.print(_table("Deals rotting", ["prospect", "rep", "stage", "in stage", "allowed", "deal"],
                              [[x.email, x.owner, x.stage, _days(x.days_in_stage), _days(x.rotting_after_days),
                                x.deal_value] for x in r.rotting_leads]))
+    if r.intents:
+        console.print(_table("Replies by intent", ["sequence", "touch", "rep", "intent", "replies"],
+                             [[x.sequence, x.step, x.owner, x.intent, x.replies] for x in r.intents]))
+    if r.coming_back:
+        console.print(_table("Coming back (not now)", ["month", "leads", "value"],
+                             [[x.month, x.leads, format_money(x.value)] for x in r.coming_back]))
     console.print(_table("Pipeline value", ["state", "prospects", "value"],
                          [[p.label, p.prospects, format_money(p.value)] for p in r.pipeline]))
     t = r.tasks

@@ -6,7 +6,7 @@ above this layer ever sees a naive time.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -90,6 +90,8 @@ class Prospect(Base):
     stage_since: Mapped[datetime | None] = mapped_column(
         default=lambda ctx: ctx.get_current_parameters().get("created_at")
     )
+    # The address of the prospect whose reply named this one (reply intent "referral", 0019).
+    referred_by: Mapped[str | None] = mapped_column(String(320))
 
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="prospect")
 
@@ -143,6 +145,8 @@ class Enrollment(Base):
             "ix_enrollments_cohort", "enrolled_at", "sequence_id", "owner", "status", "steps_done",
             "replied_step", "replied_at", "prospect_id",
         ),
+        # A correction finds the re-engagement/referral enrollments a reply planned (0019).
+        Index("ix_enrollments_origin", "origin_enrollment_id"),
         Index(
             "ix_enrollments_unexplained", "status",
             sqlite_where=text("status_reason IS NULL OR status_reason = ''"),
@@ -184,6 +188,13 @@ class Enrollment(Base):
     answered_at: Mapped[datetime | None]  # the rep's answer to the prospect's reply
     escalated_at: Mapped[datetime | None]
     source: Mapped[str | None] = mapped_column(String(50))  # cli, import, filing, inbound
+    # Reply intent (0019): what the reply that ended this enrollment asked for, the rule and
+    # words that said so, and the day a "not now" comes back.
+    intent: Mapped[str | None] = mapped_column(String(20))
+    intent_evidence: Mapped[str | None] = mapped_column(Text)
+    reengage_on: Mapped[date | None]
+    # The enrollment whose reply planned this one (a re-engagement or a referral).
+    origin_enrollment_id: Mapped[int | None] = mapped_column(Integer)
 
     prospect: Mapped[Prospect] = relationship(back_populates="enrollments")
 

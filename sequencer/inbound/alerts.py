@@ -66,7 +66,7 @@ def reply_facts(
             history.append(
                 notify.HistoryLine(t.sent_at, f"touch {t.step} sent: \u201c{t.subject}\u201d")
             )
-    for event in q.events_of_enrollment(s, enrollment.id, ("auto_reply", "soft_bounce")):
+    for event in q.events_of_enrollment(s, enrollment.id, ("auto_reply", "soft_bounce", "intent")):
         history.append(
             notify.HistoryLine(
                 event.at, f"{event.kind.replace('_', '-')}: {event.reason or ''}".strip()

@@ -25,7 +25,7 @@ from sequencer.db.models import Enrollment, InboundMessage, Prospect
 from sequencer.inbound import manual_email
 from sequencer.inbound.context import ACTOR, ApplyContext
 from sequencer.inbound.counts import NOTHING, Counts
-from sequencer.people import stages
+from sequencer.people import intent_effects, stages
 
 SOFT_BOUNCE_LIMIT = 3  # soft bounces of one enrollment before it counts as bounced
 SOFT_BOUNCE_DELAY = timedelta(days=1)  # the next touch waits this long after a soft bounce
@@ -110,7 +110,12 @@ def apply_reply(
             replied_step=step,
         )
         stages.on_reply(s, enrollment.prospect_id, actor=ACTOR, now=ctx.now, enrollment_id=enrollment.id)
+        intent_effects.on_reply(s, ctx.config, ctx.sequences, enrollment, row, now=ctx.now, actor=ACTOR,
+                                calendar=ctx.calendar)
         return Counts(replies=1)
+    if ((row.details or {}).get("intent") or {}).get("intent") == "meeting":  # an invitation after the reply
+        intent_effects.on_reply(s, ctx.config, ctx.sequences, enrollment, row, now=ctx.now, actor=ACTOR,
+                                calendar=ctx.calendar)
     _record(
         s,
         ctx,
