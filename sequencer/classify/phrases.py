@@ -28,7 +28,7 @@ OPT_OUT: dict[str, str] = {
     r"|\b(entfernen|l[öo]schen|streichen|nehmen) sie mich\b|\baus (ihrem|ihrer|dem|der) (verteiler|liste"
     r"|mailingliste|newsletter|datenbank)\b|\bnicht mehr (kontaktieren|anschreiben|schreiben|zu kontaktieren)\b"
     r"|\b(trage|tragen sie) mich\b.{0,30}\baus\b|\b(mich|uns)\b.{0,40}\baustragen\b|\bl[öo]schen sie meine (daten|adresse|e-?mail)",
-    "fr": r"\bd[ée]sabonne|\bd[ée]sinscri|\bretirez[- ]moi\b|\bme retirer de\b|\bsupprimez[- ]moi\b"
+    "fr": r"\bne (plus|pas) m'envoyer (de |d')?(e-?mails?|mails?|messages?|courriels?|newsletters?)\b|\bne (plus|pas) m'[ée]crire\s*([.!,]|$)|\bne m'envoyez plus\b|\bretirer (mon adresse|mes coordonn[ée]es|mon e-?mail)|\bd[ée]sabonne|\bd[ée]sinscri|\bretirez[- ]moi\b|\bme retirer de\b|\bsupprimez[- ]moi\b"
     r"|\b(merci de|veuillez|pouvez-vous|priere de|pri[èe]re de) (me )?(retirer|supprimer|d[ée]sinscrire)"
     r"|\bne (plus|pas) me (contacter|recontacter|[ée]crire|solliciter)\b|\bne me (contactez|[ée]crivez|sollicitez) plus\b"
     r"|\bne (plus|pas) recevoir\b|\bne (souhaite|veux|d[ée]sire|voudrais) plus (rien )?recevoir\b|\bn'envoyez plus\b|\bsupprimer (mon adresse|mes coordonn[ée]es|mon e-?mail)",
@@ -36,32 +36,32 @@ OPT_OUT: dict[str, str] = {
     r"|\bno me (contacten|escriban|env[íi]en)\b|\bdejen? de (enviarme|escribirme|contactarme)\b"
     r"|\b(eliminar|quitar|borrar|sacar)(me|nos)? de (su|la|vuestra|sus) (lista|base)"
     r"|\bno (quiero|deseo) recibir\b|\b(elim[íi]ne|elim[íi]nenme|b[óo]rrenme|s[áa]quenme|qu[íi]tenme)\b",
-    "it": r"\bnon (inviatemi|mandatemi|mi inviate|mi mandate) pi[ùu]\b|\bcancellatemi\b|\bcancellami\b|\brimuovetemi\b|\brimuovermi\b|\btoglietemi\b|\bdisiscri"
+    "it": r"\bcancellar(mi|ci)\b|\beliminar(mi|ci)\b|\beliminatemi\b|\btoglier(mi|ci)\b|\bnon (inviarmi|mandarmi) pi[ùu] (e-?mail|mail|messaggi|comunicazioni|newsletter)\b|\bnon (scrivermi|contattarmi) pi[ùu]\s*([.!,]|$)|\bnon (inviatemi|mandatemi|mi inviate|mi mandate) pi[ùu]\b|\bcancellatemi\b|\bcancellami\b|\brimuovetemi\b|\brimuovermi\b|\btoglietemi\b|\bdisiscri"
     r"|\bnon (voglio|desidero) (pi[ùu] )?ricevere\b|\bnon (contattatemi|scrivetemi) pi[ùu]\b"
     r"|\brimuovere (il mio indirizzo|la mia (e-?mail|mail)|me)\b|\bnon mi (contattate|scrivete) pi[ùu]\b",
-    "pt": r"\bremova-me\b|\bremover-me\b|\bme remova\b|\bdescadastr|\bcancelar (a |minha )?inscri[çc][ãa]o\b"
+    "pt": r"\b(remova|retire|exclua|tire)m? (o |a )?(meu|minha) (e-?mail|endere[çc]o|contato|contacto|nome) d[ao]s? (sua |vossa |tua )?(lista|base|cadastro|mailing)|\bexclua-me\b|\bn[ãa]o me (envie|enviem|mande|mandem) mais\b|\bremova-me\b|\bremover-me\b|\bme remova\b|\bdescadastr|\bcancelar (a |minha )?inscri[çc][ãa]o\b"
     r"|\bn[ãa]o (quero|desejo) (mais )?receber\b|\bn[ãa]o me (contate|contactem|enviem|escrevam)\b"
     r"|\b(tirem-me|me tire|retirem-me) d[ao]\b|\bremover (meu|o meu) (e-?mail|endere[çc]o)",
-    "nl": r"\b(haal|verwijder) (mij|me)\b|\bverwijder mijn (e-?mail|adres|gegevens)|\buitschrijven\b"
+    "nl": r"\b(mijn|ons) (e-?mail(adres)?|adres|gegevens)\b.{0,40}\bverwijderen\b|\bverwijder(en)? (mij|me|ons) (uit|van)\b|\b(haal|verwijder) (mij|me)\b|\bverwijder mijn (e-?mail|adres|gegevens)|\buitschrijven\b"
     r"|\b(wil|graag|gelieve)\b.{0,30}\bafmelden\b|\bafmelden\b.{0,20}\b(nieuwsbrief|lijst|mailing)|\bgeen (e-?mails|mails|berichten) meer\b|\bniet meer (contacteren|mailen|benaderen)\b"
     r"|\bschrijf (mij|me) uit\b|\bmeld (mij|me) af\b|\bstuur (mij|me|ons) geen\b",
-    "sv": r"\bskicka inte (fler|mer)\b|\bta bort mig\b|\bavregistrera\b|\bavsluta (min )?prenumeration|\bavprenumerera"
+    "sv": r"\b[öo]nskar inte (att )?(f[åa]|ta emot) (fler|mer|n[åa]gra)\b|\bskicka inte (fler|mer)\b|\bta bort mig\b|\bavregistrera\b|\bavsluta (min )?prenumeration|\bavprenumerera"
     r"|\bvill inte (ha|f[åa]) (fler|mer|n[åa]gra)\b|\bsluta (mejla|maila|skicka|kontakta)\b"
     r"|\bkontakta mig inte\b|\bta bort min (e-?post|mejl|adress)",
-    "da": r"\bsend (ikke|ingen) (flere|mere)\b|\bfjern mig\b|\bafmeld\b|\bslet mig\b|\bvil ikke (modtage|have) (flere|mere)\b"
+    "da": r"\b[øo]nsker ikke (at )?(modtage|f[åa]) (flere|mere|nogen)\b|\bsend (ikke|ingen) (flere|mere)\b|\bfjern mig\b|\bafmeld\b|\bslet mig\b|\bvil ikke (modtage|have) (flere|mere)\b"
     r"|\bstop med at (sende|skrive|kontakte)\b|\bfjern min (e-?mail|adresse)|\bkontakt mig ikke\b",
-    "no": r"\bikke send (meg|oss) (flere|mer)\b|\bfjern meg\b|\bmeld meg av\b|\bavmeld\b|\bslett meg\b|\bvil ikke (motta|ha) (flere|mer)\b"
+    "no": r"\b[øo]nsker ikke [åa] (motta|f[åa]) (flere|mer|noen)\b|\bikke send (meg|oss) (flere|mer)\b|\bfjern meg\b|\bmeld meg av\b|\bavmeld\b|\bslett meg\b|\bvil ikke (motta|ha) (flere|mer)\b"
     r"|\bslutt [åa] (sende|kontakte|skrive)\b|\bikke kontakt meg\b|\bfjern (min|mi) (e-?post|adresse)",
     "fi": r"\bpoista(kaa)? minut\b|\bperuuta(kaa)? tilaus|\ben halua (en[äa][äa] )?(vastaanottaa|saada)\b"
     r"|\b[äa]lk[äa][äa] (en[äa][äa] )?(l[äa]hett[äa]k[öo]|ottako yhteytt[äa])|\blopettakaa (viestien|s[äa]hk[öo]postien) l[äa]hett[äa]minen"
     r"|\bpoista(kaa)? (s[äa]hk[öo]postiosoitteeni|osoitteeni|tietoni)",
-    "pl": r"\busu[ńn](cie)? mnie\b|\bprosz[ęe] o usuni[ęe]cie\b|\bwypisz(cie)? mnie\b|\bwypisa[ćc] (mnie|si[ęe])\b"
+    "pl": r"\busun[ąa][ćc] (m[óo]j (adres|e-?mail)|moje dane|mnie|nas)\b|\bo wypisanie\b|\busu[ńn](cie)? mnie\b|\bprosz[ęe] o usuni[ęe]cie\b|\bwypisz(cie)? mnie\b|\bwypisa[ćc] (mnie|si[ęe])\b"
     r"|\brezygnuj[ęe] z (subskrypcji|newslettera|otrzymywania)|\bnie chc[ęe] (wi[ęe]cej )?otrzymywa[ćc]"
     r"|\bprosz[ęe] (mnie )?nie kontaktowa[ćc]|\bnie kontaktujcie si[ęe]"
     r"|\bnie (wysy[łl]ajcie|przesy[łl]ajcie|wysy[łl]a[ćc]|przysy[łl]ajcie) (mi|do mnie)\b",
     "ja": r"配信(を)?停止|配信(を)?解除|登録(を)?解除|購読(を)?解除|メールを送らないで|送信しないで"
     r"|リストから(削除|外して)|今後.{0,10}(不要|お断り)|停止してください|送らないでください",
-    "zh": r"退订|退訂|取消订阅|取消訂閱|不要再.{0,4}(发|發|寄)|请勿再.{0,4}(发|寄)|請勿再.{0,4}(發|寄)"
+    "zh": r"停止.{0,6}(发送|發送)|不(想|要|希望)再(收到|接收)|退订|退訂|取消订阅|取消訂閱|不要再.{0,4}(发|發|寄)|请勿再.{0,4}(发|寄)|請勿再.{0,4}(發|寄)"
     r"|别再.{0,4}(发|寄)|不要.{0,4}(发|發)(邮件|郵件)给我"
     r"|从.{0,10}(列表|名单)中?(删除|移除)|移除我|停止(发送|發送)|删除我的(邮箱|地址)",
 }

@@ -49,6 +49,25 @@ OPT_OUTS = [
 ]
 
 
+# Second wordings per language: how people actually phrase it when the first form is not the one
+# they reach for (polite infinitives, "my address" as the object, "no more" constructions).
+OPT_OUTS += [
+    ("it", "Vi prego di cancellarmi dalla vostra mailing list."),
+    ("it", "Per favore eliminatemi dalla vostra lista."),
+    ("pt", "Por favor, remova o meu e-mail da vossa lista."),
+    ("pt", "Retirem o meu endereço da lista, obrigado."),
+    ("fr", "Merci de ne plus m'envoyer de messages."),
+    ("nl", "Graag mijn e-mailadres uit uw bestand verwijderen."),
+    ("pl", "Proszę usunąć mój adres z listy."),
+    ("pl", "Proszę o wypisanie z listy mailingowej."),
+    ("da", "Jeg ønsker ikke at modtage flere mails."),
+    ("no", "Jeg ønsker ikke å motta flere e-poster fra dere."),
+    ("sv", "Jag önskar inte få fler utskick från er."),
+    ("zh", "请停止给我发送邮件"),
+    ("zh", "我不想再收到你们的邮件。"),
+]
+
+
 @pytest.mark.parametrize(("language", "body"), OPT_OUTS, ids=[lang for lang, _ in OPT_OUTS])
 def test_opt_out_in_every_language(language: str, body: str) -> None:
     verdict = classify(reply(body), own_addresses=OWN)
@@ -140,6 +159,11 @@ def test_human_replies_that_mention_being_away_are_replies(body: str) -> None:
         "We removed the old vendor last month, so the timing is good. Call on Tuesday?",
         "Nous avons retiré l'ancien fournisseur. Appelons-nous mardi ?",
         "Can you remove the setup fee from the quote? Then we can sign.",
+        "Por favor retire o meu nome da proposta final.",  # pt: my name off the proposal
+        "Proszę usunąć moje zamówienie z systemu i wystawić nowe.",  # pl: delete my order
+        "Non inviarmi più il listino vecchio, mandami quello nuovo.",  # it: not the old price list
+        "Merci de ne plus m'écrire à cette adresse mais à jean@new.example.",  # fr: a new address
+        "Kunt u mijn oude adres uit de offerte verwijderen? Het nieuwe staat hieronder.",  # nl
     ],
 )
 def test_replies_that_only_look_like_opt_outs_are_replies(body: str) -> None:
