@@ -74,28 +74,28 @@ UNSUBSCRIBE_WORDS = (
 )
 
 OUT_OF_OFFICE: dict[str, str] = {
-    "en": r"\b(i am|i'm|i will be|i'll be) (currently |now |presently )?(out of (the )?office|away from (the |my )?"
+    "en": r"\b(i am|i'm) (currently |now )?on (annual |parental |maternity |paternity |sick |medical |study )?leave\b|\byour (e-?mail|message) will not be forwarded\b|\b(i am|i'm|i will be|i'll be) (currently |now |presently )?(out of (the )?office|away from (the |my )?"
     r"(office|desk|e-?mail)|on (annual |parental |maternity |paternity |sick |medical )?leave|on vacation"
     r"|on holiday|out of town|travell?ing|away|out|off)\b.{0,60}\b(until|till|through|thru|from|returning"
     r"|and will|with (limited|no) access|back on|on \w+day|\d)"
     r"|\b(i am|i'm) currently out of (the )?office\b|\bi will (be back|return) (on|to the office)"
     r"|\bwith (limited|no|intermittent) access to (my )?e-?mail\b|\b(upon|on) my return\b"
     r"|\bthis is an automat(ic|ed) (reply|response|message)\b|\bi am on leave\b",
-    "de": r"\bich bin\b.{0,50}\b(nicht im b[üu]ro|abwesend|im urlaub|au(ß|ss)er haus|nicht erreichbar"
+    "de": r"\bbefinde mich\b.{0,50}\b(nicht im b[üu]ro|auf (dienst|gesch[äa]fts)reise|nicht am arbeitsplatz)\b|\bich bin\b.{0,50}\b(nicht im b[üu]ro|abwesend|im urlaub|au(ß|ss)er haus|nicht erreichbar"
     r"|in elternzeit|auf dienstreise)\b|\b(bin|befinde mich)\b.{0,40}\b(im urlaub|au(ß|ss)er haus|in elternzeit)\b"
     r"|\bwieder (im b[üu]ro|erreichbar|da)\b|\bin dringenden f[äa]llen\b|\bwird nicht weitergeleitet\b"
     r"|\bautomatische antwort\b|\babwesenheitsnotiz\b",
     "fr": r"\bje (suis|serai)\b.{0,30}\b(absente?|en cong[ée]s?|en vacances|hors du bureau|en d[ée]placement"
     r"|de retour)\b|\bde retour (le|au bureau|lundi|mardi|mercredi|jeudi|vendredi)\b|\ben cas d'urgence\b"
     r"|\bje n'ai pas acc[èe]s [àa] mes\b|\bje prendrai connaissance de votre\b|\br[ée]ponse automatique\b",
-    "es": r"\b(estoy|estar[ée])\b.{0,30}\b(fuera de la oficina|de vacaciones|ausente|fuera)\b"
+    "es": r"\bme encuentro\b.{0,30}\b(fuera de la oficina|de vacaciones|ausente|de viaje)\b|\b(estoy|estar[ée])\b.{0,30}\b(fuera de la oficina|de vacaciones|ausente|fuera)\b"
     r"|\b(regresar[ée]|volver[ée]|me reincorporar[ée])\b.{0,20}\b(el|a la oficina)\b"
     r"|\ben caso de urgencia\b|\brespuesta autom[áa]tica\b",
-    "it": r"\b(sono|sar[òo])\b.{0,30}\b(fuori (ufficio|sede)|in ferie|assente|in vacanza)\b"
+    "it": r"\b(sono|sar[òo])\b.{0,30}\b(in trasferta|in maternit[àa]|in malattia)\b|\b(sono|sar[òo])\b.{0,30}\b(fuori (ufficio|sede)|in ferie|assente|in vacanza)\b"
     r"|\b(rientrer[òo]|torner[òo])\b|\bper (urgenze|questioni urgenti)\b|\brisposta automatica\b",
-    "pt": r"\b(estou|estarei)\b.{0,30}\b(fora do escrit[óo]rio|de f[ée]rias|ausente|fora)\b"
+    "pt": r"\b(encontro-me|me encontro)\b.{0,30}\b(fora do escrit[óo]rio|de f[ée]rias|ausente|em viagem)\b|\b(estou|estarei)\b.{0,30}\b(fora do escrit[óo]rio|de f[ée]rias|ausente|fora)\b"
     r"|\b(retornarei|regressarei|voltarei)\b|\bem caso de urg[êe]ncia\b|\bresposta autom[áa]tica\b",
-    "nl": r"\bik ben\b.{0,40}\b(afwezig|op vakantie|niet op kantoor|met verlof|niet aanwezig)\b"
+    "nl": r"\bik ben\b.{0,40}\b(met vakantie|op reis|met (zwangerschaps|ouderschaps)?verlof)\b|\bwordt niet doorgestuurd\b|\bik ben\b.{0,40}\b(afwezig|op vakantie|niet op kantoor|met verlof|niet aanwezig)\b"
     r"|\bweer (aanwezig|bereikbaar|op kantoor)\b|\bautomatisch antwoord\b",
     "sv": r"\bjag [äa]r\b.{0,40}\b(p[åa] semester|ledig|borta|tj[äa]nstledig|inte p[åa] kontoret|fr[åa]nvarande"
     r"|f[öo]r[äa]ldraledig)\b|\b[åa]ter (p[åa] kontoret|den|i tj[äa]nst)\b|\bautomatiskt svar\b",
@@ -105,7 +105,7 @@ OUT_OF_OFFICE: dict[str, str] = {
     r"|\b(er )?tilbake (p[åa] kontoret|igjen)\b|\bautomatisk svar\b",
     "fi": r"\bolen\b.{0,30}\b(lomalla|poissa|vuosilomalla|matkoilla|ty[öo]matkalla)\b"
     r"|\bpalaan\b|\bautomaattinen vastaus\b",
-    "pl": r"\bjestem\b.{0,30}\b(na urlopie|poza biurem|nieobecn[ya]|na zwolnieniu)\b"
+    "pl": r"\bprzebywam\b.{0,30}\b(na urlopie|poza biurem|w delegacji|na zwolnieniu)\b|\bjestem\b.{0,30}\bw delegacji\b|\bjestem\b.{0,30}\b(na urlopie|poza biurem|nieobecn[ya]|na zwolnieniu)\b"
     r"|\bwracam\b|\bb[ęe]d[ęe] (dost[ęe]pn[ya]|w biurze)\b|\b(automatyczna odpowied[źz]|odpowied[źz] automatyczna)\b",
     "ja": r"不在にして|不在のため|不在です|休暇(を|中)|出張(中|のため)|自動返信|自動応答|戻ります|返信が遅れ",
     "zh": r"不在办公室|不在辦公室|休假|自动回复|自動回覆|自动答复|出差|返回后|回来后|回來後",

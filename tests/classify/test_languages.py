@@ -109,6 +109,17 @@ OUT_OF_OFFICE = [
 ]
 
 
+# Second wordings: the reflexive "I find myself" forms (de/es/pt/pl) and the leave and travel words.
+OUT_OF_OFFICE += [
+    ("en", "Please note I am currently on parental leave. Your email will not be forwarded."),
+    ("de", "Ich befinde mich bis einschließlich 8. Dezember nicht im Büro."),
+    ("es", "Me encuentro fuera de la oficina hasta el lunes 14 de diciembre."),
+    ("pt", "Encontro-me ausente do escritório até dia 14 de dezembro."),
+    ("nl", "Ik ben met vakantie tot en met 4 januari. Uw e-mail wordt niet doorgestuurd."),
+    ("pl", "Przebywam na urlopie do 4 stycznia. W pilnych sprawach proszę kontaktować się z biurem."),
+]
+
+
 @pytest.mark.parametrize(
     ("language", "body"), OUT_OF_OFFICE, ids=[lang for lang, _ in OUT_OF_OFFICE]
 )
@@ -147,6 +158,9 @@ def test_localized_responder_subjects(subject: str) -> None:
         "Ich war letzte Woche im Urlaub. Gerne können wir am Donnerstag sprechen.",
         "J'étais en congés la semaine dernière. Oui, parlons-en jeudi.",
         "I'll be out of the office next week, so could we do a call tomorrow instead?",
+        "Ich befand mich letzte Woche auf Dienstreise. Passt Ihnen Donnerstag?",
+        "Me encontraba de vacaciones, perdón. ¿Hablamos el jueves?",
+        "I was on parental leave until November. Happy to talk now, how about Thursday?",
     ],
 )
 def test_human_replies_that_mention_being_away_are_replies(body: str) -> None:
