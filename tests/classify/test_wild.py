@@ -11,6 +11,13 @@ a text/plain report part, qmail without an address line, body-only responders in
 languages, human replies with disclaimers, signatures and quoted opt-out lines, opt-outs in
 every language) scored 33/37 on its first run; its misses (a failure notice that also says
 "warning", and zh/fr/pl opt-outs worded "don't send me more") are fixed and pinned too.
+
+A third blind set (wild3_*: Gmail/Yahoo/Exim/qmail/Sendmail/MDaemon/SES notices, localized
+Exchange NDRs in German, French and Spanish, a German Postfix, an Office 365 NDR naming the
+recipient only in the returned message, a Spamhaus block, a success DSN, an ARF report, body-only
+responders and opt-outs in da/ja/nl/no/pl/pt/sv/zh/it, human replies quoting an opt-out footer)
+scored 36/37 on its first run; the miss (Italian "vi prego di cancellarmi") is fixed, with the
+second wordings in tests/classify/test_languages.py.
 """
 
 from __future__ import annotations
@@ -100,6 +107,48 @@ WILD2: dict[str, tuple[str, str | None, tuple[str, ...]]] = {
     "wild2_arf_fraud.eml": ("complaint", None, ("fay.fraud@isp2.example",)),
 }
 WILD.update(WILD2)
+
+# The third blind set (wild3_*), written 2026-12-03: kinds and recipients fixed before the run.
+WILD3: dict[str, tuple[str, str | None, tuple[str, ...]]] = {
+    "wild3_b_exchange2010.eml": ("bounce", "hard", ("r.brown@fourthcoffee.example",)),
+    "wild3_b_exim_rcpt.eml": ("bounce", "hard", ("j.ortiz@tailspin.example",)),
+    "wild3_b_gmail_notfound.eml": ("bounce", "hard", ("lena.k@northwind.example",)),
+    "wild3_b_outlookcom_full.eml": ("bounce", "soft", ("kim@contoso-mail.example",)),
+    "wild3_b_qmail.eml": ("bounce", "hard", ("mh@adatum.example",)),
+    "wild3_b_sendmail_returned.eml": ("bounce", "hard", ("ops@litware.example",)),
+    "wild3_b_spamhaus_block.eml": ("bounce", "soft", ("t.nguyen@proseware.example",)),
+    "wild3_b_success.eml": ("unrelated", None, ()),
+    "wild3_b_yahoo_plain.eml": ("bounce", "hard", ("pat.d@yahoo.example",)),
+    "wild3_c_arf_yahoo.eml": ("complaint", None, ("lee@consumer.example",)),
+    "wild3_de_exchange.eml": ("bounce", "hard", ("m.weber@fabrikam.example",)),
+    "wild3_es_exchange.eml": ("bounce", "hard", ("l.garcia@tailspin.example",)),
+    "wild3_fr_exchange.eml": ("bounce", "hard", ("c.martin@contoso.example",)),
+    "wild3_greylist_expired_exim.eml": ("bounce", "soft", ("grey@wingtip.example",)),
+    "wild3_mdaemon_style.eml": ("bounce", "hard", ("info@smallco.example",)),
+    "wild3_o365_quarantine_only_original.eml": ("bounce", "soft", ("a.lopez@relecloud.example",)),
+    "wild3_o_da.eml": ("auto_reply", None, ()),
+    "wild3_o_ja_bodyonly.eml": ("auto_reply", None, ()),
+    "wild3_o_nl_bodyonly.eml": ("auto_reply", None, ()),
+    "wild3_o_pl.eml": ("auto_reply", None, ()),
+    "wild3_o_pt.eml": ("auto_reply", None, ()),
+    "wild3_o_zh.eml": ("auto_reply", None, ()),
+    "wild3_postfix_de.eml": ("bounce", "hard", ("k.schmidt@nordwind.example",)),
+    "wild3_postfix_over_quota_old.eml": ("bounce", "soft", ("bob@isp.example",)),
+    "wild3_r_bounce_words.eml": ("reply", None, ()),
+    "wild3_r_de_short.eml": ("reply", None, ()),
+    "wild3_r_not_now_no.eml": ("reply", None, ()),
+    "wild3_r_quoted_unsub_footer.eml": ("reply", None, ()),
+    "wild3_r_was_ooo.eml": ("reply", None, ()),
+    "wild3_ses_plain_notice.eml": ("bounce", "hard", ("dev@startup.example",)),
+    "wild3_u_da.eml": ("unsubscribe", None, ()),
+    "wild3_u_it.eml": ("unsubscribe", None, ()),
+    "wild3_u_ja.eml": ("unsubscribe", None, ()),
+    "wild3_u_no.eml": ("unsubscribe", None, ()),
+    "wild3_u_pt.eml": ("unsubscribe", None, ()),
+    "wild3_u_sv.eml": ("unsubscribe", None, ()),
+    "wild3_u_zh.eml": ("unsubscribe", None, ()),
+}
+WILD.update(WILD3)
 
 
 def test_every_wild_sample_is_in_the_table() -> None:
