@@ -95,6 +95,11 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 """
 
 
+def _binary(name: str) -> str:
+    """Postfix's commands live in /usr/sbin, often not on a non-root PATH."""
+    return shutil.which(name) or f"/usr/sbin/{name}"
+
+
 def _load_refuser() -> Any:
     """The sink's handler class, loaded from its file (it is a script, not a package)."""
     spec = importlib.util.spec_from_file_location("sample_sink", SINK)
@@ -115,8 +120,7 @@ class Postfix:
 
     @classmethod
     def start(cls, root: Path, *, lmtp_port: int, auth_socket: Path) -> Postfix:
-        binary = shutil.which("postfix") or "/usr/sbin/postfix"
-        if not Path(binary).exists():
+        if not Path(_binary("postfix")).exists():
             raise ServerMissing("postfix is not installed (apt-get install postfix)")
         if os.geteuid() != 0:
             raise ServerMissing("a private postfix needs root (its queue is owned by root)")
@@ -155,7 +159,7 @@ class Postfix:
 
     def _postfix(self, *args: str) -> None:
         subprocess.run(
-            ["postfix", "-c", str(self.root / "etc"), *args],
+            [_binary("postfix"), "-c", str(self.root / "etc"), *args],
             check=True,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -163,7 +167,7 @@ class Postfix:
 
     def flush(self) -> None:
         """Retry every deferred message now (what a queue run would do later)."""
-        subprocess.run(["postqueue", "-c", str(self.root / "etc"), "-f"], check=True)
+        subprocess.run([_binary("postqueue"), "-c", str(self.root / "etc"), "-f"], check=True)
 
     def log(self) -> str:
         path = self.root / "postfix.log"
