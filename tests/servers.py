@@ -128,6 +128,10 @@ service auth {{
   unix_listener auth-userdb {{
     mode = 0666
   }}
+  # Postfix (tests/mta.py) checks reps' SMTP logins here, as providers' MTAs do.
+  unix_listener auth-client {{
+    mode = 0666
+  }}
 }}
 service anvil {{
   chroot =
