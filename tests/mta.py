@@ -169,6 +169,22 @@ class Postfix:
         """Retry every deferred message now (what a queue run would do later)."""
         subprocess.run([_binary("postqueue"), "-c", str(self.root / "etc"), "-f"], check=True)
 
+    def hold_deferred(self) -> None:
+        """Put every queued message on hold: it is neither retried nor expired until released."""
+        self._postsuper("-h", "ALL")
+
+    def release_held(self) -> None:
+        """Move held messages back to the deferred queue; the next ``flush`` retries them."""
+        self._postsuper("-H", "ALL")
+
+    def _postsuper(self, *args: str) -> None:
+        subprocess.run(
+            [_binary("postsuper"), "-c", str(self.root / "etc"), *args],
+            check=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+
     def log(self) -> str:
         path = self.root / "postfix.log"
         return path.read_text(errors="replace") if path.exists() else ""
