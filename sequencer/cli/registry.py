@@ -57,7 +57,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "intent": (
         "intent_cmd",
-        "Correct the intent of a prospect's last reply; its effects are planned again.",
+        "Correct the intent of a prospect's last reply (its effects are planned again), or export the corrections.",
     ),
     "list": (
         "list_cmd",
