@@ -53,7 +53,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "init": (
         "setup_cmd",
-        "Write a starter config, one example sequence and its templates.",
+        "Write a starter config, the example sequences (follow-up, reengage, referral) and their templates.",
     ),
     "intent": (
         "intent_cmd",

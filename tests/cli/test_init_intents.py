@@ -36,6 +36,9 @@ def test_init_ships_reengage_and_referral_and_checks_clean(tmp_path: Path) -> No
     assert (config.reengage.sequence, config.reengage.default_delay_days, config.referrals.sequence) == (
         "reengage", 90, "referral")
     checked = run("--config", str(cfg), "check")
+    validated = run("--config", str(cfg), "validate")
+    assert validated.exit_code == 0, validated.output + validated.stderr
+    assert "reengage.yaml: ok" in validated.output and "referral.yaml: ok" in validated.output
     assert checked.exit_code == 0, checked.output + checked.stderr
     shown = run("--config", str(cfg), "preview", "reengage", "--sample")
     assert shown.exit_code == 0, shown.output
