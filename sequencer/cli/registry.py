@@ -53,11 +53,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "init": (
         "setup_cmd",
-        "Write a starter config, one example sequence and its templates.",
+        "Write a starter config, the example sequences (follow-up, reengage, referral) and their templates.",
     ),
     "intent": (
         "intent_cmd",
-        "Correct the intent of a prospect's last reply; its effects are planned again.",
+        "Correct the intent of a prospect's last reply (its effects are planned again), or export the corrections.",
     ),
     "list": (
         "list_cmd",

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 def init(directory: Path, force: bool) -> None:
-    """Write a starter config, one example sequence and its templates.
+    """Write a starter config, the example sequences (follow-up, reengage, referral) and their templates.
 
     \b
     Example:

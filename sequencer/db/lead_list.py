@@ -8,7 +8,7 @@ is a WHERE clause; the total is one COUNT over the same clauses.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from sequencer.core import lifecycle
 from sequencer.db.models import Enrollment, Prospect
+from sequencer.db.reports import instant
 from sequencer.db.stage_figures import rotting_in
 from sequencer.db.stages import OPEN_STAGES
 
@@ -45,6 +46,7 @@ class LeadQuery:
     status: str | None = None
     rotting: bool = False
     waiting: bool = False
+    coming_back: str | None = None  # YYYY-MM or "unscheduled": the Coming back page's month
     sort: str = "email"
     desc: bool = False
     page: int = 1
@@ -94,7 +96,21 @@ def _clauses(q: LeadQuery, now: datetime, thresholds: dict[str, float]) -> list[
         out.append(or_(*rot) if rot else P.id.is_(None))
     if q.waiting:
         out.append(waiting_for_answer())
+    if q.coming_back:
+        out.append(coming_back_in(q.coming_back))
     return out
+
+
+def coming_back_in(month: str) -> ColumnElement[bool]:
+    """The latest enrollment is an open re-engagement whose next touch is in ``month``
+    (UTC ``YYYY-MM``, or ``unscheduled``): the report's ``coming_back`` definition."""
+    clauses = [E.source == "reengage", E.status.in_(list(lifecycle.OPEN_STATES))]
+    if month == "unscheduled":
+        return and_(*clauses, E.next_send_at.is_(None))
+    year, number = (int(x) for x in month.split("-"))
+    start = datetime(year, number, 1, tzinfo=UTC)
+    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+    return and_(*clauses, E.next_send_at >= instant(start), E.next_send_at < instant(end))
 
 
 def _base(columns: list[Any]) -> Select[Any]:

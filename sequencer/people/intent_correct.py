@@ -30,7 +30,7 @@ from sequencer.db.session import Database
 from sequencer.db.unit import unit_of_work
 from sequencer.errors import NotFound, UserError
 from sequencer.people import intent_effects
-from sequencer.project import calendar_for
+from sequencer.project import calendar_for, load_project
 
 CHOICES = (*INTENTS, "none")
 
@@ -63,9 +63,22 @@ def _target(s: Any, prospect_id: int) -> Enrollment:
     return rows[0]
 
 
+def target_of(db: Database, email: str) -> tuple[int, str | None]:
+    """(enrollment, its intent) a correction of ``email`` would change: the lead page's form
+    names it, so the gate can check the rep owns it and a reply arriving meanwhile is noticed."""
+    with db.read_session() as s:
+        p = store.require_prospect(s, normalize(email))
+        e = _target(s, p.id)
+        return e.id, e.intent
+
+
 def correct_intent(db: Database, config: Config, sequences: Mapping[str, Sequence], email: str, intent: str, *,
-                   on: date | None, actor: str, now: datetime) -> Correction:
-    """Set the intent of the prospect's last reply to ``intent`` and re-plan its effects."""
+                   on: date | None, actor: str, now: datetime, enrollment_id: int | None = None) -> Correction:
+    """Set the intent of the prospect's last reply to ``intent`` and re-plan its effects.
+
+    ``enrollment_id`` (the dashboard's form): the enrollment the rep saw; when another reply
+    has become the last one since, nothing changes (UserError: reload and look again).
+    """
     wanted = intent.strip().lower()
     if wanted not in CHOICES:
         raise UserError(f"unknown intent {intent!r} (known: {', '.join(CHOICES)})")
@@ -77,6 +90,8 @@ def correct_intent(db: Database, config: Config, sequences: Mapping[str, Sequenc
     with unit_of_work(db) as s:
         p = store.require_prospect(s, normalize(email))
         e = _target(s, p.id)
+        if enrollment_id is not None and e.id != enrollment_id:
+            raise UserError(f"the last reply of {p.email} is now on enrollment {e.id}; reload the page and correct that one")
         previous = e.intent
         cancelled = []
         for planned in intent_effects.planned_by(s, e):
@@ -111,12 +126,21 @@ def correct_intent(db: Database, config: Config, sequences: Mapping[str, Sequenc
                           cancelled, lines)
 
 
+def correct_in_project(db: Database, config: Config, email: str, intent: str, *, on: date | None, actor: str,
+                       now: datetime, enrollment_id: int | None = None) -> Correction:
+    """``correct_intent`` with the project's sequences loaded (the dashboard has none at hand)."""
+    return correct_intent(db, config, load_project(config).sequences, email, intent, on=on, actor=actor, now=now,
+                          enrollment_id=enrollment_id)
+
+
 def _sample(s: Any, e: Enrollment, previous: str | None, wanted: str) -> dict[str, Any]:
     """The labelled sample: the reply's words and the intent a person gave them."""
     row = replies.latest_reply_of_enrollment(s, e.id)
+    read = ((row.details or {}).get("intent") or {}) if row else {}
     return {"from": previous, "to": wanted, "label": wanted, "text": row.snippet if row else None,
+            "classified": read.get("intent") if row else None,
             "subject": row.subject if row else None, "message_id": row.message_id if row else None,
             "language": (row.details or {}).get("language") if row else None}
 
 
-__all__ = ["CHOICES", "Correction", "correct_intent"]
+__all__ = ["CHOICES", "Correction", "correct_in_project", "correct_intent", "target_of"]

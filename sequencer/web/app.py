@@ -34,6 +34,7 @@ from sequencer.config import Config
 from sequencer.reporting.dashboard import Database
 from sequencer.web.auth import WebAuth, auth_from_env
 from sequencer.web.dashboard import HERE, Dashboard
+from sequencer.web.intent_page import IntentPages
 from sequencer.web.leads_page import LeadsPages
 from sequencer.web.security import CSP, HostAllowList, SecurityHeaders, allowed_hosts
 
@@ -62,6 +63,7 @@ def create_app(
     )
     g = dash.guarded
     leads = LeadsPages(dash)
+    intents = IntentPages(dash)
     # Before "/leads/{email:path}" and "/actions/{action}": the first full match wins.
     routes: list[Any] = [
         Route("/leads", g(leads.page), name="leads"),
@@ -69,6 +71,9 @@ def create_app(
         Route("/leads.csv", g(leads.csv), name="leads_csv"),
         Route("/leads/bulk", g(leads.bulk), methods=["POST"], name="leads_bulk"),
         Route("/actions/stage", g(leads.stage), methods=["POST"], name="stage"),
+        Route("/actions/intent", g(intents.correct), methods=["POST"], name="intent"),
+        Route("/coming-back", g(intents.coming_back), name="coming_back"),
+        Route("/partial/coming-back", g(intents.coming_back_partial), name="coming_back_partial"),
     ]
     page_routes = {
         "home": ("/", dash.build_home),

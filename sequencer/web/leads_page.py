@@ -10,6 +10,7 @@ services as the lead page's buttons, and comes back to the list with what was do
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, replace
 from typing import Any
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 ACTIONS = ("pause", "resume", "stop", "reassign")
 MAX_BULK = 500
 STAGES = ("new", "contacted", "replied", "meeting", "proposal", "won", "lost")
+_MONTH = re.compile(r"(19\d\d|2[01]\d\d)-(0[1-9]|1[0-2])")
 STATUSES = ("active", "paused", "replied", "bounced", "unsubscribed", "completed", "stopped", "failed")
 
 
@@ -50,9 +52,12 @@ def parse_query(params: Mapping[str, str]) -> LeadQuery:
     stage = text("stage")
     if stage and stage not in STAGES:
         raise UserError(f"stage is one of {', '.join(STAGES)}")
+    month = text("coming_back")
+    if month and month != "unscheduled" and not _MONTH.fullmatch(month):
+        raise UserError("coming_back is a month like 2027-03 (or unscheduled)")
     return LeadQuery(
         q=text("q", 200), stage=stage, rep=text("rep"), sequence=text("sequence"), status=text("status"),
-        rotting=flag("rotting"), waiting=flag("waiting"), sort=sort, desc=flag("desc"),
+        rotting=flag("rotting"), waiting=flag("waiting"), coming_back=month, sort=sort, desc=flag("desc"),
         page=int(page), per_page=reads.PER_PAGE,
     )  # fmt: skip
 

@@ -17,6 +17,7 @@ from markupsafe import Markup
 
 from sequencer.config import Config
 from sequencer.errors import NotFound
+from sequencer.people import intent_correct
 from sequencer.people.handling import LeadView, lead_view
 from sequencer.reporting import dashboard as reads
 from sequencer.reporting.dashboard import Database, HeldTouch, MailboxStatus
@@ -186,15 +187,22 @@ def reps(db: Database, config: Config, now: datetime, f: Filters) -> RepsPage:
 
 @dataclass
 class LeadPage(LeadView):
-    """The lead view plus which enrollments still wait for an answer (Mark handled only there)."""
+    """The lead view plus which enrollments still wait for an answer (Mark handled only there)
+    and the enrollment whose reply the "Reply intent" form corrects (``intent_correct.target_of``)."""
 
     unanswered: frozenset[int] = frozenset()
+    intent_target: int | None = None
+    intent_now: str | None = None
+    intent_choices: tuple[str, ...] = intent_correct.CHOICES
 
 
 def lead(db: Database, config: Config, now: datetime, email: str) -> LeadPage:
     view = lead_view(db, config, email, now=now)
     waiting = reads.unanswered_enrollments(db, [e.enrollment_id for e in view.timeline.enrollments])
-    return LeadPage(view.timeline, view.next_touches, view.zone, view.owners, waiting)
+    target, current = (None, None)
+    if view.timeline.enrollments:
+        target, current = intent_correct.target_of(db, email)
+    return LeadPage(view.timeline, view.next_touches, view.zone, view.owners, waiting, target, current)
 
 
 @dataclass(frozen=True)
