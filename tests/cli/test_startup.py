@@ -49,7 +49,10 @@ def test_a_tick_with_nothing_due_loads_no_mail_adapter_alembic_or_holiday_table(
 
     out = subprocess.run(
         [sys.executable, "-c", _probe("--config", config, "tick", "--no-poll")],
-        capture_output=True, text=True, check=True, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
     )
     assert "sent 0" in out.stdout and "EXIT 0" in out.stdout, out.stdout + out.stderr
     assert "LOADED []" in out.stdout
