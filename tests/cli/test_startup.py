@@ -81,3 +81,14 @@ def test_a_database_behind_the_head_is_still_upgraded(tmp_path: Path) -> None:
             assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
     finally:
         reopened.dispose()
+
+
+def test_the_poller_loads_the_classifier_only_for_new_mail() -> None:
+    """A polling tick that finds no new mail classifies nothing: the rule chain (~0.1 s of
+    imports) waits for the first message."""
+    probe = (
+        "import sys, sequencer.worker, sequencer.inbound.poll\n"
+        "print('LOADED', sorted(m for m in sys.modules if m.startswith('sequencer.classify')))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert "LOADED []" in out.stdout, out.stdout + out.stderr
