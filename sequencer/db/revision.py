@@ -21,7 +21,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 VERSIONS = Path(__file__).with_name("migrations") / "versions"
-_ASSIGN = re.compile(r"""^(revision|down_revision)\s*=\s*(None|'[^']*'|"[^"]*")\s*$""", re.M)
+# ``revision = "0019_x"`` or, as newer Alembic templates write it, ``revision: str = "0019_x"``
+_ASSIGN = re.compile(
+    r"""^(revision|down_revision)(?:\s*:\s*[^=\n]+)?\s*=\s*(None|'[^']*'|"[^"]*")\s*$""", re.M
+)
 
 
 @lru_cache(maxsize=1)
