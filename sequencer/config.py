@@ -355,9 +355,9 @@ class Config(_Strict):
     def _country(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        import holidays as hol
+        from sequencer.core.schedule import holiday_countries
 
-        if v.upper() not in hol.list_supported_countries():
+        if v.upper() not in holiday_countries():
             raise ValueError(f"unknown holiday calendar {v!r} (use a country code like US, DE, GB)")
         return v.upper()
 

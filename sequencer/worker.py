@@ -33,7 +33,6 @@ from sequencer.clock import Clock
 from sequencer.config import Config, MailboxConfig
 from sequencer.core.sequences import Sequence
 from sequencer.db.session import Database
-from sequencer.mail.imap import ImapConnection
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +122,8 @@ def housekeeping(
 
 
 def _digest(db: Database, config: Config, clock: Clock, worker_id: str) -> bool:
+    if not config.reporting.managers:
+        return False  # no one to send it to: a tick need not import the reporting stack
     from sequencer.reporting import digest
 
     return bool(_run_coroutine(digest.maybe_send_daily_digest(db, config, clock, worker=worker_id)))
@@ -186,6 +187,8 @@ class IdleWatchers:
             self.ready.set()
 
     def _watch(self, mailbox: MailboxConfig) -> None:
+        from sequencer.mail.imap import ImapConnection
+
         while not self._stop.is_set():
             try:
                 with ImapConnection(mailbox) as connection:

@@ -120,6 +120,19 @@ def parse_weekdays(value: Iterable[str]) -> frozenset[int]:
     return frozenset(days)
 
 
+@lru_cache(maxsize=1)
+def holiday_countries() -> frozenset[str]:
+    """Country codes (and aliases) the ``holidays`` package knows, read from its registry.
+
+    ``holidays.list_supported_countries()`` imports all ~250 country modules (a quarter
+    of a second, paid by every command that loads the config); the registry names them
+    without importing any.
+    """
+    from holidays.registry import EntityLoader
+
+    return frozenset(EntityLoader.get_country_codes(include_aliases=True))
+
+
 @lru_cache(maxsize=64)
 def _holiday_calendar(country: str, subdivision: str | None) -> Any:
     import holidays
@@ -149,8 +162,17 @@ class BusinessCalendar:
             raise ValueError("business weekdays must be a non-empty set of 0 (Mon) .. 6 (Sun)")
         if self.subdivision and not self.country:
             raise ValueError("a holiday subdivision needs a holiday country")
-        if self.country:
+        if self.country and self.subdivision:  # only the country's module can check a region
             object.__setattr__(self, "_holidays", _holiday_calendar(self.country, self.subdivision))
+        elif self.country and self.country.upper() not in holiday_countries():
+            raise ValueError(f"unknown holiday calendar {self.country!r}")
+
+    def _days_off(self) -> Any:
+        """The holiday table, loaded on first use: importing the ``holidays`` countries
+        costs ~0.15 s, which a tick with nothing due never needs to pay."""
+        if self._holidays is None and self.country:
+            object.__setattr__(self, "_holidays", _holiday_calendar(self.country, None))
+        return self._holidays
 
     @classmethod
     def from_names(
@@ -161,12 +183,16 @@ class BusinessCalendar:
         return cls(parse_weekdays(weekdays), country or None, subdivision or None)
 
     def holiday_name(self, day: date) -> str | None:
-        if self._holidays is None:
+        days_off = self._days_off()
+        if days_off is None:
             return None
-        return self._holidays.get(day)
+        return days_off.get(day)
 
     def is_business_day(self, day: date) -> bool:
-        return day.weekday() in self.weekdays and (self._holidays is None or day not in self._holidays)
+        if day.weekday() not in self.weekdays:
+            return False
+        days_off = self._days_off()
+        return days_off is None or day not in days_off
 
     def next_business_day(self, day: date) -> date:
         """The first business day strictly after ``day``."""

@@ -16,7 +16,6 @@ from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
-from sequencer import classify as cls
 from sequencer.clock import Clock
 from sequencer.config import Config, MailboxConfig
 from sequencer.db import inbound as q
@@ -330,6 +329,10 @@ def inbound_row(
             "details": details,
             **NO_TRUST,
         }
+    # here, not at the top: the rule chain costs ~0.1 s to import, and a poll that finds
+    # no new mail (most ticks) classifies nothing
+    from sequencer import classify as cls
+
     verdict = cls.classify(
         mail.raw,
         own_addresses=own,

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sequencer.config import MailboxConfig
 from sequencer.errors import MailboxError
-from sequencer.mail.imap import ImapConnection
-from sequencer.mail.smtp import SmtpPool
+
+if TYPE_CHECKING:  # the mail adapters load on first use: a tick with nothing due needs neither
+    from sequencer.mail.imap import ImapConnection
+    from sequencer.mail.smtp import SmtpPool
 
 _T = TypeVar("_T")
 
@@ -26,9 +28,18 @@ class MailboxRun:
 
     def __init__(self, mailbox: MailboxConfig) -> None:
         self.mailbox = mailbox
-        self.pool = SmtpPool(mailbox)
+        self._pool: SmtpPool | None = None
         self._imap: ImapConnection | None = None
         self._imap_lock = asyncio.Lock()
+
+    @property
+    def pool(self) -> SmtpPool:
+        """The SMTP pool, made on the first send (it opens no connection by itself)."""
+        if self._pool is None:
+            from sequencer.mail.smtp import SmtpPool
+
+            self._pool = SmtpPool(self.mailbox)
+        return self._pool
 
     @property
     def saves_sent(self) -> bool:
@@ -43,6 +54,8 @@ class MailboxRun:
         async with self._imap_lock:
 
             def call() -> _T:
+                from sequencer.mail.imap import ImapConnection
+
                 if self._imap is None:
                     self._imap = ImapConnection(self.mailbox, retries=0).connect()
                 return fn(self._imap)
@@ -66,7 +79,8 @@ class MailboxRun:
         return await self.imap_call(search)
 
     async def close(self) -> None:
-        await self.pool.close()
+        if self._pool is not None:
+            await self._pool.close()
         async with self._imap_lock:
             session, self._imap = self._imap, None
             if session is not None:

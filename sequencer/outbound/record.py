@@ -30,7 +30,6 @@ from sequencer.core.schedule import BusinessCalendar
 from sequencer.db import mailbox_state, outbox, outbox_record, outbox_sent, sent_copies
 from sequencer.db.models import Event
 from sequencer.db.session import Database
-from sequencer.mail.smtp import HardBounce, PermanentFailure, SenderRejected, TemporaryFailure
 from sequencer.outbound.result import TickResult
 from sequencer.outbound.touch import ComposeFailed, advance_safely
 
@@ -80,6 +79,9 @@ def describe_failure(exc: Exception) -> SendFailure:
     """The adapter's exception as a plain value for ``core.outcome`` (no secrets in it)."""
     if isinstance(exc, ComposeFailed):
         return SendFailure("compose", str(exc))
+    # here, not at the top: a tick that sends nothing never loads the SMTP adapter
+    from sequencer.mail.smtp import HardBounce, PermanentFailure, SenderRejected, TemporaryFailure
+
     if isinstance(exc, PermanentFailure):  # HardBounce included: 5xx to RCPT, else after DATA
         phase = "rcpt" if isinstance(exc, HardBounce) else "data"
         return SendFailure(

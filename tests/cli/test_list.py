@@ -87,3 +87,25 @@ def test_show_gives_the_reps_local_time_and_the_prospects_where_it_differs(world
     assert "(UTC)" not in shown.stdout
     as_json = json.loads(cli(world, "show", "kenji@acme.jp", "--json").stdout)
     assert as_json["enrollments"][0]["next_send_at"].endswith("Z")  # --json stays UTC
+
+
+def test_a_paused_lead_shows_no_next_touch_in_list_or_show(world: World) -> None:
+    for email in ("busy@acme.com", "away@acme.com"):
+        done = cli(world, "enroll", email, "--sequence", "quote", "--owner", "lee", "--company", "Acme",
+                   "--set", "quote_number=Q", "--start", "2026-03-04T09:00")  # fmt: skip
+        assert done.exit_code == 0, done.output
+    assert cli(world, "pause", "away@acme.com", "--reason", "on leave").exit_code == 0
+
+    def next_touch(line: str) -> bool:  # a local time (lee is in Berlin) on the row
+        return "2026-03-04" in line and "CET" in line
+
+    table = cli(world, "list").stdout
+    listed = {
+        e: next(ln for ln in table.splitlines() if e in ln)
+        for e in ("busy@acme.com", "away@acme.com")
+    }
+    assert next_touch(listed["busy@acme.com"]), listed
+    assert not next_touch(listed["away@acme.com"]) and "paused" in listed["away@acme.com"], listed
+    shown = cli(world, "show", "away@acme.com").stdout
+    row = next(line for line in shown.splitlines() if "paused" in line and "quote" in line)
+    assert not next_touch(row), shown
