@@ -481,3 +481,72 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_attempt_at: Mapped[datetime]
     next_allowed_at: Mapped[datetime | None]
+
+
+# ---------------------------------------------------------------- report counters (0020)
+# Maintained by database triggers (sequencer.db.counters), never written by the application:
+# every write to enrollments or prospects, whichever code path makes it, keeps them exact in
+# the same transaction, so the report reads a few counter rows instead of scanning a million.
+
+
+class StatusCount(Base):
+    """Enrollments (and those with a reply) per (sequence, owner, status, steps done, reply step).
+
+    A key may have more than one row (two PostgreSQL transactions creating it at once) and
+    rows may drop to zero: readers sum per key and skip zeros.
+    """
+
+    __tablename__ = "report_status_counts"
+    __table_args__ = (
+        Index("ix_report_status_counts_key", "sequence_id", "owner", "status", "steps_done", "replied_step"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sequence_id: Mapped[str] = mapped_column(String(100))
+    owner: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    steps_done: Mapped[int] = mapped_column(Integer)
+    replied_step: Mapped[int | None] = mapped_column(Integer)
+    enrollments: Mapped[int] = mapped_column(Integer)
+    replies: Mapped[int] = mapped_column(Integer)
+
+
+class PipelineLead(Base):
+    """Each prospect's latest enrollment that counts (not unenrolled), with the deal value in cents.
+
+    The pipeline counts one row per prospect in the state of this enrollment; the Leads page
+    joins it instead of looking the latest enrollment up per prospect.
+    """
+
+    __tablename__ = "pipeline_leads"
+    __table_args__ = (
+        # A cohort's pipeline (report --since): a range of enrolled_at, covered.
+        Index(
+            "ix_pipeline_leads_cohort", "enrolled_at", "sequence_id", "owner", "status", "unanswered", "value_cents"
+        ),
+    )
+
+    prospect_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(Integer, unique=True)
+    sequence_id: Mapped[str] = mapped_column(String(100))
+    owner: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    unanswered: Mapped[int] = mapped_column(Integer)  # 1: a reply the rep has not answered
+    enrolled_at: Mapped[datetime]
+    value_cents: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class PipelineCount(Base):
+    """Prospects and their deal value (cents) per (sequence, owner, status, unanswered) of
+    their ``PipelineLead`` row; as ``StatusCount``, summed per key by readers."""
+
+    __tablename__ = "pipeline_counts"
+    __table_args__ = (Index("ix_pipeline_counts_key", "sequence_id", "owner", "status", "unanswered"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sequence_id: Mapped[str] = mapped_column(String(100))
+    owner: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    unanswered: Mapped[int] = mapped_column(Integer)
+    prospects: Mapped[int] = mapped_column(Integer)
+    value_cents: Mapped[int] = mapped_column(BigInteger)

@@ -275,13 +275,16 @@ def unanswered_counts(s: Session, f: ReportFilter, *, now: datetime, sla: timede
 
 # ---------------------------------------------------------------- pipeline
 
+# The pipeline's categories by the status of a prospect's latest enrollment (the counters in
+# sequencer.db.counted map their status keys with the same table).
+PIPELINE_STATUSES: dict[str, tuple[str, ...]] = {
+    "in_sequence": (lifecycle.ACTIVE, lifecycle.PAUSED),
+    "replied": (lifecycle.REPLIED,),
+    "at_risk": (lifecycle.COMPLETED,),
+    "closed": (lifecycle.BOUNCED, lifecycle.UNSUBSCRIBED, lifecycle.STOPPED, lifecycle.FAILED),
+}
 PIPELINE_CATEGORIES: dict[str, ColumnElement[bool]] = {
-    "in_sequence": E.status.in_((lifecycle.ACTIVE, lifecycle.PAUSED)),
-    "replied": E.status == lifecycle.REPLIED,
-    "at_risk": E.status == lifecycle.COMPLETED,
-    "closed": E.status.in_(
-        (lifecycle.BOUNCED, lifecycle.UNSUBSCRIBED, lifecycle.STOPPED, lifecycle.FAILED)
-    ),
+    cat: E.status.in_(states) for cat, states in PIPELINE_STATUSES.items()
 }
 
 
