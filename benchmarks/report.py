@@ -51,9 +51,8 @@ def _ts_plus(expr: str) -> str:
 
 def generate(path: Path, n: int) -> None:
     """Fill a migrated, empty database with ``n`` enrollments and their history."""
-    from sequencer.db.session import Database
-
     from sequencer.db import counters
+    from sequencer.db.session import Database
 
     database = Database(f"sqlite:///{path}")  # schema via the migrations
     with database.engine.begin() as conn:
