@@ -244,6 +244,22 @@ class SendingConfig(_Strict):
     require_poll_before_followup: bool = True
 
 
+class DeliverabilityConfig(_Strict):
+    """The deliverability guard (README, "Deliverability guard"): a mailbox over either
+    threshold is paused with the figure until the operator resumes it.
+
+    Sources: Woodpecker pauses a mailbox at a 2% bounce rate, Amazon SES puts an account
+    under review at 5% bounces (and 0.1% complaints); Gmail's bulk-sender guidelines ask
+    to stay under 0.3% spam complaints. The default 3% sits between the first two.
+    """
+
+    enabled: bool = True
+    max_bounce_rate: Annotated[float, Field(gt=0, le=1)] = 0.03  # hard bounces per touch
+    bounce_window: Annotated[int, Field(ge=1)] = 100  # over the mailbox's last N touches
+    max_complaint_rate: Annotated[float, Field(gt=0, le=1)] = 0.003  # complaints per touch
+    complaint_window_days: Annotated[float, Field(gt=0)] = 30.0  # rolling window
+
+
 class UnsubscribeConfig(_Strict):
     mailto: str | None = None  # e.g. unsubscribe@example.com (tokens added as +TOKEN)
     url: str | None = None  # https one-click endpoint; {token} is replaced
@@ -266,6 +282,21 @@ class InboundConfig(_Strict):
         if self.owner and self.owners:
             raise ValueError("give either owner (fixed) or owners (round robin), not both")
         return self
+
+
+class ReengageConfig(_Strict):
+    """Reply intent ``not_now`` (README, "Reply intent"): come back on the day they named."""
+
+    sequence: str | None = None  # None: record the intent and give the rep a task instead
+    default_delay_days: Annotated[int, Field(ge=1, le=730)] = 90  # "not now" without a date
+    # Set to re-engage a "not interested" / "wrong person" after this many days (default: never).
+    not_interested_delay_days: Annotated[int, Field(ge=1, le=1095)] | None = None
+
+
+class ReferralsConfig(_Strict):
+    """Reply intent ``referral``: the named colleague is enrolled in this sequence."""
+
+    sequence: str | None = None  # None: the colleague becomes a prospect plus a rep task
 
 
 class WebConfig(_Strict):
@@ -299,9 +330,12 @@ class Config(_Strict):
     mailboxes: list[MailboxConfig] = Field(default_factory=list)
     reporting: ReportingConfig = Field(default_factory=ReportingConfig)
     sending: SendingConfig = Field(default_factory=SendingConfig)
+    deliverability: DeliverabilityConfig = Field(default_factory=DeliverabilityConfig)
     unsubscribe: UnsubscribeConfig = Field(default_factory=UnsubscribeConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     inbound: InboundConfig = Field(default_factory=InboundConfig)
+    reengage: ReengageConfig = Field(default_factory=ReengageConfig)
+    referrals: ReferralsConfig = Field(default_factory=ReferralsConfig)
     # Where the file was read from; relative paths resolve against it.
     base_dir: Path = Field(default=Path("."), exclude=True)
     source: str = Field(default="<defaults>", exclude=True)

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 PASSWORD = "secret"
 DOMAIN = "test.example"
@@ -153,7 +154,8 @@ class Dovecot:
     proc: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def start(cls, root: Path, smtp_port: int) -> Dovecot:
+    def start(cls, root: Path, smtp_port: int, *, max_userip_connections: int | None = None) -> Dovecot:
+        """``max_userip_connections``: Dovecot's per-user IMAP connection limit (default 10)."""
         binary = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None)
         if not binary:
             raise ServerMissing("dovecot is not installed (apt-get install dovecot-imapd dovecot-lmtpd dovecot-sieve)")
@@ -172,6 +174,11 @@ class Dovecot:
                 smtp_port=smtp_port,
                 password=PASSWORD,
                 domain=DOMAIN,
+            )
+            + (
+                f"protocol imap {{\n  mail_max_userip_connections = {max_userip_connections}\n}}\n"
+                if max_userip_connections is not None
+                else ""
             )
         )
         # Its children keep stdout/stderr open: never pipe them.
@@ -250,8 +257,9 @@ class SmtpRelay:
     connection reuse and exactly-once delivery at the receiving side.
     """
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, ssl_context: Any = None) -> None:
         self.port = port
+        self.ssl_context = ssl_context  # set: implicit TLS (port 465 style) with this cert
         self.lmtp_port: int | None = None
         self.faults: dict[str, Fault] = {}
         self.connections = 0
@@ -259,6 +267,10 @@ class SmtpRelay:
         self.auth_failures = 0
         self._lock = threading.Lock()
         self.controller = None
+        # A slow server: while ``greeting_gate`` is set to an Event, each new connection
+        # waits for it before the 220 greeting; ``greeting_held`` says one is waiting.
+        self.greeting_gate: threading.Event | None = None
+        self.greeting_held = threading.Event()
 
     def start(self, lmtp_port: int) -> None:
         from aiosmtpd.controller import Controller
@@ -280,6 +292,13 @@ class SmtpRelay:
                 with relay._lock:
                     relay.connections += 1
                 super().connection_made(transport)
+
+            async def _handle_client(self):  # type: ignore[no-untyped-def]
+                gate = relay.greeting_gate
+                if gate is not None:
+                    relay.greeting_held.set()
+                    await asyncio.to_thread(gate.wait)
+                await super()._handle_client()
 
         class Handler:
             async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
@@ -321,7 +340,9 @@ class SmtpRelay:
                     hostname="smtp.test.example",
                 )
 
-        self.controller = RelayController(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller = RelayController(
+            Handler(), hostname="127.0.0.1", port=self.port, ssl_context=self.ssl_context
+        )
         self.controller.start()
 
     def _lmtp(self, sender: str, rcpts: list[str], raw: bytes) -> None:
@@ -341,6 +362,10 @@ class SmtpRelay:
             self.messages.clear()
             self.connections = 0
             self.auth_failures = 0
+            if self.greeting_gate is not None:
+                self.greeting_gate.set()  # nobody stays stuck behind a previous test's gate
+            self.greeting_gate = None
+            self.greeting_held.clear()
 
 
 def make_dsn(sender: str, rcpt: str, original: bytes, status: str) -> bytes:
@@ -370,7 +395,9 @@ def make_dsn(sender: str, rcpt: str, original: bytes, status: str) -> bytes:
     per_recipient = email.message.Message()
     per_recipient["Final-Recipient"] = f"rfc822; {rcpt}"
     per_recipient["Original-Recipient"] = f"rfc822;{rcpt}"
-    per_recipient["Action"] = "failed" if status.startswith("5") else "delayed"
+    # the message is returned: failed, also for a 4.x.x status (an MTA giving up on a
+    # transient error writes that); "delayed" would be a warning that stops nothing
+    per_recipient["Action"] = "failed"
     per_recipient["Status"] = status
     per_recipient["Diagnostic-Code"] = f"smtp; 550 {status} <{rcpt}>: Recipient address rejected"
     status_part = email.message.Message()
@@ -521,9 +548,9 @@ class Postgres:
 
 
 @contextlib.contextmanager
-def mail_servers(root: Path) -> Iterator[MailEnv]:
+def mail_servers(root: Path, *, max_userip_connections: int | None = None) -> Iterator[MailEnv]:
     smtp_port = free_port()
-    dovecot = Dovecot.start(root / "dovecot", smtp_port)
+    dovecot = Dovecot.start(root / "dovecot", smtp_port, max_userip_connections=max_userip_connections)
     relay = SmtpRelay(smtp_port)
     try:
         relay.start(dovecot.lmtp_port)

@@ -23,6 +23,7 @@ from sequencer.classify.autoreply import (
 from sequencer.classify.bounce import DeliveryStatusReport, PlainTextBounce, bounced_refs
 from sequencer.classify.complaint import FeedbackReport, ProviderComplaint
 from sequencer.classify.dates import find_return_date
+from sequencer.classify.intent import intent_of
 from sequencer.classify.language import detect_language
 from sequencer.classify.message import (
     Inbound,
@@ -155,6 +156,7 @@ def classify(
         feedback_type=decision.feedback_type,
         language=_language(mail) if human else None,
         dmarc=_dmarc(mail),
+        intent=intent_of(mail, decision.kind),
     )
 
 

@@ -11,6 +11,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from sequencer.classify.intent import Intent
     from sequencer.classify.message import Inbound
 
 Kind = Literal["reply", "auto_reply", "bounce", "complaint", "unsubscribe", "unrelated", "own"]
@@ -82,6 +83,19 @@ class Verdict:
     feedback_type: str | None = None
     language: str | None = None
     dmarc: str | None = None
+    intent: Intent | None = None  # what a human reply asks for (``classify.intent``)
+
+    @property
+    def only_delayed(self) -> bool:
+        """A delay warning (RFC 3464 ``Action: delayed``): the MTA still tries, nothing failed.
+
+        Status X.4.7 (delivery time expired, RFC 3463) on a "delayed" line is the MTA giving
+        up (OpenSMTPD reports its queue expiry that way): that one is a failure.
+        """
+        lines = [r for r in self.results if r.address in self.recipients]
+        return bool(lines) and all(
+            r.action == "delayed" and not r.status.endswith(".4.7") for r in lines
+        )
 
 
 @dataclass(frozen=True)

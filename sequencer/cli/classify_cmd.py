@@ -12,7 +12,10 @@ from typing import Any
 import click
 
 from sequencer.classify import Verdict, classify
+from sequencer.classify.intent import reengage_on
+from sequencer.classify.message import date_header, parse_raw
 from sequencer.cli.base import echo_json, json_option, main
+from sequencer.clock import SystemClock
 from sequencer.errors import UserError
 
 
@@ -59,8 +62,12 @@ def classify_command(
         (name, classify(data, own_addresses=set(own), unsubscribe_addresses=set(unsubscribe)))
         for name, data in raw
     ]
+    today = SystemClock().now().date()
+    # A "not now" comes back relative to the day it was written (its Date header), else today.
+    returns = [reengage_on(v.intent, date_header(parse_raw(data)) or today) for (_, v), (_, data) in zip(verdicts, raw, strict=True)]
     if as_json:
-        echo_json([_as_dict(name, verdict) for name, verdict in verdicts])
+        echo_json([{**_as_dict(name, verdict), **_intent_dict(verdict, back)}
+                   for (name, verdict), back in zip(verdicts, returns, strict=True)])
         return
     for index, (name, verdict) in enumerate(verdicts):
         if index:
@@ -84,8 +91,27 @@ def classify_command(
             click.echo(f"  back on:     {verdict.return_date.isoformat()}")
         if verdict.token:
             click.echo(f"  token:       {verdict.token}")
+        if verdict.intent:
+            click.echo(f"  intent:      {verdict.intent.intent} ({verdict.intent.reason})")
+        if returns[index]:
+            click.echo(f"  come back:   {returns[index].isoformat()}")  # type: ignore[union-attr]
+        for person in verdict.intent.referrals if verdict.intent else ():
+            click.echo(f"  referral:    {person.name or '-'} <{person.address or 'no address'}>")
         if verdict.snippet:
             click.echo(f"  snippet:     {verdict.snippet[:120]}")
+
+
+def _intent_dict(verdict: Verdict, back: object) -> dict[str, Any]:
+    """The reply-intent keys (INTERFACES.md "Reply intent"); null/empty for non-replies."""
+    found = verdict.intent
+    return {
+        "intent": found.intent if found else None,
+        "intent_reason": found.reason if found else None,
+        "reengage_on": back.isoformat() if back else None,  # type: ignore[attr-defined]
+        "referrals": [p.address for p in found.referrals if p.address] if found else [],
+        "referral_names": [p.name for p in found.referrals if p.name] if found else [],
+        "meeting_at": found.meeting_at if found else None,
+    }
 
 
 def _as_dict(name: str, verdict: Verdict) -> dict[str, Any]:

@@ -160,7 +160,10 @@ def show_cmd(app: App, email: str, as_json: bool) -> None:
     Example:
       sequencer show dana@acme.com
     """
+    from sequencer.people.waiting import next_touch_waits
+
     t = timelines.timeline(app.db, email, now=app.clock.now())
+    waits = next_touch_waits(app.db, t.enrollments, now=app.clock.now())
     if as_json:
         echo_json(
             {
@@ -175,7 +178,10 @@ def show_cmd(app: App, email: str, as_json: bool) -> None:
                 "suppressed_by": t.suppressed_by,
                 "stage": t.stage,
                 "stage_since": t.stage_since,
-                "enrollments": [_row_json(r) for r in t.enrollments],
+                "referred_by": t.referred_by,
+                "enrollments": [
+                    {**_row_json(r), "waits_for": waits[r.enrollment_id]} for r in t.enrollments
+                ],
                 "timeline": [
                     {
                         **{k: v for k, v in asdict(e).items() if k != "sequence_id"},
@@ -199,15 +205,22 @@ def show_cmd(app: App, email: str, as_json: bool) -> None:
         click.echo("  " + ", ".join(f for f in facts if f))
     if t.suppressed_by:
         click.echo(f"  SUPPRESSED by {t.suppressed_by}")
+    if t.referred_by:
+        click.echo(f"  referred by {t.referred_by}")
+    for r in t.enrollments:
+        if r.intent:
+            back = f", back on {r.reengage_on.isoformat()}" if r.reengage_on else ""
+            click.echo(f"  intent ({r.sequence_id}): {r.intent}{back} - {r.intent_evidence or ''}")
     zones = {m.name: m.timezone or app.config.timezone for m in app.config.mailboxes}
     rep_zone = next((zones.get(r.mailbox) for r in t.enrollments if zones.get(r.mailbox)), app.config.timezone)
     print_table(
         (
             (r.sequence_id, r.step, r.status, r.status_reason,
-             "" if r.status == "paused" else format_both(r.next_send_at, zones.get(r.mailbox) or rep_zone, t.timezone))
+             "" if r.status == "paused" else format_both(r.next_send_at, zones.get(r.mailbox) or rep_zone, t.timezone),
+             waits[r.enrollment_id])
             for r in t.enrollments
         ),
-        ("sequence", "step", "status", "reason", "next touch"),
+        ("sequence", "step", "status", "reason", "next touch", "waits for"),
         title="Enrollments",
     )  # fmt: skip
     print_table(

@@ -147,7 +147,8 @@ def inbound_list(
                 r["folder"],
                 r["kind"] + (f" ({r['severity']})" if r["severity"] else ""),
                 r["from"],
-                r["prospect"] or "-",
+                r["prospect"]
+                or (f"{r['candidate_prospect']}?" if r["candidate_prospect"] else "-"),
                 (r["subject"] or "")[:40],
                 ("SET ASIDE: " + r["error"])
                 if r["error"]
@@ -161,6 +162,8 @@ def inbound_list(
             for r in rows
         ],
         ["id", "received", "mailbox", "folder", "kind", "from", "prospect", "subject", "reason"],
+        no_wrap=("from", "prospect"),
+        optional=("mailbox", "folder", "subject"),
     )
 
 

@@ -55,6 +55,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "setup_cmd",
         "Write a starter config, one example sequence and its templates.",
     ),
+    "intent": (
+        "intent_cmd",
+        "Correct the intent of a prospect's last reply; its effects are planned again.",
+    ),
     "list": (
         "list_cmd",
         "Where every lead stands: step, status, last and next touch, days in the current state.",
@@ -105,7 +109,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "status": (
         "send_cmd",
-        "Per mailbox: sent today / limit, next due, overdue backlog and why, held touches, last poll.",
+        "Per mailbox: state, sent today / limit, next due, backlog and why, held, last poll, forecast.",
     ),
     "stop": (
         "states_cmd",

@@ -104,6 +104,12 @@ def render_tables(report: Report, console: Any) -> None:
         console.print(_table("Deals rotting", ["prospect", "rep", "stage", "in stage", "allowed", "deal"],
                              [[x.email, x.owner, x.stage, _days(x.days_in_stage), _days(x.rotting_after_days),
                                x.deal_value] for x in r.rotting_leads]))
+    if r.intents:
+        console.print(_table("Replies by intent", ["sequence", "touch", "rep", "intent", "replies"],
+                             [[x.sequence, x.step, x.owner, x.intent, x.replies] for x in r.intents]))
+    if r.coming_back:
+        console.print(_table("Coming back (not now)", ["month", "leads", "value"],
+                             [[x.month, x.leads, format_money(x.value)] for x in r.coming_back]))
     console.print(_table("Pipeline value", ["state", "prospects", "value"],
                          [[p.label, p.prospects, format_money(p.value)] for p in r.pipeline]))
     t = r.tasks
@@ -127,6 +133,10 @@ def render_tables(report: Report, console: Any) -> None:
     act = r.activity
     console.print(f"Activity {act.start:%Y-%m-%d %H:%M} – {act.end:%Y-%m-%d %H:%M} UTC: {act.enrolled} enrolled, "
                   f"{act.touches_sent} touches, {act.replies} replies, {act.answered} answered, {act.finished} finished")
+    d = r.deliverability
+    console.print(f"Deliverability: {d.complaints} spam complaints ({d.complaints_in_window} in the window), "
+                  f"{d.awaiting_review} bounces/complaints awaiting review"
+                  + (f" ({d.review_command})" if d.awaiting_review else ""))
     if r.safety.ok:
         console.print("[green]Lead safety check: ok[/green] (every enrollment scheduled, paused or finished with a reason)")
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,12 @@ import click
 
 from sequencer.cli.base import App, echo_json, json_option, main, parse_when, pass_app, print_table
 from sequencer.clock import ManualClock
+from sequencer.errors import SequencerError
+
+# `tick`'s exit status for cron (README, "Sending"): 0 every mailbox healthy, 3 a mailbox
+# is paused or unreachable (its due touches were not attempted), 1 an internal error.
+EXIT_MAILBOX_PAUSED = 3
+EXIT_INTERNAL = 1
 
 
 def _worker_id() -> str:
@@ -52,6 +59,10 @@ def _short(dt: datetime | None, tz: str | None = None) -> str:
 def tick_cmd(app: App, dry_run: bool, at: str | None, no_poll: bool, as_json: bool) -> None:
     """Poll the inboxes, then send every touch that is due now. One pass, for cron.
 
+    Exit status: 0 every mailbox healthy; 3 a mailbox is paused or unreachable (one
+    line per mailbox on stderr: why, and how many due touches were not attempted);
+    1 an internal error; 2 a mistake in the config.
+
     \b
     Example:
       sequencer tick
@@ -64,20 +75,25 @@ def tick_cmd(app: App, dry_run: bool, at: str | None, no_poll: bool, as_json: bo
     if when is not None:
         app.clock = ManualClock(when)
     sequences, store = app.project.sequences, app.project.templates
-    result = send.tick(
-        app.db,
-        app.config,
-        sequences,
-        store,
-        app.clock,
-        worker_id=_worker_id(),
-        dry_run=dry_run,
-        poll_hook=_poll_hook(app, sequences, no_poll, dry_run),
-    )
+    try:
+        result = send.tick(
+            app.db,
+            app.config,
+            sequences,
+            store,
+            app.clock,
+            worker_id=_worker_id(),
+            dry_run=dry_run,
+            poll_hook=_poll_hook(app, sequences, no_poll, dry_run),
+        )
+    except (SequencerError, click.ClickException):
+        raise  # one line on stderr: exit 2 for a mistake in the config, 1 otherwise
+    except Exception as exc:  # noqa: BLE001 - cron must see exit 1 and one line, not a trace
+        click.echo(f"error: internal error in tick: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_INTERNAL)
     if as_json:
         echo_json(result.as_dict())
-        return
-    if dry_run:
+    elif dry_run:
         if not result.planned:
             click.echo("nothing would be sent now")
         else:
@@ -86,7 +102,28 @@ def tick_cmd(app: App, dry_run: bool, at: str | None, no_poll: bool, as_json: bo
                 ["mailbox", "to", "step", "subject"],
                 title="would send now",
             )
-        return
+    else:
+        _print_tick(result)
+    for line in not_attempted_lines(result):
+        click.echo(line, err=True)
+    if not as_json:
+        for error in result.errors:
+            click.echo(f"warning: {error}", err=True)
+    if not result.healthy:
+        sys.exit(EXIT_MAILBOX_PAUSED)
+
+
+def not_attempted_lines(result: Any) -> list[str]:
+    """One line per paused or unreachable mailbox: why, and what it did not attempt."""
+    stopped = {**result.unreachable, **result.paused}
+    return [
+        f"mailbox {name} paused: {reason}; "
+        f"{result.not_attempted.get(name, 0)} touches not attempted"
+        for name, reason in sorted(stopped.items())
+    ]
+
+
+def _print_tick(result: Any) -> None:
     parts = [f"sent {result.sent}"]
     for label, n in (
         ("retrying", result.retrying),
@@ -100,13 +137,6 @@ def tick_cmd(app: App, dry_run: bool, at: str | None, no_poll: bool, as_json: bo
     parts += [f"moved ({reason}) {n}" for reason, n in sorted(result.deferred.items())]
     parts += [f"{state} {n}" for state, n in sorted(result.finished.items())]
     click.echo(", ".join(parts))
-    for name, reason in sorted(result.paused.items()):
-        click.echo(
-            f"mailbox {name} is paused: {reason} (fix it, then `sequencer outbox unpause {name}`)",
-            err=True,
-        )
-    for error in result.errors:
-        click.echo(f"warning: {error}", err=True)
 
 
 @main.command("run")
@@ -172,7 +202,10 @@ def _idle_source(app: App) -> Any:
 @json_option
 @pass_app
 def status_cmd(app: App, as_json: bool) -> None:
-    """Per mailbox: sent today / limit, next due, overdue backlog and why, held touches, last poll.
+    """Per mailbox: state, sent today / limit, next due, backlog and why, held, last poll, forecast.
+
+    The forecast, for today and tomorrow: what will send, and one number per reason
+    the rest waits (send window, poll, held, pause, daily limit, pace; tasks beside).
 
     \b
     Example:
@@ -183,7 +216,7 @@ def status_cmd(app: App, as_json: bool) -> None:
 
     rows = outbox_ops.status(app.db, app.config, app.clock)
     if as_json:
-        echo_json([{**r.__dict__, **_state(r)} for r in rows])
+        echo_json({"mailboxes": [{**r.__dict__, **_state(r)} for r in rows]})
         return
     tz = app.config.timezone
     print_table(
@@ -211,6 +244,21 @@ def status_cmd(app: App, as_json: bool) -> None:
             "state",
         ],
     )
+    forecast_keys = ("due", "will_send", "window", "poll", "held", "pause", "daily_limit", "pace", "task")
+    print_table(
+        [
+            (r.name, day, *(r.forecast[day][k] or "-" for k in forecast_keys))
+            for r in rows
+            for day in ("today", "tomorrow")
+            if r.forecast
+        ],
+        ["mailbox", "day", "due", "will send", "window", "poll", "held", "paused",
+         "daily limit", "pace", "on a task"],
+        title="forecast: touches due by the end of the day, and why the rest wait",
+    )
+    copies = sum(r.sent_copies_missing for r in rows)
+    if copies:
+        click.echo(f"{copies} Sent-folder copy(ies) not filed yet: the next tick retries them")
     held = sum(r.held for r in rows)
     if held:
         click.echo(
@@ -221,7 +269,8 @@ def status_cmd(app: App, as_json: bool) -> None:
 def _state(r: Any) -> dict[str, str | None]:
     """``state``/``reason`` per INTERFACES: a failed poll is not ok, and says why."""
     if r.paused_reason:
-        return {"state": "paused", "reason": r.paused_reason}
+        state = "unreachable" if r.pause_kind == "unreachable" else "paused"
+        return {"state": state, "reason": r.paused_reason}
     if r.last_poll_error:
         return {"state": "unreachable", "reason": f"poll: {r.last_poll_error}"}
     return {"state": "ok", "reason": None}
@@ -254,7 +303,7 @@ def outbox_list_cmd(app: App, show_all: bool, as_json: bool) -> None:
         statuses += ("deferred", "failed")
     rows = outbox_ops.outbox_list(app.db, statuses=statuses)
     if as_json:
-        echo_json([{**r.__dict__, **_state(r)} for r in rows])
+        echo_json([r.__dict__ for r in rows])
         return
     if not rows:
         click.echo("outbox is empty")

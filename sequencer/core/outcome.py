@@ -36,6 +36,9 @@ class PauseKind(StrEnum):
     AUTH = "auth"  # refused login/sender, unreadable secret: the operator fixes and unpauses
     UNREACHABLE = "unreachable"  # TLS, DNS, refused, server down: retried with a back-off
     QUOTA = "quota"  # provider quota or reputation block: resumes when the window resets
+    # Bounce or complaint rate over ``config.deliverability``: the operator looks at the
+    # list and resumes (``outbox unpause``); set by the guard, never by a send failure.
+    DELIVERABILITY = "deliverability"
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,16 @@ _UNIT_ALIASES: dict[str, WaitUnit] = {
     "week": "weeks", "weeks": "weeks",
 }
 _WAIT_RE = re.compile(r"^\s*(\d+)\s*([a-z_ ]*?)\s*$")
+# The longest wait a sequence may ask for: 3 years, per unit. Longer is a typo (and a
+# wait of 10^20 days overflows the date arithmetic of the send path).
+MAX_WAIT_YEARS = 3
+MAX_WAIT: dict[WaitUnit, int] = {
+    "minutes": 1096 * 24 * 60,
+    "hours": 1096 * 24,
+    "days": 1096,
+    "business_days": 3 * 261,
+    "weeks": 156,
+}
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,11 @@ def parse_wait(text: str | int) -> Wait:
         raise ValueError(
             f"unknown unit {unit_text!r} in wait {text!r}; "
             "use minutes, hours, days, business days or weeks"
+        )
+    if amount > MAX_WAIT[unit]:
+        raise ValueError(
+            f"wait {text!r} is longer than {MAX_WAIT_YEARS} years "
+            f"(at most {MAX_WAIT[unit]} {unit.replace('_', ' ')})"
         )
     return Wait(amount, unit)
 

@@ -277,6 +277,19 @@ def list_inbound(
     return [(row, email) for row, email in s.execute(stmt).all()]
 
 
+def prospect_emails(s: Session, enrollment_ids: Iterable[int]) -> dict[int, str]:
+    """enrollment id -> its prospect's address (the enrollment a held message would act on)."""
+    ids = sorted(set(enrollment_ids))
+    if not ids:
+        return {}
+    stmt = (
+        select(Enrollment.id, Prospect.email)
+        .join(Prospect, Prospect.id == Enrollment.prospect_id)
+        .where(Enrollment.id.in_(ids))
+    )
+    return {eid: email for eid, email in s.execute(stmt).all()}
+
+
 __all__ = [
     "complaints_for_mailbox",
     "folder_cursor",
@@ -284,6 +297,7 @@ __all__ = [
     "list_inbound",
     "mark_applied",
     "pending_inbound",
+    "prospect_emails",
     "record_poll",
     "release_set_aside",
     "save_folder_cursor",

@@ -62,15 +62,19 @@ def pause_mailbox(
     now: datetime,
     kind: str | None = None,
     until: datetime | None = None,
+    config_print: str | None = None,
 ) -> bool:
-    """Pause the mailbox; returns True when this call paused it (it was not paused yet).
+    """Pause the mailbox; returns True when this call started the pause.
 
     ``until``: when the engine tries it again by itself (a back-off, the provider's
     window); None: paused until the operator resumes it. A failed try counts in
-    ``pause_failures`` (the back-off grows) until a send goes through.
+    ``pause_failures`` (the back-off grows) until a send goes through. ``paused_at``
+    stays the moment the pause began across the back-off's retries (the pause notice
+    is keyed on it: one notice per pause, not per retry); only a send that goes
+    through or the operator's resume ends the pause.
     """
     state = lock_mailbox_state(s, name)
-    first = state.paused_reason is None
+    first = state.paused_at is None
     s.execute(
         update(MailboxState)
         .where(MailboxState.name == name)
@@ -80,6 +84,7 @@ def pause_mailbox(
             pause_kind=kind,
             paused_until=until,
             pause_failures=MailboxState.pause_failures + 1,
+            paused_config=config_print,
         )
     )
     s.add(
@@ -101,20 +106,22 @@ def pause_in_force(state: MailboxState | None, now: datetime) -> bool:
     return state.paused_until is None or now < state.paused_until
 
 
-def try_again(s: Session, name: str, *, now: datetime) -> None:
+def try_again(s: Session, name: str, *, now: datetime, force: bool = False) -> None:
     """A pause whose back-off ran out: the mailbox is tried again (a failure re-pauses it
-    for longer; a send that goes through ends the pause for good)."""
-    s.execute(
-        update(MailboxState)
-        .where(
-            MailboxState.name == name,
-            MailboxState.paused_until.is_not(None),
-            MailboxState.paused_until <= now,
-        )
-        .values(paused_reason=None, paused_until=None)
-    )
+    for longer; a send that goes through ends the pause for good). ``force``: tried now
+    whatever the back-off (the operator changed the mailbox's SMTP settings)."""
+    cond = [MailboxState.name == name]
+    if not force:
+        cond += [MailboxState.paused_until.is_not(None), MailboxState.paused_until <= now]
+    s.execute(update(MailboxState).where(*cond).values(paused_reason=None, paused_until=None))
     s.add(
-        Event(at=now, kind="mailbox_retry", actor="sender", reason=None, data={"mailbox": name})
+        Event(
+            at=now,
+            kind="mailbox_retry",
+            actor="sender",
+            reason="SMTP settings changed" if force else None,
+            data={"mailbox": name},
+        )
     )
 
 
@@ -123,7 +130,7 @@ def sent_through(s: Session, name: str, *, now: datetime) -> None:
     result = s.execute(
         update(MailboxState)
         .where(MailboxState.name == name, MailboxState.pause_failures > 0)
-        .values(pause_failures=0, pause_kind=None, paused_at=None)
+        .values(pause_failures=0, pause_kind=None, paused_at=None, paused_config=None)
     )
     if result.rowcount:  # type: ignore[attr-defined]
         s.add(
@@ -138,7 +145,15 @@ def unpause_mailbox(s: Session, name: str, *, now: datetime, actor: str) -> bool
         update(MailboxState)
         .where(MailboxState.name == name, MailboxState.paused_reason.is_not(None))
         .values(
-            paused_reason=None, paused_at=None, paused_until=None, pause_kind=None, pause_failures=0
+            paused_reason=None,
+            paused_at=None,
+            paused_until=None,
+            pause_kind=None,
+            pause_failures=0,
+            paused_config=None,
+            # The deliverability guard counts afresh from the resume: the operator has
+            # seen the figure; the same bounces must not pause the mailbox again.
+            guard_since=now,
         )
     )
     if result.rowcount:  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ above this layer ever sees a naive time.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -89,6 +90,8 @@ class Prospect(Base):
     stage_since: Mapped[datetime | None] = mapped_column(
         default=lambda ctx: ctx.get_current_parameters().get("created_at")
     )
+    # The address of the prospect whose reply named this one (reply intent "referral", 0019).
+    referred_by: Mapped[str | None] = mapped_column(String(320))
 
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="prospect")
 
@@ -142,6 +145,8 @@ class Enrollment(Base):
             "ix_enrollments_cohort", "enrolled_at", "sequence_id", "owner", "status", "steps_done",
             "replied_step", "replied_at", "prospect_id",
         ),
+        # A correction finds the re-engagement/referral enrollments a reply planned (0019).
+        Index("ix_enrollments_origin", "origin_enrollment_id"),
         Index(
             "ix_enrollments_unexplained", "status",
             sqlite_where=text("status_reason IS NULL OR status_reason = ''"),
@@ -183,6 +188,13 @@ class Enrollment(Base):
     answered_at: Mapped[datetime | None]  # the rep's answer to the prospect's reply
     escalated_at: Mapped[datetime | None]
     source: Mapped[str | None] = mapped_column(String(50))  # cli, import, filing, inbound
+    # Reply intent (0019): what the reply that ended this enrollment asked for, the rule and
+    # words that said so, and the day a "not now" comes back.
+    intent: Mapped[str | None] = mapped_column(String(20))
+    intent_evidence: Mapped[str | None] = mapped_column(Text)
+    reengage_on: Mapped[date | None]
+    # The enrollment whose reply planned this one (a re-engagement or a referral).
+    origin_enrollment_id: Mapped[int | None] = mapped_column(Integer)
 
     prospect: Mapped[Prospect] = relationship(back_populates="enrollments")
 
@@ -312,6 +324,9 @@ class MailboxState(Base):
     # The deliverability guard counts only touches sent after this (set when the operator
     # resumes the mailbox), so a resumed mailbox is not paused again for the same bounces.
     guard_since: Mapped[datetime | None]
+    # A fingerprint of the SMTP settings the pause was decided under (0017): a changed
+    # config is tried at the next tick instead of after the back-off.
+    paused_config: Mapped[str | None] = mapped_column(String(64))
 
 
 class FolderState(Base):
@@ -351,6 +366,32 @@ class Notification(Base):
     sent_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class SentCopy(Base):
+    """A sent touch's copy still to be filed in the rep's Sent folder (0018).
+
+    Written in the commit that records the touch sent and deleted once appended, so a
+    copy is never lost to an IMAP fault or a crash. ``lease_owner``/``lease_until``: the
+    worker appending it now; a row whose lease ran out is looked up in Sent by
+    Message-ID before it is appended again (never filed twice).
+    """
+
+    __tablename__ = "sent_copies"
+    __table_args__ = (Index("ix_sent_copies_mailbox", "mailbox", "next_try_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    mailbox: Mapped[str] = mapped_column(String(100))
+    message_id: Mapped[str] = mapped_column(String(500))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    sent_at: Mapped[datetime]
+    queued_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class JobRun(Base):

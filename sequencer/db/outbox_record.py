@@ -127,6 +127,22 @@ def mark_failed(s: Session, message_pk: int, *, now: datetime, error: str, actor
         )
 
 
+def fail_enrollment(
+    s: Session, enrollment_id: int, *, now: datetime, reason: str, actor: str
+) -> bool:
+    """An enrollment whose touch went out but whose next step cannot be scheduled ends
+    ``failed`` with the reason (the operator fixes the sequence, then resumes it).
+    False when it was no longer active (a reply recorded meanwhile keeps its state)."""
+    enrollment = s.get(Enrollment, enrollment_id, populate_existing=True)
+    if enrollment is None or enrollment.status != lifecycle.ACTIVE:
+        return False
+    store.transition(
+        s, enrollment, lifecycle.FAILED, now=now, actor=actor, step=enrollment.steps_done,
+        reason=reason[:500],
+    )
+    return True
+
+
 def hold(s: Session, message_pk: int, *, now: datetime, reason: str, actor: str) -> bool:
     """Maybe sent, cannot confirm: park the row for ``outbox resolve``; the enrollment waits."""
     row = s.execute(

@@ -95,30 +95,37 @@ def why_not_ours(s: Session, claims: Sequence[Claim], *, worker: str) -> dict[in
     return out
 
 
-def still_ours(s: Session, claim: Claim, *, worker: str) -> str | None:
-    """Right before MAIL FROM: None when this worker may still send ``claim``, else why not.
+def still_ours(s: Session, claims: Sequence[Claim], *, worker: str) -> dict[int, str]:
+    """Right before MAIL FROM, for a group at once: why each claim may no longer be sent.
 
-    The hand-off checked the same at its commit; this closes the window while a slow
-    server greets (a reply applied by the poller meanwhile, a lease taken over).
+    Returns only the claims this worker must not send (absent: still ours). The hand-off
+    checked the same at its commit; this closes the window while a slow server greets (a
+    reply applied by the poller meanwhile, a lease taken over). One statement per group,
+    not per touch: the engine's send rate depends on it.
     """
+    if not claims:
+        return {}
     m, e = Message.__table__, Enrollment.__table__
-    row = (
-        s.connection()
-        .execute(
-            select(m.c.status, m.c.worker, e.c.status, e.c.lease_owner, e.c.lease_attempt)
+    rows = {
+        row[0]: row[1:]
+        for row in s.connection().execute(
+            select(m.c.id, m.c.status, m.c.worker, e.c.status, e.c.lease_owner, e.c.lease_attempt)
             .join(e, e.c.id == m.c.enrollment_id)
-            .where(m.c.id == claim.id)
+            .where(m.c.id.in_([c.id for c in claims]))
         )
-        .first()
-    )
-    if row is None:
-        return LEASE_LOST
-    m_status, m_worker, e_status, owner, attempt = row
-    if e_status != lifecycle.ACTIVE:
-        return str(e_status)
-    if m_status != SENDING or m_worker != worker or owner != worker or attempt != claim.attempt:
-        return LEASE_LOST
-    return None
+    }
+    out: dict[int, str] = {}
+    for c in claims:
+        row = rows.get(c.id)
+        if row is None:
+            out[c.id] = LEASE_LOST
+            continue
+        m_status, m_worker, e_status, owner, attempt = row
+        if e_status != lifecycle.ACTIVE:
+            out[c.id] = str(e_status)
+        elif m_status != SENDING or m_worker != worker or owner != worker or attempt != c.attempt:
+            out[c.id] = LEASE_LOST
+    return out
 
 
 # --- recording outcomes ---------------------------------------------------------------
@@ -138,13 +145,20 @@ class SentTouch:
 
 
 def mark_sent_many(
-    s: Session, touches: Sequence[SentTouch], *, now: datetime, mailbox: str, actor: str
+    s: Session,
+    touches: Sequence[SentTouch],
+    *,
+    now: datetime,
+    mailbox: str,
+    actor: str,
+    moved: list[int] | None = None,
 ) -> int:
     """``mark_sent`` for a group in a few executemany statements (the engine's hot path).
 
     Same guards: a message row moves only from queued/sending/held; the enrollment only
     from steps_done == step - 1, and its next_send_at only while it is still active (a
-    reply recorded meanwhile keeps its state). Returns how many rows became sent. The
+    reply recorded meanwhile keeps its state). Returns how many rows became sent (their
+    ids are added to ``moved`` when given). The
     statements are built once (module level) so a group costs a few executemany calls,
     not SQL construction per touch.
     """
@@ -155,6 +169,8 @@ def mark_sent_many(
     todo = [t for t in touches if t.message_pk in open_pks]
     if not todo:
         return 0
+    if moved is not None:  # the caller's list of message ids that became sent here
+        moved.extend(t.message_pk for t in todo)
     conn.execute(
         _MESSAGES_SENT,
         [{"b_id": t.message_pk, "b_sent_at": t.sent_at, "b_note": t.note} for t in todo],

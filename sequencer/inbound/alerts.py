@@ -66,7 +66,7 @@ def reply_facts(
             history.append(
                 notify.HistoryLine(t.sent_at, f"touch {t.step} sent: \u201c{t.subject}\u201d")
             )
-    for event in q.events_of_enrollment(s, enrollment.id, ("auto_reply", "soft_bounce")):
+    for event in q.events_of_enrollment(s, enrollment.id, ("auto_reply", "soft_bounce", "intent")):
         history.append(
             notify.HistoryLine(
                 event.at, f"{event.kind.replace('_', '-')}: {event.reason or ''}".strip()
@@ -97,6 +97,7 @@ def reply_facts(
         replied_at=enrollment.replied_at or enrollment.status_changed_at,
         owner=enrollment.owner,
         history=tuple(history),
+        reply_from_name=((reply.details or {}).get("from_name") if reply else None),
     )
 
 

@@ -25,7 +25,7 @@ from sequencer.db.models import Enrollment, InboundMessage, Prospect
 from sequencer.inbound import manual_email
 from sequencer.inbound.context import ACTOR, ApplyContext
 from sequencer.inbound.counts import NOTHING, Counts
-from sequencer.people import stages
+from sequencer.people import intent_effects, stages
 
 SOFT_BOUNCE_LIMIT = 3  # soft bounces of one enrollment before it counts as bounced
 SOFT_BOUNCE_DELAY = timedelta(days=1)  # the next touch waits this long after a soft bounce
@@ -110,7 +110,12 @@ def apply_reply(
             replied_step=step,
         )
         stages.on_reply(s, enrollment.prospect_id, actor=ACTOR, now=ctx.now, enrollment_id=enrollment.id)
+        intent_effects.on_reply(s, ctx.config, ctx.sequences, enrollment, row, now=ctx.now, actor=ACTOR,
+                                calendar=ctx.calendar)
         return Counts(replies=1)
+    if ((row.details or {}).get("intent") or {}).get("intent") == "meeting":  # an invitation after the reply
+        intent_effects.on_reply(s, ctx.config, ctx.sequences, enrollment, row, now=ctx.now, actor=ACTOR,
+                                calendar=ctx.calendar)
     _record(
         s,
         ctx,
@@ -189,6 +194,10 @@ def apply_bounce(
     }
     hard = row.severity != "soft"
     reason = row.reason or "bounce"
+    if not hard and (row.details or {}).get("delayed"):
+        # a delay warning: the MTA still tries; it stops, holds and counts nothing
+        _record(s, ctx, enrollment, "delivery_delayed", reason=reason, step=step, data=data)
+        return NOTHING
     if not hard:
         _record(s, ctx, enrollment, "soft_bounce", reason=reason, step=step, data=data)
         s.flush()
@@ -266,9 +275,13 @@ def unsubscribe(
 
 def _third_party(row: InboundMessage, prospect: Prospect, writer: str) -> bool:
     """The opt-out was written by someone other than the prospect (nor their Reply-To)."""
-    if not writer or writer == prospect.email or (row.details or {}).get("token"):
+    details = row.details or {}
+    if not writer or writer == prospect.email or details.get("token"):
         return False
-    return prospect.email not in [a.lower() for a in (row.details or {}).get("reply_to") or []]
+    name = " ".join((details.get("from_name") or "").lower().split())
+    if name and prospect.name and name == " ".join(prospect.name.lower().split()):
+        return False  # the prospect writing from another address of theirs: honour it for them
+    return prospect.email not in [a.lower() for a in details.get("reply_to") or []]
 
 
 def _suppress_writer(

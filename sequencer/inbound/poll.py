@@ -210,6 +210,10 @@ def inbound_messages(
             limit=limit,
             trust=trust,
         )
+        candidates = q.prospect_emails(
+            s, (int((r.details or {})["candidate_enrollment"]) for r, _ in rows
+                if (r.details or {}).get("candidate_enrollment"))
+        )
         return [
             {
                 "id": r.id,
@@ -237,6 +241,9 @@ def inbound_messages(
                 "returned_refs": list(r.returned_refs or []),
                 "thread_refs": list(r.thread_refs or []),
                 "candidate_enrollment": (r.details or {}).get("candidate_enrollment"),
+                "candidate_prospect": candidates.get(
+                    int((r.details or {}).get("candidate_enrollment") or 0)
+                ),
                 "language": (r.details or {}).get("language"),
             }
             for r, email in rows

@@ -15,8 +15,8 @@ from sequencer.clock import Clock
 from sequencer.config import Config
 from sequencer.core.sequences import Sequence as SequenceDef
 from sequencer.db import attribution as aq
+from sequencer.db import deliverability, store
 from sequencer.db import inbound as q
-from sequencer.db import store
 from sequencer.db.models import InboundMessage
 from sequencer.db.session import Database
 from sequencer.errors import UserError
@@ -29,7 +29,7 @@ from sequencer.project import calendar_for
 def awaiting_review(db: Database, *, mailbox: str | None = None) -> int:
     """How many untrusted messages wait for a person (the dashboard's count). Read-only."""
     with db.read_session() as s:
-        return len(q.list_inbound(s, mailbox=mailbox, trust=trust.UNTRUSTED, limit=10_000))
+        return deliverability.awaiting_review(s, [mailbox] if mailbox else None)
 
 
 def _pending(s: Any, row_id: int) -> InboundMessage:

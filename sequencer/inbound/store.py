@@ -356,6 +356,8 @@ def inbound_row(
         dmarc=verdict.dmarc,
         language=verdict.language,
         feedback_type=verdict.feedback_type,
+        delayed=verdict.only_delayed if kind == "bounce" else None,
+        intent=verdict.intent.as_dict() if verdict.intent else None,  # reply intent (people.intent_effects)
     )
     if kind == "bounce":
         recipients = list(verdict.recipients)

@@ -239,16 +239,49 @@ class ImapConnection:
 
     def append_sent(self, raw: bytes, when: datetime) -> str:
         """Store a copy of a sent message in Sent, marked read; returns the folder used."""
+        return self.append_sent_many([(raw, when)])
+
+    def append_sent_many(self, copies: list[tuple[bytes, datetime]]) -> str:
+        """Store copies in Sent, marked read, in one MULTIAPPEND (RFC 3502) where the server
+        has it, else one APPEND each; returns the folder used.
+
+        MULTIAPPEND is all or nothing on the server; the one-by-one fallback may have stored
+        some when it fails, so the caller looks failed copies up before filing them again.
+        """
+        folder = self._sent_or_fail()
+        if not copies:
+            return folder
+
+        def op(c: IMAPClient) -> None:
+            if len(copies) > 1 and b"MULTIAPPEND" in c.capabilities():
+                c.multiappend(
+                    folder,
+                    [{"msg": raw, "flags": (b"\\Seen",), "date": when} for raw, when in copies],
+                )
+                return
+            for raw, when in copies:
+                c.append(folder, raw, flags=(b"\\Seen",), msg_time=when)
+
+        self._with_retry(f"APPEND {folder}", op)
+        return folder
+
+    def sent_message_ids(self, message_ids: list[str]) -> set[str]:
+        """Which of ``message_ids`` the Sent folder holds (one EXAMINE, one SEARCH each)."""
+        folder = self._sent_or_fail()
+
+        def op(c: IMAPClient) -> set[str]:
+            c.select_folder(folder, readonly=True)
+            return {mid for mid in message_ids if c.search(["HEADER", "Message-ID", mid])}
+
+        return self._with_retry(f"SEARCH {folder}", op) if message_ids else set()
+
+    def _sent_or_fail(self) -> str:
         folder = self.sent_folder()
         if folder is None:
             raise MailboxError(
                 self.mailbox.name,
                 f"{self.where}: no Sent folder found; set imap.folders.sent in the config",
             )
-        self._with_retry(
-            f"APPEND {folder}",
-            lambda c: c.append(folder, raw, flags=(b"\\Seen",), msg_time=when),
-        )
         return folder
 
     def search_message_id(self, folder: str, message_id: str) -> bool:

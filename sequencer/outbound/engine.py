@@ -5,17 +5,20 @@ Ordering per touch, and what a crash at each point leaves behind:
 1. claim (commit, ``outbound.claim``): Message row ``queued`` with its Message-ID,
    enrollment leased. Crash -> the row is released after the lease and the touch goes
    later, same Message-ID.
-2. ``queued -> sending`` (commit, a group at a time), then SMTP (``outbound.scheduler``).
-3. Right after the server's 250, the copy is appended to the Sent folder.
-4. Record (commit, ``outbound.record``): sent, enrollment advanced, event written. One
-   commit records the group that finished and marks the next group ``sending`` (steps 4
-   and 2 together). Crash between 3 and 4 -> recovery (``outbound.recovery``) finds the
-   Message-ID in Sent and marks it sent. Crash between 2 and 3 (at most
-   ``concurrency x GROUP_PER_SLOT`` touches per worker, the ones marked ``sending`` and
-   not yet recorded) -> not in Sent: the row is ``held`` and shown in ``status`` for
-   ``sequencer outbox resolve``, because only the operator can tell whether the server
-   took it. Never re-sent silently, never dropped. With ``server_saves_sent`` the
-   server's own Sent copy plays the part of step 3.
+2. ``queued -> sending`` (commit, a group at a time), then SMTP (``outbound.scheduler``);
+   right before MAIL FROM the touch must still be ours (``outbound.fence``).
+3. Record (commit, ``outbound.record``): sent, enrollment advanced, event written, and
+   the Sent copy queued (``db.sent_copies``). One commit records the group that
+   finished and marks the next group ``sending`` (steps 3 and 2 together). Crash
+   between 2 and 3 (at most ``concurrency x GROUP_PER_SLOT`` touches per worker, the
+   ones marked ``sending`` and not yet recorded) -> recovery (``outbound.recovery``)
+   looks the Message-ID up in Sent (found when the server files its own copy, or a
+   copy from before this version); otherwise the row is ``held`` and shown in
+   ``status`` for ``sequencer outbox resolve``, because only the operator can tell
+   whether the server took it. Never re-sent silently, never dropped.
+4. The Sent copy is filed in the background (``outbound.copies``), off the send path:
+   batched MULTIAPPENDs on the mailbox's one IMAP session. A failure or a crash leaves
+   it queued; it is filed later, once. With ``server_saves_sent`` there is no step 4.
 
 Pacing (``core.pacing``): a mailbox sends at most ``per_minute`` touches in any minute
 and, when ``max_spacing_seconds`` > 0, one touch at a time with a random gap between
@@ -34,7 +37,7 @@ import logging
 import random
 import time as monotonic_time
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sequencer.clock import Clock
@@ -46,7 +49,9 @@ from sequencer.core.templates import TemplateStore
 from sequencer.db import mailbox_state, outbox, outbox_sent
 from sequencer.db.session import Database
 from sequencer.errors import MailboxError, SecretError, TemplateError
-from sequencer.outbound import claim, record, recovery
+from sequencer.outbound import claim, health, record, recovery
+from sequencer.outbound.copies import Copier
+from sequencer.outbound.fence import Fence
 from sequencer.outbound.mailbox_run import MailboxRun
 from sequencer.outbound.record import Delivery
 from sequencer.outbound.result import TickResult
@@ -98,6 +103,7 @@ class Engine:
         self.poll_hook = poll_hook
         self.calendar: BusinessCalendar = business_calendar(config)
         self._runs: dict[str, MailboxRun] = {}
+        self._copiers: dict[str, Copier] = {}
         self._stopping = False
         self.random = random.Random()
         self._db_thread: concurrent.futures.ThreadPoolExecutor | None = None
@@ -120,7 +126,28 @@ class Engine:
             run = self._runs[mailbox.name] = MailboxRun(mailbox)
         return run
 
+    def _copier_for(self, run: MailboxRun) -> Copier:
+        copier = self._copiers.get(run.mailbox.name)
+        if copier is None:
+            copier = self._copiers[run.mailbox.name] = Copier(
+                run,
+                self.db,
+                self._db,
+                self.clock,
+                worker=self.worker_id,
+                lease=timedelta(seconds=self.config.sending.lease_seconds),
+            )
+        return copier
+
     async def aclose(self) -> None:
+        copiers, self._copiers = list(self._copiers.values()), {}
+        try:
+            for copier in copiers:
+                await copier.flush()
+        finally:
+            await self._close_runs()
+
+    async def _close_runs(self) -> None:
         runs, self._runs = list(self._runs.values()), {}
         for run in runs:
             await run.close()
@@ -154,13 +181,34 @@ class Engine:
             except Exception as exc:  # noqa: BLE001 - a failed poll must not stop sending step 1s
                 log.warning("poll failed: %s", exc)
                 result.errors.append(f"poll: {exc}")
+        if not dry_run:  # the deliverability guard pauses a mailbox before it claims
+            await self._db(health.guard, self.db, self.config, self.clock.now())
         for part in await asyncio.gather(
             *(self._mailbox_tick(mb, dry_run) for mb in self.config.mailboxes)
         ):
             result.add(part)
+        for name in {**result.paused, **result.unreachable}.keys() - result.not_attempted.keys():
+            await self._db(self._count_not_attempted, self.config.mailbox(name), result)
+        if not dry_run and (result.paused or result.unreachable):
+            try:  # after the sends: one notice per pause to the owner and the managers
+                health.notify_pauses(self.db, self.config, self.clock, worker=self.worker_id)
+            except Exception as exc:  # noqa: BLE001 - a notice must never stop the sending
+                log.warning("pause notices failed: %s", exc)
+                result.errors.append(f"pause notice: {exc}")
         return result
 
     async def _mailbox_tick(self, mailbox: MailboxConfig, dry_run: bool) -> TickResult:
+        """Send what is due, then wait for this tick's Sent copies (filed meanwhile)."""
+        run = self._run_for(mailbox)
+        copier = self._copier_for(run) if run.saves_sent and not dry_run else None
+        if copier is not None:
+            await copier.take_due()
+        result = await self._mailbox_send(mailbox, dry_run)
+        if copier is not None:
+            await copier.flush()
+        return result
+
+    async def _mailbox_send(self, mailbox: MailboxConfig, dry_run: bool) -> TickResult:
         result = TickResult()
         if await self._db(self._paused, mailbox, result):
             return result
@@ -209,8 +257,9 @@ class Engine:
             state = mailbox_state.get_mailbox_state(s, mailbox.name)
             if state is None or not state.paused_reason:
                 return False
-            if not mailbox_state.pause_in_force(state, now):
-                mailbox_state.try_again(s, mailbox.name, now=now)
+            changed = health.config_changed(state, mailbox)
+            if changed or not mailbox_state.pause_in_force(state, now):
+                mailbox_state.try_again(s, mailbox.name, now=now, force=changed)
                 return False
             if state.pause_kind == PauseKind.UNREACHABLE:
                 result.unreachable[mailbox.name] = state.paused_reason
@@ -249,9 +298,19 @@ class Engine:
         self, run: MailboxRun, claims: list[outbox.Claim], leased_at: float
     ) -> GroupScheduler:
         mailbox = run.mailbox
+        scheduler: GroupScheduler | None = None
+
+        def pending() -> list[outbox.Claim]:
+            return list(scheduler.ready) if scheduler is not None else []
+
+        fence = Fence(functools.partial(self._db, self._still_ours), pending)
+
+        copier = self._copier_for(run) if run.saves_sent else None
+        copy_lease = timedelta(seconds=self.config.sending.lease_seconds) if copier else None
 
         async def record_group(done: list[Delivery], start: list[outbox.Claim]) -> record.Recorded:
-            return await self._db(
+            handed_at = monotonic_time.monotonic()
+            recorded = await self._db(
                 record.record,
                 self.db,
                 self.config,
@@ -261,22 +320,28 @@ class Engine:
                 start,
                 now=self.clock.now(),
                 worker=self.worker_id,
+                copy_lease=copy_lease,
             )
+            fence.vouch(recorded.started, handed_at)
+            if copier is not None:
+                copier.add(recorded.copies)  # filed in the background, off the send path
+            return recorded
 
-        return GroupScheduler(
+        scheduler = GroupScheduler(
             claims,
             concurrency=mailbox.concurrency,
             window=mailbox.concurrency * GROUP_PER_SLOT,
             low=mailbox.concurrency if self._offload else 0,
             deadline=leased_at + self.config.sending.lease_seconds / 2,
-            deliver=functools.partial(self._deliver, run),
+            deliver=functools.partial(self._deliver, run, fence),
             record=record_group,
             release=self._release,
             stopping=lambda: self._stopping,
         )
+        return scheduler
 
-    async def _deliver(self, run: MailboxRun, claim_: outbox.Claim) -> Delivery:
-        """One SMTP conversation, then the Sent copy; failures come back as values."""
+    async def _deliver(self, run: MailboxRun, fence: Fence, claim_: outbox.Claim) -> Delivery:
+        """One SMTP conversation; failures come back as values (the Sent copy comes later)."""
         prepared: Prepared = claim_.payload
 
         def build() -> bytes:
@@ -285,11 +350,15 @@ class Engine:
             except (TemplateError, ValueError) as exc:
                 raise ComposeFailed(f"step {prepared.step} cannot be composed: {exc}") from None
 
+        opened = run.pool.connections_opened
+
         async def ready() -> None:
-            # The last check before MAIL FROM: still this worker's, enrollment still active.
+            # The last check before MAIL FROM: still this worker's, enrollment still active
+            # (``outbound.fence``: one read per group, fresh after a connection was opened).
             if monotonic_time.monotonic() > claim_.leased_mono + self.config.sending.lease_seconds:
                 raise Withdrawn(outbox_sent.LEASE_LOST)
-            reason = await self._db(self._still_ours, claim_)
+            new_connection = run.pool.connections_opened != opened
+            reason = await fence.clear(claim_, new_connection=new_connection)
             if reason is not None:
                 raise Withdrawn(reason)
 
@@ -299,19 +368,11 @@ class Engine:
             return Delivery(claim_, withdrawn=exc.reason)
         except (MailboxError, SecretError, ComposeFailed) as exc:
             return Delivery(claim_, error=exc)
-        sent_at = self.clock.now()
-        note = None
-        if run.saves_sent:
-            try:
-                await run.append_sent(prepared.raw, sent_at)
-            except MailboxError as exc:
-                note = f"sent, but the Sent copy failed: {exc}"
-                log.warning("mailbox %s: %s", run.mailbox.name, note)
-        return Delivery(claim_, sent_at=sent_at, note=note)
+        return Delivery(claim_, sent_at=self.clock.now())
 
-    def _still_ours(self, claim_: outbox.Claim) -> str | None:
+    def _still_ours(self, claims: list[outbox.Claim]) -> dict[int, str]:
         with self.db.read_session() as s:
-            return outbox_sent.still_ours(s, claim_, worker=self.worker_id)
+            return outbox_sent.still_ours(s, claims, worker=self.worker_id)
 
     async def _release(self, claims: list[outbox.Claim], reason: str) -> TickResult:
         return await self._db(record.release, self.db, claims, reason, self.worker_id)

@@ -1,74 +1,73 @@
 """One mailbox's connections for the sending engine, kept open across ticks.
 
-The SMTP pool carries the sends; IMAP sessions (one per SMTP slot, opened lazily)
-append the Sent copies and let crash recovery look a Message-ID up in Sent.
+The SMTP pool carries the sends. One IMAP session per mailbox per worker, opened lazily
+and reopened after a failure, files the Sent copies (``outbound.copies``) and lets
+crash recovery look Message-IDs up in Sent: IMAP servers cap connections per user
+(Dovecot's ``mail_max_userip_connections``, 10 by default), and one per SMTP slot per
+worker ran past it with a few workers.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any
+from typing import TypeVar
 
 from sequencer.config import MailboxConfig
 from sequencer.errors import MailboxError
 from sequencer.mail.imap import ImapConnection
 from sequencer.mail.smtp import SmtpPool
 
+_T = TypeVar("_T")
+
 
 class MailboxRun:
-    """Per mailbox: the SMTP pool and a lazily opened IMAP session (for Sent), reused across ticks."""
+    """Per mailbox: the SMTP pool and one lazily opened IMAP session, reused across ticks."""
 
     def __init__(self, mailbox: MailboxConfig) -> None:
         self.mailbox = mailbox
         self.pool = SmtpPool(mailbox)
-        # One IMAP session per SMTP slot, so Sent copies do not serialise the sends.
-        self.imap_free: list[ImapConnection] = []
-        self.imap_slots = asyncio.Semaphore(mailbox.concurrency)
+        self._imap: ImapConnection | None = None
+        self._imap_lock = asyncio.Lock()
 
     @property
     def saves_sent(self) -> bool:
         return self.mailbox.imap is not None and not self.mailbox.server_saves_sent
 
-    async def _imap_call(self, fn: Callable[[ImapConnection], Any]) -> Any:
-        async with self.imap_slots:
-            session = self.imap_free.pop() if self.imap_free else None
+    async def imap_call(self, fn: Callable[[ImapConnection], _T]) -> _T:
+        """Run ``fn`` on the mailbox's IMAP session, in a thread, one call at a time.
 
-            def call() -> Any:
-                nonlocal session
-                if session is None:
-                    # No retries here: a repeated APPEND could file a second Sent copy;
-                    # the engine decides what a failed copy means.
-                    session = ImapConnection(self.mailbox, retries=0).connect()
-                return fn(session)
+        A failure closes the session (the next call reconnects) and propagates: no
+        retries here, a repeated APPEND could file a second copy; the caller decides.
+        """
+        async with self._imap_lock:
+
+            def call() -> _T:
+                if self._imap is None:
+                    self._imap = ImapConnection(self.mailbox, retries=0).connect()
+                return fn(self._imap)
 
             try:
-                value = await asyncio.to_thread(call)
+                return await asyncio.to_thread(call)
             except MailboxError:
+                session, self._imap = self._imap, None
                 if session is not None:
                     await asyncio.to_thread(session.close)
                 raise
-            assert session is not None
-            self.imap_free.append(session)
-            return value
-
-    async def append_sent(self, raw: bytes, when: datetime) -> None:
-        await self._imap_call(lambda session: session.append_sent(raw, when))
 
     async def find_in_sent(self, message_ids: list[str]) -> set[str]:
         def search(session: ImapConnection) -> set[str]:
-            folder = session.sent_folder()
-            if folder is None:
+            if session.sent_folder() is None:
                 raise MailboxError(
                     self.mailbox.name, "no Sent folder found to check; set imap.folders.sent"
                 )
-            return {mid for mid in message_ids if session.search_message_id(folder, mid)}
+            return session.sent_message_ids(message_ids)
 
-        return await self._imap_call(search)
+        return await self.imap_call(search)
 
     async def close(self) -> None:
         await self.pool.close()
-        sessions, self.imap_free = self.imap_free, []
-        for session in sessions:
-            await asyncio.to_thread(session.close)
+        async with self._imap_lock:
+            session, self._imap = self._imap, None
+            if session is not None:
+                await asyncio.to_thread(session.close)

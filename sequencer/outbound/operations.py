@@ -9,7 +9,7 @@ server's 250. The functions taking ``db`` open and commit their own transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -20,10 +20,10 @@ from sequencer.core import pacing
 from sequencer.core.advance import Advance
 from sequencer.core.schedule import BusinessCalendar, zone
 from sequencer.core.sequences import Sequence
-from sequencer.db import mailbox_state, outbox, outbox_record, outbox_sent
+from sequencer.db import mailbox_state, outbox, outbox_record, outbox_sent, sent_copies
 from sequencer.db.session import Database
 from sequencer.errors import NotFound, UserError
-from sequencer.outbound.touch import Prepared, advance_after
+from sequencer.outbound.touch import Prepared, advance_safely
 from sequencer.project import business_calendar, prospect_zone
 
 
@@ -49,6 +49,7 @@ def confirm_sent(
         raise NotFound(f"no outbox message {message_pk}")
     e, p = outbox.enrollment_with_prospect(s, message.enrollment_id)
     sequence = sequences.get(e.sequence_id)
+    unschedulable: str | None = None
     if sequence is None or message.step > len(sequence.steps):
         advance = Advance(
             step=message.step,
@@ -69,7 +70,7 @@ def confirm_sent(
             thread_root_id=e.thread_root_id,
             thread_refs=list(e.thread_refs or []),
         )
-        advance = advance_after(
+        advance, unschedulable = advance_safely(
             calendar or business_calendar(config), mailbox, prepared, message.message_id, now
         )
     touch = outbox_sent.SentTouch(
@@ -81,9 +82,10 @@ def confirm_sent(
         advance=advance,
         note=note,
     )
-    return (
-        outbox_sent.mark_sent_many(s, [touch], now=now, mailbox=message.mailbox, actor=actor) == 1
-    )
+    done = outbox_sent.mark_sent_many(s, [touch], now=now, mailbox=message.mailbox, actor=actor)
+    if done and unschedulable is not None:
+        outbox_record.fail_enrollment(s, e.id, now=now, reason=unschedulable, actor=actor)
+    return done == 1
 
 
 def resolve(
@@ -151,23 +153,38 @@ class MailboxStatus:
     last_poll_at: datetime | None
     last_poll_error: str | None
     paused_reason: str | None
+    sent_copies_missing: int = 0  # sent touches whose copy is not in the Sent folder yet
+    pause_kind: str | None = None
+    paused_at: datetime | None = None
+    paused_until: datetime | None = None
+    # today / tomorrow: due, will_send and one number per reason the rest waits
+    # (window, poll, held, pause, daily_limit, pace; task beside them): core.forecast
+    forecast: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def status(db: Database, config: Config, clock: Clock) -> list[MailboxStatus]:
     """Per mailbox: sent today / limit, next due, overdue backlog and why, held rows, last poll."""
+    from sequencer.outbound.forecast import mailbox_forecast
+
     now = clock.now()
+    calendar = business_calendar(config)
     out = []
     with db.session() as s:
         states = mailbox_state.mailbox_states(s)
+        missing = sent_copies.missing_by_mailbox(s)
         for mb in config.mailboxes:
             midnight = pacing.day_start(now, zone(mb.timezone or config.timezone))
             counts = mailbox_state.count_by_status(s, mb.name, outbox.IN_FLIGHT)
             st = states.get(mb.name)
+            sent_today = mailbox_state.sent_since(s, mb.name, midnight)
+            days = mailbox_forecast(
+                s, config, calendar, mb, st, now=now, sent_today=sent_today
+            )
             out.append(
                 MailboxStatus(
                     name=mb.name,
                     address=mb.address,
-                    sent_today=mailbox_state.sent_since(s, mb.name, midnight),
+                    sent_today=sent_today,
                     daily_limit=mb.daily_limit,
                     next_due=mailbox_state.next_due(s, mb.name),
                     next_send_allowed_at=st.next_send_allowed_at if st else None,
@@ -178,6 +195,11 @@ def status(db: Database, config: Config, clock: Clock) -> list[MailboxStatus]:
                     last_poll_at=st.last_poll_at if st else None,
                     last_poll_error=st.last_poll_error if st else None,
                     paused_reason=st.paused_reason if st else None,
+                    sent_copies_missing=missing.get(mb.name, 0),
+                    pause_kind=st.pause_kind if st and st.paused_reason else None,
+                    paused_at=st.paused_at if st and st.paused_reason else None,
+                    paused_until=st.paused_until if st and st.paused_reason else None,
+                    forecast={day: f.as_dict() for day, f in days.items()},
                 )
             )
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -27,12 +27,12 @@ from sequencer.core.outcome import (
     retry_delay,
 )
 from sequencer.core.schedule import BusinessCalendar
-from sequencer.db import mailbox_state, outbox, outbox_record, outbox_sent
+from sequencer.db import mailbox_state, outbox, outbox_record, outbox_sent, sent_copies
 from sequencer.db.models import Event
 from sequencer.db.session import Database
 from sequencer.mail.smtp import HardBounce, PermanentFailure, SenderRejected, TemporaryFailure
 from sequencer.outbound.result import TickResult
-from sequencer.outbound.touch import ComposeFailed, advance_after
+from sequencer.outbound.touch import ComposeFailed, advance_safely
 
 log = logging.getLogger("sequencer.outbound.engine")
 
@@ -56,6 +56,7 @@ class Recorded:
     result: TickResult = field(default_factory=TickResult)
     started: set[int] = field(default_factory=set)
     stop: str | None = None
+    copies: list[sent_copies.Copy] = field(default_factory=list)  # Sent copies queued, ours to file
 
 
 _NETWORK_MARKS: tuple[tuple[Network, tuple[str, ...]], ...] = (
@@ -112,36 +113,53 @@ def record(
     *,
     now: datetime,
     worker: str,
+    copy_lease: timedelta | None = None,
 ) -> Recorded:
     """Commit the deliveries' outcomes and mark ``start`` sending, in one transaction.
 
-    ``start`` is marked only when nothing here says stop. Commits.
+    ``start`` is marked only when nothing here says stop. With ``copy_lease`` (the
+    mailbox wants Sent copies) each touch recorded sent gets its copy queued, leased to
+    ``worker`` for that long, in the same commit (``outbound.copies`` files them). Commits.
     """
     out = Recorded()
     result = out.result
     sending = config.sending
     pause: Outcome | None = None
     with db.session() as s:
-        accepted = [
-            outbox_sent.SentTouch(
-                message_pk=d.claim.id,
-                enrollment_id=d.claim.enrollment_id,
-                prospect_id=d.claim.prospect_id,
-                message_id=d.claim.message_id,
-                sent_at=d.sent_at,
-                advance=advance_after(
-                    calendar, mailbox, d.claim.payload, d.claim.message_id, d.sent_at
-                ),
-                note=d.note,
+        accepted: list[outbox_sent.SentTouch] = []
+        unschedulable: dict[int, str] = {}  # enrollment id -> why its next step cannot be
+        for d in deliveries:
+            if d.error is not None or d.sent_at is None:
+                continue
+            advance, why = advance_safely(
+                calendar, mailbox, d.claim.payload, d.claim.message_id, d.sent_at
             )
-            for d in deliveries
-            if d.error is None and d.sent_at is not None
-        ]
+            if why is not None:
+                log.error("enrollment %s: %s", d.claim.enrollment_id, why)
+                unschedulable[d.claim.enrollment_id] = why
+            accepted.append(
+                outbox_sent.SentTouch(
+                    message_pk=d.claim.id,
+                    enrollment_id=d.claim.enrollment_id,
+                    prospect_id=d.claim.prospect_id,
+                    message_id=d.claim.message_id,
+                    sent_at=d.sent_at,
+                    advance=advance,
+                    note=d.note,
+                )
+            )
+        moved: list[int] = []
         result.sent += outbox_sent.mark_sent_many(
-            s, accepted, now=now, mailbox=mailbox.name, actor=worker
+            s, accepted, now=now, mailbox=mailbox.name, actor=worker, moved=moved
         )
+        if copy_lease is not None and moved:
+            out.copies = _queue_copies(s, deliveries, set(moved), mailbox.name, worker, now, copy_lease)
         if result.sent:
             mailbox_state.sent_through(s, mailbox.name, now=now)
+        for enrollment_id, why in unschedulable.items():
+            if outbox_record.fail_enrollment(s, enrollment_id, now=now, reason=why, actor=worker):
+                result.failed += 1
+                result.errors.append(f"enrollment {enrollment_id}: {why}")
         withdrawn = [d for d in deliveries if d.withdrawn is not None]
         for d in withdrawn:
             assert d.withdrawn is not None
@@ -182,7 +200,7 @@ def record(
                 result.released += 1
                 pause = pause or decided
         if pause is not None:
-            _pause(s, mailbox.name, pause, now=now, result=result)
+            _pause(s, mailbox, pause, now=now, result=result)
             out.stop = pause.reason
         elif out.stop is None and start:
             out.started, lost = outbox_sent.mark_attempting(s, start, worker=worker, now=now)
@@ -192,9 +210,36 @@ def record(
     return out
 
 
-def _pause(s: Session, name: str, decided: Outcome, *, now: datetime, result: TickResult) -> None:
+def _queue_copies(
+    s: Session,
+    deliveries: list[Delivery],
+    moved: set[int],
+    mailbox: str,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+) -> list[sent_copies.Copy]:
+    new = [
+        sent_copies.NewCopy(d.claim.id, d.claim.message_id, d.claim.payload.raw, d.sent_at)
+        for d in deliveries
+        if d.claim.id in moved and d.sent_at is not None
+    ]
+    ids = sent_copies.queue(s, new, mailbox=mailbox, worker=worker, now=now, lease=lease)
+    return [
+        sent_copies.Copy(pk, c.message_id, c.raw, c.sent_at, check_first=False)
+        for pk, c in zip(ids, new, strict=True)
+    ]
+
+
+def _pause(
+    s: Session, mailbox: MailboxConfig, decided: Outcome, *, now: datetime, result: TickResult
+) -> None:
     """Pause the mailbox as ``decided``: until the operator (AUTH), the provider's window
-    (QUOTA) or the mailbox back-off (UNREACHABLE), which grows with each failed try."""
+    (QUOTA) or the mailbox back-off (UNREACHABLE), which grows with each failed try. The
+    SMTP settings' fingerprint goes with it: a fixed config is tried at the next tick."""
+    from sequencer.outbound.health import config_print
+
+    name = mailbox.name
     state = mailbox_state.lock_mailbox_state(s, name)
     until: datetime | None = None
     if decided.pause_kind is PauseKind.QUOTA and decided.pause_for is not None:
@@ -202,7 +247,15 @@ def _pause(s: Session, name: str, decided: Outcome, *, now: datetime, result: Ti
     elif decided.pause_kind is PauseKind.UNREACHABLE:
         until = now + mailbox_backoff(state.pause_failures or 0)
     kind = str(decided.pause_kind) if decided.pause_kind else None
-    mailbox_state.pause_mailbox(s, name, reason=decided.reason, now=now, kind=kind, until=until)
+    mailbox_state.pause_mailbox(
+        s,
+        name,
+        reason=decided.reason,
+        now=now,
+        kind=kind,
+        until=until,
+        config_print=config_print(mailbox),
+    )
     if kind == PauseKind.UNREACHABLE:
         result.unreachable[name] = decided.reason
     else:

@@ -59,6 +59,25 @@ def tick(
     return result
 
 
+def mailbox_events(result: TickResult, worker_id: str) -> list[dict[str, object]]:
+    """``run``'s structured log of what ``tick`` prints and exits 3 for: one event per
+    paused or unreachable mailbox, with why and how many due touches were not attempted."""
+    events: list[dict[str, object]] = []
+    for state, stopped in (("paused", result.paused), ("unreachable", result.unreachable)):
+        for name, reason in sorted(stopped.items()):
+            events.append(
+                {
+                    "event": f"mailbox_{state}",
+                    "worker": worker_id,
+                    "mailbox": name,
+                    "state": state,
+                    "reason": reason,
+                    "not_attempted": result.not_attempted.get(name, 0),
+                }
+            )
+    return events
+
+
 def run(
     db: Database,
     config: Config,
@@ -115,6 +134,8 @@ def run(
                         default=str,
                     ),
                 )
+                for event in mailbox_events(result, worker_id):
+                    log.warning("%s", json.dumps(event))
                 if on_tick is not None:
                     on_tick(result)
                 if once or engine.stopping:
@@ -157,4 +178,4 @@ def _install_stop_signals(
     return installed
 
 
-__all__ = ["TickResult", "run", "tick"]
+__all__ = ["TickResult", "mailbox_events", "run", "tick"]

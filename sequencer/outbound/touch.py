@@ -149,6 +149,37 @@ def advance_after(
     )
 
 
+def advance_safely(
+    calendar: BusinessCalendar,
+    mailbox: MailboxConfig,
+    prepared: Prepared,
+    message_id: str,
+    sent_at: datetime,
+) -> tuple[Advance, str | None]:
+    """``advance_after``, or, when the next step cannot be scheduled (a wait that overflows
+    the calendar, any error of the schedule), the touch's own advance and why: the touch
+    is still recorded as sent (the server took it) and that enrollment alone fails."""
+    try:
+        return advance_after(calendar, mailbox, prepared, message_id, sent_at), None
+    except Exception as exc:  # noqa: BLE001 - one bad touch must fail alone, not its group
+        why = (
+            f"step {prepared.step} was sent, but the next step cannot be scheduled: "
+            f"{type(exc).__name__}: {exc}"
+        )[:500]
+        last = prepared.step >= len(prepared.sequence.steps)
+        return (
+            Advance(
+                step=prepared.step,
+                next_send_at=None if last else sent_at,
+                thread_subject=prepared.thread_subject or prepared.subject,
+                thread_root_id=prepared.thread_root_id or message_id,
+                last_message_id=message_id,
+                thread_refs=[*prepared.thread_refs, message_id],
+            ),
+            why,
+        )
+
+
 def _thread_of(e: Enrollment) -> ThreadState:
     return ThreadState(e.thread_subject, e.thread_root_id, e.last_message_id, tuple(e.thread_refs or ()))
 
@@ -171,6 +202,7 @@ __all__ = [
     "ComposeFailed",
     "Prepared",
     "advance_after",
+    "advance_safely",
     "render_touch",
     "unsubscribe_mailto",
 ]

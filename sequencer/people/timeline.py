@@ -8,7 +8,7 @@ commits and, on SQLite, never holds up a sending worker.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -47,6 +47,9 @@ class EnrollmentRow:
     days_in_state: float
     stage: str = "new"  # the prospect's deal stage (sequencer.db.stages)
     stage_since: datetime | None = None
+    intent: str | None = None  # what the reply that ended it asked for (README, "Reply intent")
+    intent_evidence: str | None = None
+    reengage_on: date | None = None
 
 
 def list_enrollments(
@@ -98,6 +101,9 @@ def _row(e: Enrollment, p: Prospect, now: datetime) -> EnrollmentRow:
         days_in_state=round(max((now - e.status_changed_at).total_seconds(), 0) / 86400, 1),
         stage=p.stage,
         stage_since=p.stage_since,
+        intent=e.intent,
+        intent_evidence=e.intent_evidence,
+        reengage_on=e.reengage_on,
     )
 
 
@@ -133,6 +139,7 @@ class ProspectTimeline:
     entries: list[TimelineEntry]
     stage: str = "new"
     stage_since: datetime | None = None
+    referred_by: str | None = None
 
 
 _SOURCE_ORDER = {"event": 0, "touch": 1, "inbound": 2}
@@ -217,4 +224,5 @@ def timeline(target: Session | Database, email: str, *, now: datetime) -> Prospe
             entries=entries,
             stage=p.stage,
             stage_since=p.stage_since,
+            referred_by=p.referred_by,
         )

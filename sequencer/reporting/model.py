@@ -299,6 +299,39 @@ class Headline:
     rotting: int = 0
 
 
+@dataclass(frozen=True)
+class IntentCount:
+    """Replies of one intent to one step of one sequence, by one rep."""
+
+    sequence: str
+    step: int | None
+    owner: str | None
+    intent: str
+    replies: int
+
+
+@dataclass(frozen=True)
+class ComingBack:
+    """Leads re-engaged in one month (``YYYY-MM``) and their deal value."""
+
+    month: str
+    leads: int
+    value: float
+
+
+@dataclass
+class Deliverability:
+    """``complaints``: spam complaints, all time, on the report's enrollments;
+    ``complaints_in_window``: those in the activity window; ``awaiting_review``: untrusted
+    bounces/complaints of the report's mailboxes (the owner filter's, else all) that acted
+    on nobody yet, listed by ``review_command``."""
+
+    complaints: int = 0
+    complaints_in_window: int = 0
+    awaiting_review: int = 0
+    review_command: str = "sequencer inbound list --untrusted"
+
+
 @dataclass
 class Report:
     schema_version: int
@@ -321,6 +354,11 @@ class Report:
     headline: Headline = field(default_factory=Headline)
     stages: list[StageFigures] = field(default_factory=list)
     rotting_leads: list[RottingLead] = field(default_factory=list)
+    deliverability: Deliverability = field(default_factory=Deliverability)
+    # Replies by intent (README, "Reply intent"): per sequence, the touch replied to, and rep.
+    intents: list[IntentCount] = field(default_factory=list)
+    # "Not now" leads planned to come back, by month of their first re-engagement touch (UTC).
+    coming_back: list[ComingBack] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(asdict(self))

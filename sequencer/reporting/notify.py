@@ -59,11 +59,19 @@ class ReplyFacts:
     replied_at: datetime
     owner: str | None
     history: Sequence[HistoryLine] = field(default_factory=tuple)
+    reply_from_name: str | None = None  # the writer's display name (a colleague's, say)
 
 
 def _who(f: ReplyFacts) -> str:
+    """The prospect, or who wrote for them: "Pat Quinn (colleague of Dana Whitfield (Acme))"."""
     name = f.prospect_name or f.prospect_email
-    return f"{name} ({f.company})" if f.company else name
+    prospect = f"{name} ({f.company})" if f.company else name
+    writer = (f.reply_from or "").lower()
+    if not writer or writer == f.prospect_email.lower():
+        return prospect
+    same_domain = writer.rpartition("@")[2] == f.prospect_email.lower().rpartition("@")[2]
+    who = f"{f.reply_from_name} <{writer}>" if f.reply_from_name else writer
+    return f"{who} ({'colleague of' if same_domain else 'in the thread of'} {prospect})"
 
 
 def _touch(f: ReplyFacts) -> str:
@@ -128,6 +136,19 @@ def _message(
     msg[NOTIFICATION_HEADER] = kind
     msg.set_content(body, charset="utf-8")
     return msg
+
+
+def system_message(
+    *,
+    kind: str,
+    from_mailbox: MailboxConfig,
+    to: Sequence[str],
+    subject: str,
+    body: str,
+    now: datetime,
+) -> EmailMessage:
+    """A plain notification (e.g. a mailbox pause notice) with the headers every one carries."""
+    return _message(kind=kind, from_mailbox=from_mailbox, to=to, subject=subject, body=body, now=now)
 
 
 def reply_alert(
@@ -224,4 +245,5 @@ __all__ = [
     "reply_alert",
     "run_coroutine",
     "send_notification",
+    "system_message",
 ]

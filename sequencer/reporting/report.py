@@ -31,16 +31,20 @@ from sequencer.core import lifecycle
 from sequencer.db import counted
 from sequencer.db import report_leads as lists
 from sequencer.db import reports as q
+from sequencer.db.intents import coming_back, intent_counts
 from sequencer.db.session import Database
 from sequencer.reporting import ab, rep_work, stages
+from sequencer.reporting.deliverability import deliverability
 from sequencer.reporting.model import (
     STATE_COLUMNS,
     Activity,
     Aging,
     Bucket,
+    ComingBack,
     Duration,
     Figures,
     Headline,
+    IntentCount,
     Lead,
     OverdueReason,
     PipelineState,
@@ -198,6 +202,9 @@ def build_report(
         stage_figs, rotting = stages.stage_figures(
             s, f, now=now, thresholds=rep_cfg.rotting_days, limit=list_limit
         )
+        sending = deliverability(s, config, f, window=window)
+        intent_rows = [IntentCount(*row) for row in intent_counts(s, f)]
+        back = _coming_back(coming_back(s, f))
     # An open task overdue past the SLA is a lead at risk: the lead-safety check fails on it.
     violation_count += task_figures.at_risk
     ttr, tta = _percentiles(durations)
@@ -296,7 +303,19 @@ def build_report(
         headline=headline,
         stages=stage_figs,
         rotting_leads=rotting,
+        deliverability=sending,
+        intents=intent_rows,
+        coming_back=back,
     )
+
+
+def _coming_back(rows: list[tuple[datetime | None, Decimal | None]]) -> list[ComingBack]:
+    months: dict[str, tuple[int, float]] = {}
+    for at, value in rows:
+        key = at.strftime("%Y-%m") if at else "unscheduled"
+        n, total = months.get(key, (0, 0.0))
+        months[key] = (n + 1, total + float(value or 0))
+    return [ComingBack(k, n, round(v, 2)) for k, (n, v) in sorted(months.items())]
 
 
 def q_variant(sequence_id: str, step: int, variant: str, sent: int, replies: int) -> Variant:

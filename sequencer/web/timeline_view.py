@@ -29,6 +29,9 @@ WORDS = {
     "replied": "Replied",
     "failed": "Failed",
     "escalated": "Escalated to the managers",
+    "complaint": "Spam complaint",
+    "inbound_confirmed": "Held bounce/complaint confirmed",
+    "third_party_unsubscribe": "Someone else in the thread opted out",
 }
 
 
@@ -38,12 +41,17 @@ def once(entries: Iterable[Any]) -> list[Any]:
     touches = {(x.enrollment_id, x.step) for x in items if x.source == "touch"}
     replies = {(x.enrollment_id, x.at) for x in items if x.source == "inbound" and x.kind == "reply"}
     answers = {(x.enrollment_id, x.at) for x in items if x.source == "event" and x.kind == "answered"}
+    complaints = {
+        (x.enrollment_id, x.at) for x in items if x.source == "inbound" and x.kind == "complaint"
+    }
     out = []
     for x in items:
         key = (x.enrollment_id, x.at)
         if x.source == "event" and x.kind == "sent" and (x.enrollment_id, x.step) in touches:
             continue
         if x.source == "event" and x.kind == "replied" and key in replies:
+            continue
+        if x.source == "event" and x.kind == "complaint" and key in complaints:
             continue
         if (x.source, x.kind) in (("event", "manual_email"), ("inbound", "sent")) and key in answers:
             continue

@@ -327,7 +327,7 @@ def shipped() -> dict[str, Sequence]:
 
 def test_shipped_sequences_load_and_render_their_samples() -> None:
     sequences = shipped()
-    assert set(sequences) == {"quote-follow-up", "post-meeting-proposal", "inbound-lead"}
+    assert set(sequences) == {"quote-follow-up", "post-meeting-proposal", "inbound-lead", "reengage", "referral"}
     store = TemplateStore(ROOT / "templates")
     for seq in sequences.values():
         assert seq.sample, seq.id
@@ -407,7 +407,7 @@ def run_cli(*args: str) -> Any:
 def test_validate_passes_on_the_shipped_sequences(project: Path) -> None:
     result = run_cli("validate")
     assert result.exit_code == 0, result.output
-    assert result.output.count(": ok (") == 3
+    assert result.output.count(": ok (") == 5
 
 
 def test_validate_reports_every_problem_with_file_line_and_exits_2(project: Path) -> None:
@@ -472,7 +472,7 @@ def test_validate_reports_every_gap_in_one_pass_and_never_ok_for_a_broken_sequen
     assert f"{bad}:6: missing variable: 'quote_ref'" in result.stderr  # the task's own line
     assert f"{typo}:5: step 1: unknown key 'subjet' (did you mean 'subject'?)" in result.stderr
     assert f"{bad}: ok" not in result.stdout and f"{typo}: ok" not in result.stdout
-    assert result.stdout.count(": ok (") == 3  # the shipped sequences are still checked and listed
+    assert result.stdout.count(": ok (") == 5  # the shipped sequences are still checked and listed
     assert "5 problems found" in result.stderr
 
 

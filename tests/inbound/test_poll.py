@@ -144,6 +144,27 @@ def test_colleague_reply_in_thread_follows_the_domain_policy(
     assert events(p, eid, "colleague_reply")
 
 
+def test_colleague_reply_alert_names_who_wrote_it(project: Project) -> None:
+    p = project  # stop_on_reply_from_domain: true
+    prospect = p.mail.new_address("dana")
+    colleague = prospect.replace("dana", "boss")
+    eid = p.enroll(prospect)
+    touch1 = p.send_touch(eid, prospect)
+    p.mail.send(
+        reply_to(touch1, sender=f"Pat Quinn <{colleague}>", to=p.rep, body="I'll take it, call me."),
+        colleague,
+        [p.rep],
+    )
+    p.mail.wait_for(p.rep, 1)
+    poll(p)
+    assert p.enrollment(eid).status == "replied"
+    [alert] = notifications(p, p.rep, 2)
+    assert alert["Subject"].startswith(
+        f"Reply from Pat Quinn <{colleague}> (colleague of Dana Whitfield (Acme))"
+    )
+    assert "Pat Quinn" in alert.get_content() and "call me" in alert.get_content()
+
+
 def test_own_mail_with_our_references_is_never_a_reply(project: Project) -> None:
     p = project
     prospect = p.mail.new_address("dana")

@@ -35,26 +35,40 @@ def _oversized(p: Project) -> bytes:
     ).encode()
 
 
+def _long_from(p: Project) -> bytes:
+    """A 400-character From address (over the 320 an address column holds)."""
+    sender = "c" * (400 - len("@spam.example")) + "@spam.example"
+    assert len(sender) == 400
+    return (
+        f"From: {sender}\r\nTo: {p.rep}\r\nSubject: long sender\r\n"
+        f"Message-ID: <{'d' * 40}@spam.example>\r\nReply-To: {sender}\r\n"
+        "Date: Mon, 05 Jan 2026 10:00:00 +0000\r\n\r\nPlease remove me.\r\n"
+    ).encode()
+
+
 def test_oversized_message_id_does_not_stop_the_next_reply(project: Project) -> None:
     p = project
     prospect = p.mail.new_address("dana")
     eid = p.enroll(prospect)
     touch1 = p.send_touch(eid, prospect)
     p.mail.dovecot.deliver(p.rep, _oversized(p))
-    p.mail.wait_for(p.rep, 1)
+    p.mail.dovecot.deliver(p.rep, _long_from(p))
+    p.mail.wait_for(p.rep, 2)
     first = poll_mailbox(p.db, p.config, p.sequences, p.clock, "rep")
     assert first.ok, first.error
-    assert first.stored == 1
+    assert first.stored == 2 and first.set_aside == 0
     p.mail.send(
         reply_to(touch1, sender=prospect, to=p.rep, body="Yes, send it."), prospect, [p.rep]
     )
-    p.mail.wait_for(p.rep, 2)
+    p.mail.wait_for(p.rep, 3)
     second = poll_mailbox(p.db, p.config, p.sequences, p.clock, "rep")
     assert second.ok, second.error
     assert p.enrollment(eid).status == "replied"
     listed = poll_service.inbound_messages(p.db)
     huge = next(r for r in listed if r["subject"] == "huge headers")
     assert huge["message_id"].startswith("<sha256.")
+    long_sender = next(r for r in listed if r["subject"] == "long sender")
+    assert long_sender["from"] and len(long_sender["from"]) <= 320 and not long_sender["error"]
 
 
 def test_a_failing_poll_shows_in_status_with_its_reason(

@@ -35,6 +35,9 @@ ENROLL_KEYS = {
 }
 ROW_KEYS = {
     "stage",
+    "intent",
+    "intent_evidence",
+    "reengage_on",
     "stage_since",
     "enrollment_id",
     "email",

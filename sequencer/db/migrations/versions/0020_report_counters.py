@@ -1,7 +1,7 @@
 """report counters: status and pipeline counts kept exact by triggers
 
 Revision ID: 0020_report_counters
-Revises: 0015_pipeline_figures
+Revises: 0019_reply_intent
 
 The report's status counts and pipeline value used to scan every enrollment (the pipeline
 one with a "latest enrollment" lookup per row: 0.5 s at 100,000 enrollments). These tables
@@ -15,7 +15,7 @@ from alembic import op
 from sequencer.db import counters
 
 revision = "0020_report_counters"
-down_revision = "0015_pipeline_figures"
+down_revision = "0019_reply_intent"
 branch_labels = None
 depends_on = None
 
