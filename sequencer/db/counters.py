@@ -16,9 +16,11 @@ Why triggers and not application code: every writer (services, imports, the CLI,
 worker, a bulk SQL statement) changes the counters in the same transaction as the row,
 so they can never drift from the scan they replace; tests/reporting/test_counters.py
 checks that over random transitions on SQLite and PostgreSQL. The same statements run
-on both: SQLite gets them inline in trigger bodies, PostgreSQL in plpgsql functions. A
-key may have several rows (PostgreSQL: two transactions creating it at once); readers
-sum per key and skip zeros, so that is harmless.
+on both: SQLite gets them inline in trigger bodies, PostgreSQL in plpgsql functions.
+SQLite (one writer at a time) updates one row per key in place; PostgreSQL appends delta
+rows (concurrent writers never lock a shared counter row, so they cannot deadlock or
+lose a count; tests/reporting/test_counters_concurrent.py) and folds them now and then.
+Readers sum per key and skip zeros, so both layouts read the same.
 """
 
 from __future__ import annotations
@@ -45,9 +47,21 @@ def _changed(dialect: str, cols: tuple[str, ...]) -> str:
 
 
 def _status_add(dialect: str, row: dict[str, str], dn: str, dr: str) -> list[str]:
-    """Add ``dn`` enrollments and ``dr`` replies to the key given as SQL expressions."""
-    match = " AND ".join(_same(dialect, c, row[c]) for c in STATUS_KEY)
+    """Add ``dn`` enrollments and ``dr`` replies to the key given as SQL expressions.
+
+    PostgreSQL appends a delta row instead of updating the key's row in place: writers
+    then never wait for each other on a counter (two transactions moving counts in
+    opposite directions between two keys would otherwise each hold one row and wait for
+    the other's, a deadlock), and two writers creating a key at once cannot miss each
+    other's row. Readers sum per key; ``compact`` folds the deltas now and then.
+    """
     values = ", ".join(row[c] for c in STATUS_KEY)
+    if dialect != "sqlite":
+        return [
+            "INSERT INTO report_status_counts (sequence_id, owner, status, steps_done, replied_step, enrollments, "
+            f"replies) VALUES ({values}, {dn}, {dr})"
+        ]
+    match = " AND ".join(_same(dialect, c, row[c]) for c in STATUS_KEY)
     return [
         f"UPDATE report_status_counts SET enrollments = enrollments + ({dn}), replies = replies + ({dr}) "
         f"WHERE id = (SELECT min(id) FROM report_status_counts WHERE {match})",
@@ -61,8 +75,45 @@ def _status_of(record: str) -> tuple[dict[str, str], str]:
     return {c: f"{record}.{c}" for c in STATUS_KEY}, f"CASE WHEN {record}.replied_at IS NOT NULL THEN 1 ELSE 0 END"
 
 
+LEAD_INSERT = (
+    "INSERT INTO pipeline_leads (prospect_id, enrollment_id, sequence_id, owner, status, unanswered, "
+    f"enrolled_at, value_cents) SELECT e.prospect_id, e.id, e.sequence_id, e.owner, e.status, "
+    f"{UNANSWERED.format(e='e')}, e.enrolled_at, {CENTS.format(p='p')} "
+    "FROM enrollments e JOIN prospects p ON p.id = e.prospect_id "
+    "WHERE e.id = (SELECT max(x.id) FROM enrollments x WHERE x.prospect_id = {pid} "
+    "AND x.status <> 'unenrolled')"
+)
+
+
+def _pipeline_refresh_pg(pid: str) -> list[str]:
+    """PostgreSQL: the same refresh, serialised per prospect, counts appended as deltas.
+
+    The prospect's row lock (FOR NO KEY UPDATE: the lock an UPDATE of the prospect takes
+    anyway, and no conflict with the foreign-key checks of inserted enrollments or events)
+    makes two transactions refreshing one prospect take turns, and each statement after
+    it sees the other's committed row (READ COMMITTED), so the old row is subtracted once.
+    Different prospects never wait for each other: the counts are appended, not updated.
+    """
+    cols = "sequence_id, owner, status, unanswered, prospects, value_cents"
+    return [
+        f"PERFORM 1 FROM prospects WHERE id = {pid} FOR NO KEY UPDATE",
+        f"INSERT INTO pipeline_counts ({cols}) SELECT l.sequence_id, l.owner, l.status, l.unanswered, -1, "
+        f"-COALESCE(l.value_cents, 0) FROM pipeline_leads l WHERE l.prospect_id = {pid}",
+        f"DELETE FROM pipeline_leads WHERE prospect_id = {pid}",
+        LEAD_INSERT.format(pid=pid),
+        f"INSERT INTO pipeline_counts ({cols}) SELECT l.sequence_id, l.owner, l.status, l.unanswered, 1, "
+        f"COALESCE(l.value_cents, 0) FROM pipeline_leads l WHERE l.prospect_id = {pid}",
+    ]
+
+
 def _pipeline_refresh(dialect: str, pid: str) -> list[str]:
-    """Subtract the prospect's stored row, recompute it from its enrollments, add it back."""
+    """Subtract the prospect's stored row, recompute it from its enrollments, add it back.
+
+    SQLite updates the counter rows in place: it has one writer at a time, so there is
+    nothing to deadlock with and the read stays a few hundred rows.
+    """
+    if dialect != "sqlite":
+        return _pipeline_refresh_pg(pid)
     same_key = " AND ".join(
         [
             "c.sequence_id = l.sequence_id",
@@ -77,12 +128,7 @@ def _pipeline_refresh(dialect: str, pid: str) -> list[str]:
         f"UPDATE pipeline_counts SET prospects = prospects - 1, value_cents = value_cents - {value} "
         f"WHERE id = {counter}",
         f"DELETE FROM pipeline_leads WHERE prospect_id = {pid}",
-        "INSERT INTO pipeline_leads (prospect_id, enrollment_id, sequence_id, owner, status, unanswered, "
-        f"enrolled_at, value_cents) SELECT e.prospect_id, e.id, e.sequence_id, e.owner, e.status, "
-        f"{UNANSWERED.format(e='e')}, e.enrolled_at, {CENTS.format(p='p')} "
-        "FROM enrollments e JOIN prospects p ON p.id = e.prospect_id "
-        f"WHERE e.id = (SELECT max(x.id) FROM enrollments x WHERE x.prospect_id = {pid} "
-        "AND x.status <> 'unenrolled')",
+        LEAD_INSERT.format(pid=pid),
         f"UPDATE pipeline_counts SET prospects = prospects + 1, value_cents = value_cents + {value} "
         f"WHERE id = {counter}",
         "INSERT INTO pipeline_counts (sequence_id, owner, status, unanswered, prospects, value_cents) "
@@ -140,6 +186,25 @@ SQLITE_TRIGGERS = (
 )
 
 
+_SK = "sequence_id, owner, status, steps_done, replied_step"
+_PK = "sequence_id, owner, status, unanswered"
+COMPACT = [
+    f"WITH d AS (DELETE FROM report_status_counts RETURNING {_SK}, enrollments, replies) "
+    f"INSERT INTO report_status_counts ({_SK}, enrollments, replies) "
+    f"SELECT {_SK}, sum(enrollments), sum(replies) FROM d GROUP BY {_SK} "
+    "HAVING sum(enrollments) <> 0 OR sum(replies) <> 0",
+    f"WITH d AS (DELETE FROM pipeline_counts RETURNING {_PK}, prospects, value_cents) "
+    f"INSERT INTO pipeline_counts ({_PK}, prospects, value_cents) "
+    f"SELECT {_PK}, sum(prospects), sum(value_cents) FROM d GROUP BY {_PK} "
+    "HAVING sum(prospects) <> 0 OR sum(value_cents) <> 0",
+]
+# One enrollment write in this many folds the PostgreSQL delta rows (a few thousand rows
+# at most, so the read stays small); only one transaction at a time does it (advisory
+# lock, tried, never waited for), and it deletes only rows its snapshot sees, so deltas
+# appended meanwhile by other transactions are kept.
+COMPACT_CHANCE = 0.002
+
+
 def _plpgsql(stmts: list[str]) -> str:
     return "".join(f"    {s};\n" for s in stmts)
 
@@ -149,9 +214,13 @@ def _postgresql_ddl() -> list[str]:
     new, new_r = _status_of("NEW")
     old, old_r = _status_of("OLD")
     return [
+        "CREATE FUNCTION seq_counters_compact() RETURNS void LANGUAGE plpgsql AS $$\nBEGIN\n"
+        "  IF NOT pg_try_advisory_xact_lock(hashtext('sequencer.report_counters')) THEN\n    RETURN;\n  END IF;\n"
+        f"{_plpgsql(COMPACT)}END\n$$",
         "CREATE FUNCTION seq_pipeline_refresh(pid integer) RETURNS void LANGUAGE plpgsql AS $$\nBEGIN\n"
         f"{_plpgsql(_pipeline_refresh(d, 'pid'))}END\n$$",
         "CREATE FUNCTION seq_counters_enrollments() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
+        f"  IF random() < {COMPACT_CHANCE} THEN\n    PERFORM seq_counters_compact();\n  END IF;\n"
         "  IF TG_OP = 'INSERT' THEN\n"
         f"{_plpgsql(_status_add(d, new, '1', new_r))}"
         "    PERFORM seq_pipeline_refresh(NEW.prospect_id);\n"
@@ -166,9 +235,10 @@ def _postgresql_ddl() -> list[str]:
         f"{_plpgsql(_status_add(d, new, '1', new_r))}"
         "  END IF;\n"
         f"  IF {_changed(d, PIPELINE_WATCHED)} THEN\n"
-        "    PERFORM seq_pipeline_refresh(NEW.prospect_id);\n"
+        # moved between prospects: lock the two in id order, as any other writer would
+        "    PERFORM seq_pipeline_refresh(LEAST(OLD.prospect_id, NEW.prospect_id));\n"
         "    IF OLD.prospect_id <> NEW.prospect_id THEN\n"
-        "      PERFORM seq_pipeline_refresh(OLD.prospect_id);\n"
+        "      PERFORM seq_pipeline_refresh(GREATEST(OLD.prospect_id, NEW.prospect_id));\n"
         "    END IF;\n"
         "  END IF;\n"
         "  RETURN NEW;\nEND\n$$",
@@ -220,8 +290,15 @@ def drop_triggers(conn: Connection) -> None:
         return
     conn.execute(text("DROP TRIGGER IF EXISTS trg_counters_enrollments ON enrollments"))
     conn.execute(text("DROP TRIGGER IF EXISTS trg_counters_prospects ON prospects"))
-    for fn in ("seq_counters_enrollments()", "seq_counters_prospects()", "seq_pipeline_refresh(integer)"):
+    for fn in ("seq_counters_enrollments()", "seq_counters_prospects()", "seq_pipeline_refresh(integer)",
+               "seq_counters_compact()"):
         conn.execute(text(f"DROP FUNCTION IF EXISTS {fn}"))
+
+
+def compact(conn: Connection) -> None:
+    """Fold PostgreSQL's delta rows into one row per key (SQLite keeps one row per key already)."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(text("SELECT seq_counters_compact()"))
 
 
 def rebuild(conn: Connection) -> None:
@@ -230,4 +307,4 @@ def rebuild(conn: Connection) -> None:
         conn.execute(text(stmt))
 
 
-__all__ = ["create_triggers", "drop_triggers", "rebuild"]
+__all__ = ["compact", "create_triggers", "drop_triggers", "rebuild"]
