@@ -117,6 +117,17 @@ def generate(path: Path, n: int) -> None:
                     CASE WHEN r < 300 OR r >= 850 THEN 1 + i % steps ELSE steps END AS steps_done
                 FROM e)"""
         )
+        # deal stages as the transitions would leave them: a reply moves the prospect to
+        # replied, a touch to contacted; some went on to meeting, proposal, won or lost
+        con.execute(
+            f"""UPDATE prospects SET
+                stage = CASE WHEN id % 50 = 0 THEN 'won' WHEN id % 50 = 1 THEN 'lost'
+                             WHEN id % 25 = 2 THEN 'proposal' WHEN id % 20 = 3 THEN 'meeting'
+                             WHEN EXISTS (SELECT 1 FROM enrollments e WHERE e.prospect_id = prospects.id
+                                          AND e.replied_at IS NOT NULL) THEN 'replied'
+                             WHEN id % 10 < 9 THEN 'contacted' ELSE 'new' END,
+                stage_since = {_ts("(id % 60) * 86400 + (id % 86400)")}"""
+        )
         # one message per touch done; variants A/B on the first touch of half the sequences
         con.execute(
             """WITH RECURSIVE s(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM s WHERE k < 6)
@@ -149,12 +160,26 @@ def generate(path: Path, n: int) -> None:
     con.close()
 
 
+def schema_digest() -> str:
+    """The migrations' and the generator's text: a revision id alone is reused across branches
+    (0020 once followed 0015), so a cache built from another chain would be measured."""
+    import hashlib
+    import inspect
+
+    from sequencer.db.session import MIGRATIONS
+
+    h = hashlib.sha256(inspect.getsource(generate).encode())
+    for f in sorted((Path(MIGRATIONS) / "versions").glob("*.py")):
+        h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()[:10]
+
+
 def cached_database(n: int) -> Path:
     from sequencer.db.session import head_revision
 
     root = Path(tempfile.gettempdir()) / "sequencer-bench"
     root.mkdir(exist_ok=True)
-    path = root / f"report-v{GENERATOR_VERSION}-{head_revision()}-{n}.db"
+    path = root / f"report-v{GENERATOR_VERSION}-{head_revision()}-{schema_digest()}-{n}.db"
     if not path.exists():
         started = time.perf_counter()
         partial = path.with_suffix(".partial")

@@ -1,6 +1,7 @@
 """The report's counters: kept exact by database triggers, read instead of scanning enrollments.
 
-Three tables (models ``StatusCount``, ``PipelineLead``, ``PipelineCount``, migration 0020):
+Four tables (models ``StatusCount``, ``PipelineLead``, ``PipelineCount``, ``ProspectFlag``,
+migration 0020):
 
 - ``report_status_counts``: enrollments and replies per (sequence, owner, status, steps
   done, reply step), the rows ``reports.status_groups`` would GROUP BY out of a million
@@ -11,6 +12,9 @@ Three tables (models ``StatusCount``, ``PipelineLead``, ``PipelineCount``, migra
   from the enrollments (an index seek), and added back.
 - ``pipeline_counts``: prospects and value per (sequence, owner, status, unanswered) of
   those rows, what ``reports.pipeline_value`` sums.
+- ``prospect_flags``: per prospect, how many of its enrollments bounced or opted out and
+  how many replies wait for the rep's answer (only prospects with either), what rotting
+  excludes / requires (db.stage_figures); refreshed with ``pipeline_leads``.
 
 Why triggers and not application code: every writer (services, imports, the CLI, a
 worker, a bulk SQL statement) changes the counters in the same transaction as the row,
@@ -85,6 +89,22 @@ LEAD_INSERT = (
 )
 
 
+FLAGS_DEAD = "CASE WHEN {e}.status IN ('bounced', 'unsubscribed') THEN 1 ELSE 0 END"
+FLAGS_WAITING = (
+    "CASE WHEN {e}.status = 'replied' AND {e}.replied_at IS NOT NULL AND {e}.answered_at IS NULL THEN 1 ELSE 0 END"
+)
+
+
+def _flags_refresh(pid: str) -> list[str]:
+    """Recount the prospect's dead and waiting enrollments (an index seek on its enrollments)."""
+    dead, waiting = FLAGS_DEAD.format(e="e"), FLAGS_WAITING.format(e="e")
+    return [
+        f"DELETE FROM prospect_flags WHERE prospect_id = {pid}",
+        f"INSERT INTO prospect_flags (prospect_id, dead, waiting) SELECT {pid}, sum({dead}), sum({waiting}) "
+        f"FROM enrollments e WHERE e.prospect_id = {pid} HAVING sum({dead}) > 0 OR sum({waiting}) > 0",
+    ]
+
+
 def _pipeline_refresh_pg(pid: str) -> list[str]:
     """PostgreSQL: the same refresh, serialised per prospect, counts appended as deltas.
 
@@ -103,6 +123,7 @@ def _pipeline_refresh_pg(pid: str) -> list[str]:
         LEAD_INSERT.format(pid=pid),
         f"INSERT INTO pipeline_counts ({cols}) SELECT l.sequence_id, l.owner, l.status, l.unanswered, 1, "
         f"COALESCE(l.value_cents, 0) FROM pipeline_leads l WHERE l.prospect_id = {pid}",
+        *_flags_refresh(pid),
     ]
 
 
@@ -135,6 +156,7 @@ def _pipeline_refresh(dialect: str, pid: str) -> list[str]:
         "SELECT l.sequence_id, l.owner, l.status, l.unanswered, 1, COALESCE(l.value_cents, 0) "
         f"FROM pipeline_leads l WHERE l.prospect_id = {pid} "
         f"AND NOT EXISTS (SELECT 1 FROM pipeline_counts c WHERE {same_key})",
+        *_flags_refresh(pid),
     ]
 
 
@@ -259,6 +281,10 @@ def _postgresql_ddl() -> list[str]:
 
 
 REBUILD = [
+    "DELETE FROM prospect_flags",
+    "INSERT INTO prospect_flags (prospect_id, dead, waiting) SELECT prospect_id, "
+    f"sum({FLAGS_DEAD.format(e='e')}), sum({FLAGS_WAITING.format(e='e')}) FROM enrollments e GROUP BY prospect_id "
+    f"HAVING sum({FLAGS_DEAD.format(e='e')}) > 0 OR sum({FLAGS_WAITING.format(e='e')}) > 0",
     "DELETE FROM report_status_counts",
     "DELETE FROM pipeline_counts",
     "DELETE FROM pipeline_leads",

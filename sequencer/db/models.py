@@ -71,6 +71,8 @@ class Prospect(Base):
         Index("ix_prospects_stage", "stage", "stage_since", "owner"),
         # The deal pipeline's count and value per stage, covered (0015).
         Index("ix_prospects_stage_value", "stage", "owner", "deal_value"),
+        # Rotting per stage: a range of stage_since with the value, covered (0020).
+        Index("ix_prospects_rotting", "stage", "stage_since", "deal_value", "owner"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -550,6 +552,22 @@ class StatusCount(Base):
     replied_step: Mapped[int | None] = mapped_column(Integer)
     enrollments: Mapped[int] = mapped_column(Integer)
     replies: Mapped[int] = mapped_column(Integer)
+
+
+class ProspectFlag(Base):
+    """A prospect with a bounced or opted-out enrollment (``dead``: it never rots) or a reply
+    still waiting for the rep's answer (``waiting``: a replied deal rots only then).
+
+    Counts of its enrollments, kept by the counter triggers (db.counters); prospects with
+    neither have no row. Rotting reads this small table once per query instead of probing
+    the enrollments once per prospect in a stage (seconds at a million).
+    """
+
+    __tablename__ = "prospect_flags"
+
+    prospect_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dead: Mapped[int] = mapped_column(Integer)
+    waiting: Mapped[int] = mapped_column(Integer)
 
 
 class PipelineLead(Base):

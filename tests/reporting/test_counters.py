@@ -54,6 +54,13 @@ def _assert_agree(db: Database, clock: ManualClock, start) -> set[str]:  # noqa:
                           g.replies) for g in counted.status_groups(s, f))
             assert got == want, f
             assert counted.pipeline_value(s, f) == scan.pipeline_value(s, f), f
+        flags = sorted(s.execute(text("SELECT prospect_id, dead, waiting FROM prospect_flags")).all())
+        want_flags = sorted(s.execute(text(
+            "SELECT * FROM (SELECT prospect_id, "
+            "sum(CASE WHEN status IN ('bounced', 'unsubscribed') THEN 1 ELSE 0 END) AS d, "
+            "sum(CASE WHEN status = 'replied' AND replied_at IS NOT NULL AND answered_at IS NULL THEN 1 ELSE 0 END) AS w "
+            "FROM enrollments GROUP BY prospect_id) x WHERE d > 0 OR w > 0")).all())
+        assert flags == want_flags
         return {g.status for g in scan.status_groups(s, ReportFilter())}
 
 
@@ -65,10 +72,13 @@ def _enrollments(db: Database, *statuses: str) -> list[Enrollment]:
 def _step(rnd: random.Random, db: Database, world: World, clock: ManualClock) -> None:
     action = rnd.choice(
         ["enroll", "enroll", "send", "send", "reply", "answer", "pause", "resume", "stop", "unenroll", "unenroll",
-         "mark_replied", "reassign", "stage", "value", "bulk"]
+         "mark_replied", "reassign", "stage", "value", "bulk", "bounce"]
     )
     now = clock.now()
     email = rnd.choice(EMAILS)
+    if rnd.random() < 0.5 and (open_ := _enrollments(db, lifecycle.ACTIVE, lifecycle.PAUSED)):
+        with db.read_session() as s:  # someone with an open enrollment, so the service acts
+            email = s.get(Prospect, rnd.choice(open_).prospect_id).email
     try:
         if action == "enroll":
             value = rnd.choice([None, "1500.50", "250", "99.99", "12000"])
@@ -112,6 +122,12 @@ def _step(rnd: random.Random, db: Database, world: World, clock: ManualClock) ->
                 p = s.scalar(select(Prospect).where(Prospect.email == email))
                 if p is not None:
                     p.deal_value = rnd.choice([None, Decimal("10.10"), Decimal("777.77")])
+                s.commit()
+        elif action == "bounce" and (live := _enrollments(db, lifecycle.ACTIVE)):
+            with db.session() as s:
+                row = s.get(Enrollment, rnd.choice(live).id)
+                transition(s, row, rnd.choice([lifecycle.BOUNCED, lifecycle.UNSUBSCRIBED]), now=now, actor="test",
+                           reason="dsn")
                 s.commit()
         elif action == "bulk":
             with db.session() as s:

@@ -108,6 +108,7 @@ def test_two_writers_with_random_transitions_keep_the_counters_exact(
         "UPDATE enrollments SET status = 'replied', replied_at = now(), replied_step = 1 WHERE id = :i",
         "UPDATE enrollments SET answered_at = now() WHERE id = :i AND replied_at IS NOT NULL",
         "UPDATE enrollments SET status = 'unenrolled' WHERE id = :i",
+        "UPDATE enrollments SET status = 'bounced' WHERE id = :i AND status = 'active'",
         "UPDATE prospects SET deal_value = deal_value + 1 WHERE id = (SELECT prospect_id FROM enrollments "
         "WHERE id = :i)",
     ]

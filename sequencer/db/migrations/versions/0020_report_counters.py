@@ -66,6 +66,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_pipeline_counts"),
     )
     op.create_index("ix_pipeline_counts_key", "pipeline_counts", ["sequence_id", "owner", "status", "unanswered"])
+    op.create_table(
+        "prospect_flags",
+        sa.Column("prospect_id", sa.Integer(), nullable=False),
+        sa.Column("dead", sa.Integer(), nullable=False),
+        sa.Column("waiting", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("prospect_id", name="pk_prospect_flags"),
+    )
+    op.create_index("ix_prospects_rotting", "prospects", ["stage", "stage_since", "deal_value", "owner"])
     conn = op.get_bind()
     counters.rebuild(conn)
     counters.create_triggers(conn)
@@ -73,6 +81,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     counters.drop_triggers(op.get_bind())
+    op.drop_index("ix_prospects_rotting", table_name="prospects")
+    op.drop_table("prospect_flags")
     op.drop_index("ix_pipeline_counts_key", table_name="pipeline_counts")
     op.drop_table("pipeline_counts")
     op.drop_index("ix_pipeline_leads_cohort", table_name="pipeline_leads")
