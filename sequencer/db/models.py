@@ -149,6 +149,13 @@ class Enrollment(Base):
         ),
         # A correction finds the re-engagement/referral enrollments a reply planned (0019).
         Index("ix_enrollments_origin", "origin_enrollment_id"),
+        # The report's leads coming back (open re-engagements, few) and the replies per intent,
+        # covered, instead of scanning every open or replied enrollment (0020).
+        Index("ix_enrollments_source", "source", "status", "prospect_id", "next_send_at"),
+        Index(
+            "ix_enrollments_intent", "sequence_id", "replied_step", "owner", "intent", "status",
+            sqlite_where=text("replied_at IS NOT NULL"), postgresql_where=text("replied_at IS NOT NULL"),
+        ),
         Index(
             "ix_enrollments_unexplained", "status",
             sqlite_where=text("status_reason IS NULL OR status_reason = ''"),
@@ -281,7 +288,11 @@ class Event(Base):
     """The audit trail: every state change and inbound classification, timestamped."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_enrollment_at", "enrollment_id", "at"),)
+    __table_args__ = (
+        Index("ix_events_enrollment_at", "enrollment_id", "at"),
+        # Events of a kind, in and out of the report's window: a covered range (0020).
+        Index("ix_events_kind_at", "kind", "at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)

@@ -74,6 +74,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("prospect_id", name="pk_prospect_flags"),
     )
     op.create_index("ix_prospects_rotting", "prospects", ["stage", "stage_since", "deal_value", "owner"])
+    op.create_index("ix_enrollments_source", "enrollments", ["source", "status", "prospect_id", "next_send_at"])
+    op.create_index(
+        "ix_enrollments_intent", "enrollments", ["sequence_id", "replied_step", "owner", "intent", "status"],
+        sqlite_where=sa.text("replied_at IS NOT NULL"), postgresql_where=sa.text("replied_at IS NOT NULL"),
+    )
+    op.create_index("ix_events_kind_at", "events", ["kind", "at"])
     conn = op.get_bind()
     counters.rebuild(conn)
     counters.create_triggers(conn)
@@ -81,6 +87,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     counters.drop_triggers(op.get_bind())
+    op.drop_index("ix_events_kind_at", table_name="events")
+    op.drop_index("ix_enrollments_intent", table_name="enrollments")
+    op.drop_index("ix_enrollments_source", table_name="enrollments")
     op.drop_index("ix_prospects_rotting", table_name="prospects")
     op.drop_table("prospect_flags")
     op.drop_index("ix_pipeline_counts_key", table_name="pipeline_counts")
