@@ -273,6 +273,16 @@ def unanswered_counts(s: Session, f: ReportFilter, *, now: datetime, sla: timede
     return row[0], row[1] or 0
 
 
+def unanswered_counts_by_owner(
+    s: Session, f: ReportFilter, *, now: datetime, sla: timedelta
+) -> dict[str | None, tuple[int, int]]:
+    """``unanswered_counts`` for every owner in one pass (the Reps page asked once per rep,
+    each a scan of every reply: 1.7 s at 1M)."""
+    breach = E.replied_at < instant(now - sla)
+    stmt = select(E.owner, func.count(), count_if(breach)).where(*unanswered_only(f)).group_by(E.owner)
+    return {owner: (n, b or 0) for owner, n, b in s.execute(stmt)}
+
+
 # ---------------------------------------------------------------- pipeline
 
 # The pipeline's categories by the status of a prospect's latest enrollment (the counters in
