@@ -121,7 +121,7 @@ def test_python_dash_m_entry_point_runs(tmp_path: Path) -> None:
     assert data["ok"] is False and "config file not found" in data["problems"][0]["message"]
 
 
-HEAD = "0019_reply_intent"  # the newest migration shipped; a new one changes this line
+HEAD = "0020_report_counters"  # the newest migration shipped; a new one changes this line
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,6 +1,7 @@
 """The Leads page's query: prospects with their latest enrollment, searched, filtered, sorted, paged.
 
-One row per prospect (its most recent enrollment, unenrolled ones left out), so a count
+One row per prospect (its most recent enrollment, unenrolled ones left out, as kept in
+``pipeline_leads``), so a count
 on the pipeline or home page and the list it links to hold the same leads. Every filter
 is a WHERE clause; the total is one COUNT over the same clauses.
 """
@@ -13,10 +14,10 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from sequencer.core import lifecycle
-from sequencer.db.models import Enrollment, Prospect
+from sequencer.db.models import Enrollment, PipelineLead, Prospect
 from sequencer.db.reports import instant
 from sequencer.db.stage_figures import rotting_in
 from sequencer.db.stages import OPEN_STAGES
@@ -114,14 +115,14 @@ def coming_back_in(month: str) -> ColumnElement[bool]:
 
 
 def _base(columns: list[Any]) -> Select[Any]:
-    later = aliased(Enrollment)
-    latest = (
-        select(func.max(later.id))
-        .where(later.prospect_id == P.id, later.status != lifecycle.UNENROLLED)
-        .correlate(P)
-        .scalar_subquery()
+    # The latest enrollment that counts is kept per prospect by the counter triggers
+    # (pipeline_leads, sequencer.db.counters): a join, not a max(id) lookup per prospect.
+    return (
+        select(*columns)
+        .select_from(P)
+        .outerjoin(PipelineLead, PipelineLead.prospect_id == P.id)
+        .outerjoin(E, E.id == PipelineLead.enrollment_id)
     )
-    return select(*columns).select_from(P).outerjoin(E, E.id == latest)
 
 
 def find_leads(

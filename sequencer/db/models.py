@@ -71,6 +71,8 @@ class Prospect(Base):
         Index("ix_prospects_stage", "stage", "stage_since", "owner"),
         # The deal pipeline's count and value per stage, covered (0015).
         Index("ix_prospects_stage_value", "stage", "owner", "deal_value"),
+        # Rotting per stage: a range of stage_since with the value, covered (0020).
+        Index("ix_prospects_rotting", "stage", "stage_since", "deal_value", "owner"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -147,6 +149,13 @@ class Enrollment(Base):
         ),
         # A correction finds the re-engagement/referral enrollments a reply planned (0019).
         Index("ix_enrollments_origin", "origin_enrollment_id"),
+        # The report's leads coming back (open re-engagements, few) and the replies per intent,
+        # covered, instead of scanning every open or replied enrollment (0020).
+        Index("ix_enrollments_source", "source", "status", "prospect_id", "next_send_at"),
+        Index(
+            "ix_enrollments_intent", "sequence_id", "replied_step", "owner", "intent", "status",
+            sqlite_where=text("replied_at IS NOT NULL"), postgresql_where=text("replied_at IS NOT NULL"),
+        ),
         Index(
             "ix_enrollments_unexplained", "status",
             sqlite_where=text("status_reason IS NULL OR status_reason = ''"),
@@ -279,7 +288,11 @@ class Event(Base):
     """The audit trail: every state change and inbound classification, timestamped."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_enrollment_at", "enrollment_id", "at"),)
+    __table_args__ = (
+        Index("ix_events_enrollment_at", "enrollment_id", "at"),
+        # Events of a kind, in and out of the report's window: a covered range (0020).
+        Index("ix_events_kind_at", "kind", "at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)
@@ -522,3 +535,88 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_attempt_at: Mapped[datetime]
     next_allowed_at: Mapped[datetime | None]
+
+
+# ---------------------------------------------------------------- report counters (0020)
+# Maintained by database triggers (sequencer.db.counters), never written by the application:
+# every write to enrollments or prospects, whichever code path makes it, keeps them exact in
+# the same transaction, so the report reads a few counter rows instead of scanning a million.
+
+
+class StatusCount(Base):
+    """Enrollments (and those with a reply) per (sequence, owner, status, steps done, reply step).
+
+    A key may have more than one row (two PostgreSQL transactions creating it at once) and
+    rows may drop to zero: readers sum per key and skip zeros.
+    """
+
+    __tablename__ = "report_status_counts"
+    __table_args__ = (
+        Index("ix_report_status_counts_key", "sequence_id", "owner", "status", "steps_done", "replied_step"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sequence_id: Mapped[str] = mapped_column(String(100))
+    owner: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    steps_done: Mapped[int] = mapped_column(Integer)
+    replied_step: Mapped[int | None] = mapped_column(Integer)
+    enrollments: Mapped[int] = mapped_column(Integer)
+    replies: Mapped[int] = mapped_column(Integer)
+
+
+class ProspectFlag(Base):
+    """A prospect with a bounced or opted-out enrollment (``dead``: it never rots) or a reply
+    still waiting for the rep's answer (``waiting``: a replied deal rots only then).
+
+    Counts of its enrollments, kept by the counter triggers (db.counters); prospects with
+    neither have no row. Rotting reads this small table once per query instead of probing
+    the enrollments once per prospect in a stage (seconds at a million).
+    """
+
+    __tablename__ = "prospect_flags"
+
+    prospect_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dead: Mapped[int] = mapped_column(Integer)
+    waiting: Mapped[int] = mapped_column(Integer)
+
+
+class PipelineLead(Base):
+    """Each prospect's latest enrollment that counts (not unenrolled), with the deal value in cents.
+
+    The pipeline counts one row per prospect in the state of this enrollment; the Leads page
+    joins it instead of looking the latest enrollment up per prospect.
+    """
+
+    __tablename__ = "pipeline_leads"
+    __table_args__ = (
+        # A cohort's pipeline (report --since): a range of enrolled_at, covered.
+        Index(
+            "ix_pipeline_leads_cohort", "enrolled_at", "sequence_id", "owner", "status", "unanswered", "value_cents"
+        ),
+    )
+
+    prospect_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(Integer, unique=True)
+    sequence_id: Mapped[str] = mapped_column(String(100))
+    owner: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    unanswered: Mapped[int] = mapped_column(Integer)  # 1: a reply the rep has not answered
+    enrolled_at: Mapped[datetime]
+    value_cents: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class PipelineCount(Base):
+    """Prospects and their deal value (cents) per (sequence, owner, status, unanswered) of
+    their ``PipelineLead`` row; as ``StatusCount``, summed per key by readers."""
+
+    __tablename__ = "pipeline_counts"
+    __table_args__ = (Index("ix_pipeline_counts_key", "sequence_id", "owner", "status", "unanswered"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sequence_id: Mapped[str] = mapped_column(String(100))
+    owner: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    unanswered: Mapped[int] = mapped_column(Integer)
+    prospects: Mapped[int] = mapped_column(Integer)
+    value_cents: Mapped[int] = mapped_column(BigInteger)

@@ -273,15 +273,28 @@ def unanswered_counts(s: Session, f: ReportFilter, *, now: datetime, sla: timede
     return row[0], row[1] or 0
 
 
+def unanswered_counts_by_owner(
+    s: Session, f: ReportFilter, *, now: datetime, sla: timedelta
+) -> dict[str | None, tuple[int, int]]:
+    """``unanswered_counts`` for every owner in one pass (the Reps page asked once per rep,
+    each a scan of every reply: 1.7 s at 1M)."""
+    breach = E.replied_at < instant(now - sla)
+    stmt = select(E.owner, func.count(), count_if(breach)).where(*unanswered_only(f)).group_by(E.owner)
+    return {owner: (n, b or 0) for owner, n, b in s.execute(stmt)}
+
+
 # ---------------------------------------------------------------- pipeline
 
+# The pipeline's categories by the status of a prospect's latest enrollment (the counters in
+# sequencer.db.counted map their status keys with the same table).
+PIPELINE_STATUSES: dict[str, tuple[str, ...]] = {
+    "in_sequence": (lifecycle.ACTIVE, lifecycle.PAUSED),
+    "replied": (lifecycle.REPLIED,),
+    "at_risk": (lifecycle.COMPLETED,),
+    "closed": (lifecycle.BOUNCED, lifecycle.UNSUBSCRIBED, lifecycle.STOPPED, lifecycle.FAILED),
+}
 PIPELINE_CATEGORIES: dict[str, ColumnElement[bool]] = {
-    "in_sequence": E.status.in_((lifecycle.ACTIVE, lifecycle.PAUSED)),
-    "replied": E.status == lifecycle.REPLIED,
-    "at_risk": E.status == lifecycle.COMPLETED,
-    "closed": E.status.in_(
-        (lifecycle.BOUNCED, lifecycle.UNSUBSCRIBED, lifecycle.STOPPED, lifecycle.FAILED)
-    ),
+    cat: E.status.in_(states) for cat, states in PIPELINE_STATUSES.items()
 }
 
 

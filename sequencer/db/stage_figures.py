@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from sequencer.core import lifecycle
-from sequencer.db.models import Enrollment, Prospect
+from sequencer.db.models import Enrollment, Prospect, ProspectFlag
 from sequencer.db.reports import ReportFilter, instant
 from sequencer.db.stages import OPEN_STAGES, REPLIED, STAGES
 
-P = Prospect
+P, F = Prospect, ProspectFlag
 
 
 def prospect_clauses(f: ReportFilter) -> list[ColumnElement[bool]]:
@@ -46,34 +46,50 @@ def prospect_clauses(f: ReportFilter) -> list[ColumnElement[bool]]:
     return out
 
 
+def _flagged(cond: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The prospect has a ``prospect_flags`` row matching ``cond``: the small table is read
+    once per query (an IN list), not the enrollments probed once per prospect."""
+    return P.id.in_(select(F.prospect_id).where(cond))
+
+
 def _unanswered_reply() -> ColumnElement[bool]:
-    """``db.stages.unanswered_reply`` over an alias, so it also correlates inside a query that
-    already joins enrollments (the Leads page)."""
-    e = aliased(Enrollment)
-    return (
-        exists()
-        .where(
-            e.prospect_id == P.id, e.status == lifecycle.REPLIED, e.replied_at.is_not(None), e.answered_at.is_(None)
-        )
-        .correlate(P)
-    )
+    """``db.stages.unanswered_reply`` (a reply waiting for the rep's answer), from the flags."""
+    return _flagged(F.waiting > 0)
 
 
 def _dead_lead() -> ColumnElement[bool]:
     """The address bounced or the prospect opted out: nothing to chase, so it never rots."""
-    e = aliased(Enrollment)
-    return (
-        exists()
-        .where(e.prospect_id == P.id, e.status.in_((lifecycle.BOUNCED, lifecycle.UNSUBSCRIBED)))
-        .correlate(P)
-    )
+    return _flagged(F.dead > 0)
+
+
+def _late(stage: str, now: datetime, days: float) -> ColumnElement[bool]:
+    return and_(P.stage == stage, P.stage_since < instant(now - timedelta(days=days)))
 
 
 def rotting_in(stage: str, now: datetime, days: float) -> ColumnElement[bool]:
     """In ``stage`` for longer than ``days`` (and neither bounced nor opted out); ``replied``
     rots only while the reply is unanswered."""
-    late = and_(P.stage == stage, P.stage_since < instant(now - timedelta(days=days)), ~_dead_lead())
-    return and_(late, _unanswered_reply()) if stage == REPLIED else late
+    if stage == REPLIED:
+        return and_(_late(stage, now, days), _flagged(and_(F.waiting > 0, F.dead == 0)))
+    return and_(_late(stage, now, days), ~_dead_lead())
+
+
+def _rotting_count(
+    s: Session, stage: str, now: datetime, days: float, where: list[ColumnElement[bool]]
+) -> tuple[int, Decimal]:
+    """Count and value rotting in ``stage``. Most prospects of a stage like ``contacted`` are
+    late, so the count is the covered range of ``ix_prospects_rotting`` minus the few
+    flagged dead ones (a replied deal counts only when flagged waiting)."""
+
+    def one(*cond: ColumnElement[bool]) -> tuple[int, Decimal]:
+        n, v = s.execute(select(func.count(), func.sum(P.deal_value)).where(*cond, *where)).one()
+        return n or 0, Decimal(str(v or 0))
+
+    late = _late(stage, now, days)
+    if stage == REPLIED:
+        return one(late, _flagged(and_(F.waiting > 0, F.dead == 0)))
+    (n, v), (dn, dv) = one(late), one(late, _dead_lead())
+    return n - dn, v - dv
 
 
 @dataclass(frozen=True)
@@ -100,10 +116,7 @@ def stage_rows(s: Session, f: ReportFilter, *, now: datetime, thresholds: dict[s
         rot_n, rot_v = 0, Decimal(0)
         days = thresholds.get(stage)
         if n and days is not None and stage in OPEN_STAGES:
-            rn, rv = s.execute(
-                select(func.count(), func.sum(P.deal_value)).where(rotting_in(stage, now, days), *where)
-            ).one()
-            rot_n, rot_v = rn or 0, Decimal(str(rv or 0))
+            rot_n, rot_v = _rotting_count(s, stage, now, days, where)
         out[stage] = StageRow(stage, n, value.quantize(Decimal("0.01")), rot_n, rot_v.quantize(Decimal("0.01")))
     return out
 
@@ -138,17 +151,22 @@ class RottingRow:
 def rotting_leads(
     s: Session, f: ReportFilter, *, now: datetime, thresholds: dict[str, float], limit: int
 ) -> list[RottingRow]:
-    """Rotting prospects, longest in their stage first (at most ``limit``)."""
-    conds = [rotting_in(st, now, d) for st, d in thresholds.items() if st in OPEN_STAGES]
-    if not conds:
-        return []
-    stmt = (
-        select(P.id, P.email, P.name, P.company, P.owner, P.stage, P.stage_since, P.deal_value)
-        .where(or_(*conds), *prospect_clauses(f))
-        .order_by(P.stage_since, P.id)
-        .limit(limit)
-    )
-    return [RottingRow(*row) for row in s.execute(stmt)]
+    """Rotting prospects, longest in their stage first (at most ``limit``).
+
+    One index range per stage in ``stage_since`` order, stopping at ``limit`` (an OR over
+    the stages cannot use the index order and sorted every late prospect), merged here."""
+    rows: list[RottingRow] = []
+    for st, d in thresholds.items():
+        if st not in OPEN_STAGES:
+            continue
+        stmt = (
+            select(P.id, P.email, P.name, P.company, P.owner, P.stage, P.stage_since, P.deal_value)
+            .where(rotting_in(st, now, d), *prospect_clauses(f))
+            .order_by(P.stage_since, P.id)
+            .limit(limit)
+        )
+        rows += [RottingRow(*row) for row in s.execute(stmt)]
+    return sorted(rows, key=lambda r: (r.stage_since, r.prospect_id))[:limit]
 
 
 __all__ = [

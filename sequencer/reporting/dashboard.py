@@ -105,11 +105,12 @@ def unanswered_by_rep(
 ) -> dict[str | None, tuple[int, int]]:
     """Owner -> (unanswered replies, of which past the reply SLA): the report's query per rep."""
     sla = timedelta(hours=config.reporting.reply_sla_hours)
+    f = q.ReportFilter(sequence=sequence, since=since)
     with db.read_session() as s:
-        return {
-            owner: q.unanswered_counts(s, q.ReportFilter(sequence=sequence, owner=owner, since=since), now=now, sla=sla)
-            for owner in owners
-        }
+        per = q.unanswered_counts_by_owner(s, f, now=now, sla=sla)
+    total = (sum(n for n, _ in per.values()), sum(b for _, b in per.values()))
+    # owner None was asked as "no owner filter", i.e. everyone's: kept as it was
+    return {owner: total if owner is None else per.get(owner, (0, 0)) for owner in owners}
 
 
 def unanswered_enrollments(db: Database, enrollment_ids: list[int]) -> frozenset[int]:

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from sequencer.config import Config
 from sequencer.core import lifecycle
+from sequencer.db import counted
 from sequencer.db import report_leads as lists
 from sequencer.db import reports as q
 from sequencer.db.intents import coming_back, intent_counts
@@ -177,7 +178,7 @@ def build_report(
     stalled_after = timedelta(days=rep_cfg.stalled_after_days)
     sla = timedelta(hours=rep_cfg.reply_sla_hours)
     with db.read_session() as s:
-        groups = q.status_groups(s, f)
+        groups = counted.status_groups(s, f)
         names = q.sequence_records(s)
         durations = q.reply_durations(s, f)
         age, nxt = q.aging_histograms(s, f, now=now)
@@ -185,7 +186,7 @@ def build_report(
         stalled = lists.stalled_leads(s, f, now=now, stalled_after=stalled_after, limit=list_limit)
         unanswered_n, breaches = q.unanswered_counts(s, f, now=now, sla=sla)
         unanswered = lists.unanswered_replies(s, f, limit=list_limit)
-        pipeline = q.pipeline_value(s, f)
+        pipeline = counted.pipeline_value(s, f)
         variants = q.variant_figures(s, f)
         events = q.events_by_kind(s, f, window=window)
         replied_in_window, answered_in_window = q.reply_activity(s, f, window=window)
