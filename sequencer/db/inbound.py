@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, literal, or_, select, update
+from sqlalchemy import bindparam, case, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -111,15 +111,34 @@ def known_message_ids(
     return set(rows)
 
 
+_STORE: dict[str, Any] = {}  # dialect name -> the INSERT, built once (compiled once, cached)
+
+
+def _store_statement(dialect: str) -> Any:
+    """One INSERT ... ON CONFLICT DO NOTHING RETURNING id for the dialect, built once.
+
+    Executed with a list of parameter sets (``insertmanyvalues``): SQLAlchemy compiles it
+    once and batches the rows itself, where ``.values(rows)`` built and compiled a new
+    statement with every row's values inlined for each chunk.
+    """
+    stmt = _STORE.get(dialect)
+    if stmt is None:
+        make = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = (
+            make(InboundMessage.__table__)
+            .on_conflict_do_nothing(index_elements=["mailbox", "folder", "uidvalidity", "uid"])
+            .returning(InboundMessage.__table__.c.id)
+        )
+        _STORE[dialect] = stmt
+    return stmt
+
+
 def store_inbound(s: Session, rows: Sequence[Mapping[str, Any]]) -> int:
     """Insert verdict rows, skipping any whose (mailbox, folder, uidvalidity, uid) exists."""
     if not rows:
         return 0
-    stmt = _insert(s)(InboundMessage).values(list(rows))
-    stmt = stmt.on_conflict_do_nothing(
-        index_elements=["mailbox", "folder", "uidvalidity", "uid"]
-    ).returning(InboundMessage.id)
-    return len(s.execute(stmt).all())
+    stmt = _store_statement(s.get_bind().dialect.name)
+    return len(s.execute(stmt, [dict(r) for r in rows]).all())
 
 
 # --- applying verdicts (phase 2) ---------------------------------------------------------
@@ -144,43 +163,60 @@ def pending_inbound(
     )
 
 
+_T = InboundMessage.__table__
+# Built once: per-message statements are executed with parameters only, so SQLAlchemy's
+# compiled cache serves them (building one per message cost more than running it).
+_TAKE = (
+    update(_T)
+    .where(_T.c.id == bindparam("row_id"), _T.c.applied.is_(False), _T.c.error.is_(None))
+    .values(applied=True)
+    .returning(_T.c.id)
+)
+_MARK = (
+    update(_T)
+    .where(_T.c.id == bindparam("row_id"))
+    .values(applied=True, error=None, enrollment_id=bindparam("enrollment_id"))
+)
+_SET_ASIDE = (
+    update(_T)
+    .where(_T.c.id == bindparam("row_id"), _T.c.applied.is_(False))
+    .values(error=bindparam("error"))
+)
+
+
 def take_for_apply(s: Session, row_id: int) -> bool:
     """Mark the row applied before its effect runs (same transaction); False when another
     poller applied it meanwhile, so the loser of that race does nothing at all.
 
     On PostgreSQL the UPDATE waits for the winner's row lock and then sees it applied.
     """
-    taken = s.execute(
-        update(InboundMessage)
-        .where(
-            InboundMessage.id == row_id,
-            InboundMessage.applied.is_(False),
-            InboundMessage.error.is_(None),
-        )
+    return s.execute(_TAKE, {"row_id": row_id}).first() is not None
+
+
+def take_many_for_apply(s: Session, row_ids: Sequence[int]) -> set[int]:
+    """``take_for_apply`` for rows with no effect at all (own mail, unrelated), in one UPDATE.
+
+    Returns the ids this poller took; the rest another poller applied meanwhile.
+    """
+    if not row_ids:
+        return set()
+    stmt = (
+        update(_T)
+        .where(_T.c.id.in_(bindparam("ids", expanding=True)))
+        .where(_T.c.applied.is_(False), _T.c.error.is_(None))
         .values(applied=True)
-        .returning(InboundMessage.id)
-        .execution_options(synchronize_session=False)
-    ).first()
-    return taken is not None
+        .returning(_T.c.id)
+    )
+    return set(s.scalars(stmt, {"ids": list(row_ids)}))
 
 
 def mark_applied(s: Session, row_id: int, *, enrollment_id: int | None) -> None:
-    s.execute(
-        update(InboundMessage)
-        .where(InboundMessage.id == row_id)
-        .values(applied=True, error=None, enrollment_id=enrollment_id)
-        .execution_options(synchronize_session=False)
-    )
+    s.execute(_MARK, {"row_id": row_id, "enrollment_id": enrollment_id})
 
 
 def set_aside(s: Session, row_id: int, error: str) -> None:
     """Quarantine one message with its error; ``inbound retry`` puts it back."""
-    s.execute(
-        update(InboundMessage)
-        .where(InboundMessage.id == row_id, InboundMessage.applied.is_(False))
-        .values(error=error[:2000])
-        .execution_options(synchronize_session=False)
-    )
+    s.execute(_SET_ASIDE, {"row_id": row_id, "error": error[:2000]})
 
 
 def release_set_aside(s: Session, mailbox: str | None = None) -> int:

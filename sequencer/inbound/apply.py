@@ -3,7 +3,8 @@
 Each message is attributed (``attribution``) and acted on (``effects``, ``filing``,
 ``leads``) in its own savepoint: one that raises is set aside with its error
 (``inbound_messages.error``) and the batch goes on; ``sequencer inbound retry`` puts
-set-aside messages back. Batches of ``APPLY_BATCH`` commit one at a time, so a crash
+set-aside messages back. Own mail and unrelated mail have no effect: each batch takes
+them in one UPDATE, without savepoints (most of an inbox is newsletters). Batches of ``APPLY_BATCH`` commit one at a time, so a crash
 loses at most one batch's work, which the next poll re-applies (stored verdicts are
 applied exactly once: ``mark_applied`` commits with the effect).
 """
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 APPLY_BATCH = 500
 MARK_SEEN_KINDS = ("auto_reply", "bounce")  # machine mail we handled: read it for the rep
+INERT_KINDS = ("own", "unrelated")  # no effect: taken in one UPDATE per batch
 
 
 def apply_pending(
@@ -59,14 +61,23 @@ def apply_pending(
             rows = q.pending_inbound(s, mailbox.name, sent_folder, APPLY_BATCH)
             if not rows:
                 break
+            inert = [r for r in rows if r.kind in INERT_KINDS]
+            taken = q.take_many_for_apply(s, [r.id for r in inert])
+            for row in inert:  # nothing to do but mark them: one UPDATE, no savepoints
+                if row.id in taken:
+                    applied += 1
+                    kinds[row.kind] += 1
             for row in rows:
+                if row.kind in INERT_KINDS:
+                    continue
                 savepoint = s.begin_nested()
                 try:
                     if not q.take_for_apply(s, row.id):  # another poller applied it
                         savepoint.commit()
                         continue
                     enrollment_id, counts = _apply_one(s, ctx, row)
-                    q.mark_applied(s, row.id, enrollment_id=enrollment_id)
+                    if enrollment_id is not None:  # taking it already marked it applied
+                        q.mark_applied(s, row.id, enrollment_id=enrollment_id)
                     savepoint.commit()
                 except Exception as exc:  # quarantine, never crash the batch
                     savepoint.rollback()
@@ -95,7 +106,7 @@ def apply_pending(
 
 def _apply_one(s: Session, ctx: ApplyContext, row: InboundMessage) -> tuple[int | None, Counts]:
     """What one verdict does; returns the enrollment it is about (if any) and its counts."""
-    if row.kind in ("own", "unrelated"):
+    if row.kind in INERT_KINDS:
         return None, NOTHING
     if row.kind == "sent":
         return effects.apply_sent(s, ctx, row)
