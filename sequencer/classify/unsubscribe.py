@@ -83,6 +83,9 @@ class UnsubscribeRequest(Rule):
         re.I,
     )
     OFFER = re.compile(r"^\W*(here|link|below|at any time|hier|ici|aqu[íi]|qui)\b", re.I)
+    # "Unsubscribe from what?": the writer questions the word (often before asking for the
+    # quote), which is a reply; "unsubscribe me from this list" is still a request.
+    QUESTIONED = re.compile(r"^\s+from\s+(what|which\b[^?.!]{0,30})\s*\?", re.I)
 
     def _footer(self, text: str, match: re.Match[str]) -> bool:
         before = text[max(0, match.start() - 40) : match.start()]
@@ -97,6 +100,8 @@ class UnsubscribeRequest(Rule):
             return Decision("unsubscribe", f"the whole reply is {bare.group(1)!r}")
         for match in self.NEGATABLE.finditer(text if len(text.split()) < 40 else ""):
             before = text[max(0, match.start() - 25) : match.start()]
+            if self.QUESTIONED.match(text[match.end() :]):
+                continue
             if not self.NEGATION.search(before) and not self._footer(text, match):
                 return Decision("unsubscribe", f"en phrase {match.group(0)!r}")
         for language, pattern in self.PATTERNS.items():

@@ -445,6 +445,8 @@ def test_ip_addresses_in_the_pasted_original_are_not_status_codes() -> None:
         "Por favor, darme de baja.",
         "No me contacten más, gracias.",
         "How do I unsubscribe?",
+        "Unsubscribe me from this list, please.",
+        "Unsubscribe from all of these, thanks.",
     ],
 )
 def test_short_opt_out_replies(body: str) -> None:
@@ -465,6 +467,9 @@ def test_short_opt_out_replies(body: str) -> None:
         "We need to get the old system off the list of approved tools first.",
         "Ich habe keine E-Mails mit dem Angebot bekommen.",
         "Not interested right now, maybe next quarter.",
+        # A question about the word, not a request: the writer wants the quote.
+        "Unsubscribe from what? I never signed up for anything. But yes, send me the quote.",
+        "Unsubscribe from which list? I only spoke to your colleague. Happy to see the pricing.",
     ],
 )
 def test_short_replies_that_only_look_like_opt_outs(body: str) -> None:
