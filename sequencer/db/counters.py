@@ -25,6 +25,12 @@ SQLite (one writer at a time) updates one row per key in place; PostgreSQL appen
 rows (concurrent writers never lock a shared counter row, so they cannot deadlock or
 lose a count; tests/reporting/test_counters_concurrent.py) and folds them now and then.
 Readers sum per key and skip zeros, so both layouts read the same.
+
+Lock order on PostgreSQL: an enrollment write locks the enrollment, then (in its trigger)
+the prospect. A transaction that changes a prospect and one of its existing enrollments
+must therefore write the enrollment first (``people.state_changes.reassign`` flushes it
+before the prospect; tests/people/test_reassign_locks.py), or it can deadlock with a
+worker recording on that enrollment.
 """
 
 from __future__ import annotations

@@ -351,6 +351,10 @@ def reassign(
         for task in _open_tasks(s, e.id):
             task.owner = to_owner
         e.owner = to_owner
+        # The enrollment before the prospect, the order the counter triggers lock them in
+        # (db/counters.py): the ORM would flush the parent row first, and a worker writing
+        # this enrollment meanwhile would then deadlock with us on PostgreSQL.
+        s.flush()
         p.owner = to_owner
         p.updated_at = now
         store.record_event(
