@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, literal, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -48,14 +48,42 @@ def save_folder_cursor(
     highestmodseq: int | None,
     now: datetime,
 ) -> None:
-    row = s.get(FolderState, (mailbox, folder))
-    if row is None:
-        row = FolderState(mailbox=mailbox, folder=folder)
-        s.add(row)
-    row.uidvalidity = uidvalidity
-    row.last_uid = last_uid
-    row.highestmodseq = highestmodseq
-    row.last_poll_at = now
+    """Record how far a poll read a folder: one upsert that only ever moves forward.
+
+    Two workers polling the same folder both read "no cursor yet" on their first poll;
+    a read-then-insert made the second one's whole store transaction fail on the primary
+    key. And a slower poll finishing after a faster one must not move the cursor back
+    (the next poll would fetch again what was already stored). So: ``INSERT .. ON
+    CONFLICT DO UPDATE`` keeping the larger UID and mod-sequence, unless the server
+    renumbered the folder (a new UIDVALIDITY), which starts over from the new cursor.
+    """
+    upsert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    table = FolderState.__table__
+    stmt = upsert(table).values(
+        mailbox=mailbox, folder=folder, uidvalidity=uidvalidity, last_uid=last_uid,
+        highestmodseq=highestmodseq, last_poll_at=now,
+    )
+    new, old = stmt.excluded, table.c
+    same = old.uidvalidity == new.uidvalidity
+
+    def furthest(column: str) -> Any:
+        kept, offered = old[column], new[column]
+        return case((and_(same, kept.is_not(None), or_(offered.is_(None), kept > offered)), kept), else_=offered)
+
+    s.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[old.mailbox, old.folder],
+            set_={
+                "uidvalidity": new.uidvalidity,
+                "last_uid": furthest("last_uid"),
+                "highestmodseq": furthest("highestmodseq"),
+                "last_poll_at": new.last_poll_at,
+            },
+        )
+    )
+    cached = s.identity_map.get(s.identity_key(FolderState, (mailbox, folder)))
+    if cached is not None:  # a cursor this session read earlier is now stale
+        s.expire(cached)
 
 
 def record_poll(s: Session, mailbox: str, *, now: datetime | None, error: str | None) -> None:

@@ -101,3 +101,48 @@ def test_the_watermark_only_moves_forward_and_a_failure_keeps_it(project: Projec
         state = s.get(MailboxState, "rep")
         assert state is not None
         assert (state.last_poll_at, state.last_poll_error) == (late + timedelta(minutes=1), None)
+
+
+def _cursor(db: Any) -> tuple[int, int, int | None]:
+    from sequencer.db.inbound import folder_cursor
+
+    with db.session() as s:
+        row = folder_cursor(s, "rep", "INBOX")
+        assert row is not None
+        return row.uidvalidity, row.last_uid, row.highestmodseq
+
+
+def test_two_pollers_saving_a_new_folder_cursor_at_once_both_succeed(postgres, clock) -> None:  # type: ignore[no-untyped-def]
+    """Two workers' first poll of a folder: both saw no cursor, both write one.
+
+    The second used to fail its whole store transaction (a unique violation on
+    folder_state), so that poll recorded nothing it had fetched. PostgreSQL only: on
+    SQLite a poll's store transaction holds the one write lock from its first read.
+    """
+    from sequencer.db.inbound import folder_cursor, save_folder_cursor
+    from sequencer.db.session import Database
+
+    db = Database(postgres.fresh_database())
+    now = clock.now()
+    with db.session() as first, db.session() as second:
+        assert folder_cursor(first, "rep", "INBOX") is None
+        assert folder_cursor(second, "rep", "INBOX") is None
+        save_folder_cursor(first, "rep", "INBOX", uidvalidity=7, last_uid=120, highestmodseq=520, now=now)
+        first.commit()
+        save_folder_cursor(second, "rep", "INBOX", uidvalidity=7, last_uid=100, highestmodseq=500, now=now)
+    # the slower poller read less: the cursor keeps the furthest point either reached
+    assert _cursor(db) == (7, 120, 520)
+    db.dispose()
+
+
+def test_the_folder_cursor_only_moves_forward_until_uidvalidity_changes(db, clock) -> None:  # type: ignore[no-untyped-def]
+    from sequencer.db.inbound import save_folder_cursor
+
+    now = clock.now()
+    for last_uid, modseq in ((50, 300), (80, 310), (60, 305)):
+        with db.session() as s:
+            save_folder_cursor(s, "rep", "INBOX", uidvalidity=7, last_uid=last_uid, highestmodseq=modseq, now=now)
+    assert _cursor(db) == (7, 80, 310)
+    with db.session() as s:  # the server renumbered the folder: start over from its cursor
+        save_folder_cursor(s, "rep", "INBOX", uidvalidity=9, last_uid=3, highestmodseq=None, now=now)
+    assert _cursor(db) == (9, 3, None)
