@@ -14,7 +14,7 @@ import re
 
 # "Not now" without a period is still not_now (the default delay applies).
 DEFER: dict[str, str] = {
-    "en": r"\bnot (right )?now\b|\bnot at (the|this) (moment|time|point)\b|\bnot this (quarter|year|month|season)\b"
+    "en": r"\bnot (right )?now\b|\bnot the right time\b|\bnot at (the|this) (moment|time|point)\b|\bnot this (quarter|year|month|season)\b"
     r"|\b(no|not)\b[^.!?\n]{0,40}\b(right now|at the moment|at this time|for now|currently|this (quarter|year))\b"
     r"|\bmaybe later\b|\blater (this|in the|next) (year|quarter)\b|\b(get|come|circle) back to (me|us)\b"
     r"|\b(reach|check|circle|follow) (out|back|up)( with (me|us))?( again)? (in|after|next|around|early|later)\b"
@@ -206,7 +206,7 @@ MEETING: dict[str, str] = {
     r"|视频会议|面谈|面談",
 }
 INTERESTED: dict[str, str] = {
-    "en": r"\binterested\b|\bsounds (good|interesting|great|promising)\b|\btell me more\b|\bsend (me |us |over )?(some )?(more )?(info|details|information|pricing)\b"
+    "en": r"\binterested\b|\bsounds (good|interesting|great|promising)\b|\btell me more\b|\bsend (me |us |over )?(the |a |your |some )?(more )?(info|details|information|pricing|quote|proposal|offer)\b"
     r"|\bkeen\b|\bwould love to (learn|hear|see)\b|\bhappy to (learn|hear)\b|\bcurious\b|\blearn more\b|\bwhat (does it|would it) cost\b",
     "de": r"\binteressant\b|\binteressiert\b|\bgerne mehr\b|\bmehr erfahren\b|\b(schicken|senden) sie (mir|uns) (gerne )?(mehr|weitere|infos|informationen|ein angebot)"
     r"|\bklingt gut\b|\bwas kostet\b",
