@@ -36,7 +36,7 @@ DEFER: dict[str, str] = {
     r"|\bretomemos\b|\bretomar (el tema|la conversación)\b|\bmás adelante\b|\bmás tarde\b|\bpor el momento no\b",
     "it": r"\bnon (ora|adesso|in questo (momento|periodo))\b|\b(al|per il) momento no\b|\bper ora no\b|\bora come ora no\b"
     r"|\bnon (è|e') (il|un) (momento|buon momento)\b|\bnon (è|e') il momento giusto\b|\bpiù avanti\b|\bpiù in là\b"
-    r"|\bricontatt(ami|atemi|armi|i|erci|arci)\b|\bmi ricontatti\b|\b(ri)?sentiamoci\b|\bci (ri)?sentiamo\b|\bne riparliamo\b"
+    r"|\bricontatt(ami|atemi|armi|i|erci|arci)\b|\bmi ricontatti\b|\brisentiamoci\b|\bci risentiamo\b|\bne riparliamo\b"
     r"|\briparliamone\b|\bmi riscriv(a|i)\b|\briscriv(imi|etemi|ermi)\b|\b(torni|tornate) a (scrivermi|contattarmi)\b"
     r"|\bquest'anno no\b|\bnon abbiamo (ancora )?(il )?budget\b|\bin questo momento non\b",
     "pt": r"\bagora não\b|\bnão (é )?agora\b|\b(no|neste) momento não\b|\bpor (enquanto|agora) não\b"

@@ -35,7 +35,7 @@ for _number, _names in enumerate(
         " | styczeń styczen stycznia styczniu",
         "february feb februar février fevrier febrero | febbraio fevereiro | februari"
         " | luty lutego lutym",
-        "march märz maerz mars marzo | março marco | maart marts | marzec marca marcu",
+        "march märz maerz mars marzo | março | maart marts | marzec marca marcu",
         "april apr avril abril | aprile | kwiecień kwiecien kwietnia kwietniu",
         "may mai mayo | maggio maio | mei maj | maja maju",
         "june juni juin junio | giugno junho | czerwiec czerwca czerwcu",
