@@ -102,7 +102,7 @@ _CJK_NOT_NAMES = {"我", "我们", "我們", "您", "他", "她", "担当", "担
 # "Not the right time to talk about the renewal, but yes, send the quote": a deferral followed by
 # a contrast and a plain yes is no deferral.
 _CONTRAST = re.compile(
-    r"\b(but|however|aber|jedoch|mais|pero|sin embargo|ma|però|mas|porém|maar|men|ale|mutta)\b|でも|ですが|ませんが|けど|けれど|但是|不过|不過",
+    r"\b(but|however|aber|jedoch|mais|pero|sin embargo|ma|però|mas|porém|maar|men|ale|mutta)\b|でも|ですが|ませんが|が、|けど|けれど|但是|不过|不過",
     re.I,
 )
 

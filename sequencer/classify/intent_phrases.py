@@ -50,23 +50,23 @@ DEFER: dict[str, str] = {
     r"|\b(kom|komen) (er )?(later )?(graag |gerust )?op terug\b|\bmail (mij|me|ons) (dan )?(opnieuw|later|nog eens)\b"
     r"|\blater (nog eens|opnieuw)\b|\bkijken we er (weer|opnieuw) naar\b|\bniet aan de orde\b",
     "sv": r"\binte (just )?nu\b|\bjust nu inte\b|\b(för tillfället|för närvarande) inte\b|\binte för (tillfället|närvarande)\b"
-    r"|\binte aktuellt\b|\bhör av dig( igen)?\b|\båterkom\b|\bkontakta (mig|oss) (igen|i|efter|senare)\b|\bsenare i år\b"
-    r"|\binte rätt (tid|tidpunkt)\b|\bdålig timing\b|\blängre fram\b|\bsenare\b",
+    r"|\binte aktuellt\b|\bhör av dig (igen|i|efter|om (ett|en|några|\d))\b|\båterkom\b|\bkontakta (mig|oss) (igen|i|efter|senare)\b|\bsenare i år\b"
+    r"|\binte rätt (tid|tidpunkt)\b|\bdålig timing\b|\blängre fram\b",
     "da": r"\bikke (lige )?nu\b|\bikke på nuværende tidspunkt\b|\bikke aktuelt\b|\bkontakt (mig|os) (igen|i|efter|senere)\b"
     r"|\bvend (gerne )?tilbage\b|\bskriv (gerne )?(igen|tilbage)\b|\bpå et senere tidspunkt\b|\bikke det rette tidspunkt\b"
-    r"|\bsenere på året\b|\bhar (for )?travlt\b",
+    r"|\bsenere på året\b|\bhar (for )?travlt (lige nu|i øjeblikket|indtil)\b",
     "no": r"\bikke (akkurat )?nå\b|\bikke for øyeblikket\b|\bikke aktuelt\b|\bkontakt (meg|oss) (igjen|i|etter|senere)\b"
     r"|\bta (gjerne )?kontakt( med (meg|oss))? igjen\b|\bpå et senere tidspunkt\b|\bikke (riktig|rett) tidspunkt\b"
     r"|\bpasser (dårlig|ikke) (nå|akkurat nå)\b|\bsenere i år\b|\bta det opp igjen\b",
     "pl": r"\bnie teraz\b|\bteraz nie\b|\bnie w tej chwili\b|\bw tej chwili nie\b|\bobecnie nie\b|\bna razie nie\b|\bna chwilę obecną nie\b"
-    r"|\b(to )?nie jest (to )?(dobry|odpowiedni) (moment|czas)\b|\bpóźniej\b|\bodezw(ij|ijcie|ać|a) się\b|\bproszę się odezwać\b"
+    r"|\b(to )?nie jest (to )?(dobry|odpowiedni) (moment|czas)\b|\bpóźniej (w tym roku|w przyszłym)|\bodezw(ij|ijcie|ać|a) się\b|\bproszę się odezwać\b"
     r"|\bwróćmy do (tematu|rozmowy)\b|\bproszę wrócić\b|\bwrócimy do tematu\b|\bskontaktuj(cie)? się (ze mną|z nami) (ponownie|w|po|za)\b"
     r"|\bproszę o (ponowny )?kontakt (w|po|za|ponownie)\b",
-    "fi": r"\bei (juuri )?nyt\b|\bei tällä hetkellä\b|\bmyöhemmin\b|\bottakaa yhteyttä uudelleen\b|\bpalataan asiaan\b"
+    "fi": r"\bei (juuri )?nyt\b|\bei tällä hetkellä\b|\bmyöhemmin (uudelleen|tänä vuonna)\b|\bottakaa yhteyttä uudelleen\b|\bpalataan asiaan\b"
     r"|\bolkaa yhteydessä\b|\bota yhteyttä uudelleen\b",
-    "ja": r"今は|現時点では|現在は|今のところ|時期尚早|改めて(ご)?連絡|また(ご)?連絡|タイミングが(合わ|悪)|後日|落ち着いたら"
+    "ja": r"(今は|現時点では|現在は|今のところ|現状では)[^。！？\n]{0,20}(忙し|難し|ありません|できません|ない|予定|タイミング|余裕|見送|無理|厳し)|時期尚早|改めて(ご)?連絡|また(ご)?連絡|タイミングが(合わ|悪)|後日|落ち着いたら"
     r"|その頃に|改めてご相談|改めてお願い",
-    "zh": r"现在不|現在不|目前(暂时)?不|暂时不|暫時不|暂不|现阶段不|時機不|时机不|以后再|以後再|再联系|再聯繫|再联络|晚点再"
+    "zh": r"(现在|現在|目前|暂时|暫時|现阶段|現階段)(暂时|暫時|还|還)?(不|没有|沒有)(太)?(需要|考虑|考慮|方便|合适|合適|打算|计划|計劃)|暂不(需要|考虑)|暫不(需要|考慮)|時機不|时机不|以后再|以後再|再联系|再聯繫|再联络|晚点再"
     r"|过段时间|過段時間|改天|到时候再|到時候再|再说吧|再說吧",
 }
 # A period plus one of these is a deferral too: "let's talk in March", "schreiben Sie mir im Mai".
@@ -92,19 +92,19 @@ NOT_INTERESTED: dict[str, str] = {
     "es": r"\bno (me|nos) interesa\b|\bno estamos interesados\b|\bno estoy interesad[oa]\b|\bno,? gracias\b"
     r"|\bya (tenemos|contamos con)\b|\bno (lo )?necesitamos\b",
     "it": r"\bnon (sono|siamo) interessat[oaie]\b|\bnon (mi|ci) interessa\b|\bnessun interesse\b|\bno,? grazie\b"
-    r"|\bnon fa per noi\b|\babbiamo già\b|\bnon ne abbiamo bisogno\b|\bnon abbiamo bisogno\b|\bsiamo (già )?a posto\b",
+    r"|\bnon fa per noi\b|\babbiamo già (un|una|uno)\b|\bnon ne abbiamo bisogno\b|\bnon abbiamo bisogno\b|\bsiamo (già )?a posto\b",
     "pt": r"\bnão (estou|estamos) interessad[oa]s?\b|\bnão (me|nos) interessa\b|\bsem interesse\b|\bnão temos interesse\b"
-    r"|\bnão,? obrigad[oa]\b|\bjá temos\b|\bnão precisamos\b|\bnão é para nós\b",
+    r"|\bnão,? obrigad[oa]\b|\bjá temos (um|uma)\b|\bnão precisamos\b|\bnão é para nós\b",
     "nl": r"\bgeen interesse\b|\bniet geïnteresseerd\b|\bniet geinteresseerd\b|\bnee,? dank(je| je| u)\b|\bgeen behoefte\b"
-    r"|\bhebben (dit |dat )?al\b|\bniet nodig\b|\bniets voor ons\b",
-    "sv": r"\binte intresserad(e)?\b|\binget intresse\b|\bnej,? tack\b|\bvi har redan\b|\binget behov\b|\bbehöver (inte|inget)\b"
+    r"|\bwe hebben (hier )?al (een|iets|een andere)\b|\bniet nodig\b|\bniets voor ons\b",
+    "sv": r"\binte intresserad(e)?\b|\binget intresse\b|\bnej,? tack\b|\bvi har redan (en|ett|någon|några)\b|\binget behov\b|\bbehöver (inte|inget)\b"
     r"|\binte för oss\b",
-    "da": r"\bikke interesseret\b|\bingen interesse\b|\bnej,? tak\b|\bvi har allerede\b|\bintet behov\b|\bhar ikke brug for\b"
+    "da": r"\bikke interesseret\b|\bingen interesse\b|\bnej,? tak\b|\bvi har allerede (en|et|nogen)\b|\bintet behov\b|\bhar ikke brug for\b"
     r"|\bikke noget for os\b",
-    "no": r"\bikke interessert\b|\bingen interesse\b|\bnei,? takk\b|\bvi har allerede\b|\bikke behov\b|\btrenger ikke\b"
+    "no": r"\bikke interessert\b|\bingen interesse\b|\bnei,? takk\b|\bvi har allerede (en|et|noen)\b|\bikke behov\b|\btrenger ikke\b"
     r"|\bikke noe for oss\b",
     "pl": r"\bnie (jesteśmy|jestem) zainteresowan[iya]\b|\bnie interesuje (mnie|nas)\b|\bbrak zainteresowania\b"
-    r"|\bnie,? dziękuję\b|\bmamy już\b|\bnie potrzebujemy\b|\bnie jesteśmy zainteresowane\b",
+    r"|\bnie,? dziękuję\b|\bmamy już (dostawcę|system|rozwiązanie|podobne)\b|\bnie potrzebujemy\b|\bnie jesteśmy zainteresowane\b",
     "fi": r"\bei kiinnosta\b|\bemme ole kiinnostuneita\b|\ben ole kiinnostunut\b|\bei kiitos\b|\bemme tarvitse\b",
     "ja": r"興味(が|は)(ありません|ございません|ない)|必要(ありません|ない|ございません)|結構です|不要です|見送らせて|見送りとさせて"
     r"|お断り|検討しておりません|予定はありません|間に合って(い)?ます",
@@ -149,15 +149,15 @@ REFER: dict[str, str] = {
     r"|\bj'ai transmis (votre (message|mail) )?à|\bje mets en copie",
     "es": r"\bhable con|\bhablar con|\bcontacte (a|con)|\bpóngase en contacto con|\bescriba a|\ben copia|\ble reenvío a"
     r"|\bhe reenviado (su|tu) (correo|mensaje) a|\bpongo en copia a",
-    "it": r"\bcontatt(i|a|ate)\b|\bsi rivolga\b|\brivolg(iti|etevi)\b|\bscriv(a|i) a\b|\bparl(i|a) con\b|\bsenta\b|\bin copia\b"
+    "it": r"\bcontatt(i|a|ate)\b|\bsi rivolga\b|\brivolg(iti|etevi)\b|\bscriv(a|i) a\b|\bparl(i|a) con\b|\bin copia\b"
     r"|\bho inoltrato\b|\bho messo in copia\b|\bmetto in copia\b",
-    "pt": r"\bfal(e|a|ar) com\b|\bentr(e|a) em conta(c)?to com\b|\bcont(a)?(c)?te\b|\bprocure\b|\bescrev(a|e) para\b|\bem cópia\b"
+    "pt": r"\bfal(e|a|ar) com\b|\bentr(e|a) em conta(c)?to com\b|\bcontate\b|\bcontacte\b|\bprocure (o|a)\b|\bescrev(a|e) para\b|\bem cópia\b"
     r"|\bcoloquei em cópia\b|\bencaminhei\b",
-    "nl": r"\bneem (dan |gerust |even )?contact op met\b|\bcontact opnemen met\b|\bspreek met\b|\bbel\b|\bmail\b|\bwend u tot\b"
+    "nl": r"\bneem (dan |gerust |even )?contact op met\b|\bcontact opnemen met\b|\bspreek met\b|\bbel (met )?(mijn|onze)\b|\bmail (met |naar )?(mijn|onze|naar)\b|\bwend u tot\b"
     r"|\bin (de )?cc\b|\bdoorgestuurd naar\b",
     "sv": r"\bkontakta\b|\bprata med\b|\btala med\b|\bvänd dig till\b|\bhör av dig till\b|\bskriv till\b|\bi kopia\b|\bvidarebefordrat\b",
-    "da": r"\bkontakt\b|\btal med\b|\bsnak med\b|\bhenvend dig til\b|\bskriv til\b|\bi cc\b|\bvideresendt\b",
-    "no": r"\bkontakt\b|\bsnakk med\b|\bta kontakt med\b|\bhenvend deg til\b|\bskriv til\b|\bpå kopi\b|\bvideresendt\b",
+    "da": r"\bkontakt(?=\s+(?:(?:venligst|gerne|min|mit|vores)\b|(?-i:[A-ZÆØÅ])))|\btal med\b|\bsnak med\b|\bhenvend dig til\b|\bskriv til\b|\bi cc\b|\bvideresendt\b",
+    "no": r"\bkontakt(?=\s+(?:(?:gjerne|min|mi|mitt|vår)\b|(?-i:[A-ZÆØÅ])))|\bsnakk med\b|\bta kontakt med\b|\bhenvend deg til\b|\bskriv til\b|\bpå kopi\b|\bvideresendt\b",
     "pl": r"\bskontaktuj(cie)? się z\b|\bproszę (się )?(skontaktować|kontaktować) (się )?z\b|\bporozmawiaj z\b|\bproszę napisać do\b"
     r"|\bw kopii\b|\bprzekazał(em|am)\b",
     "fi": r"\bottakaa yhteyttä\b|\bota yhteyttä\b|\bkääntykää\b",
@@ -194,12 +194,11 @@ MEETING: dict[str, str] = {
     r"|\bvideochamada\b|\bconversar (na|no|amanhã)\b",
     "nl": r"\bafspraak\b|\been (kort )?gesprek\b|\b(even )?bellen\b|\bbelafspraak\b|\been call\b|\bkennismaking\b|\bschikt het\b"
     r"|\bpast het (u|je|jou)\b|\bom \d{1,2}([:.]\d\d)? uur\b|\b(ben je|bent u) beschikbaar\b|\binplannen\b|\bvideogesprek\b",
-    "sv": r"\bmöte\b|\bett (kort )?samtal\b|\bringas\b|\bboka (ett|en)\b|\bpassar det\b|\bklockan \d|\bkl\.? \d|\bär du ledig\b|\bträffas\b"
-    r"|\bses\b",
+    "sv": r"\bmöte\b|\bett (kort )?samtal\b|\bringas\b|\bboka (ett|en)\b|\bpassar det\b|\bklockan \d|\bkl\.? \d|\bär du ledig\b|\bträffas\b|\bvi ses\b",
     "da": r"\bmøde\b|\bet (kort )?opkald\b|\ben (kort )?samtale\b|\bpasser det\b|\bklokken \d|\bkl\.? \d|\bbooke\b|\bmødes\b",
     "no": r"\bmøte\b|\ben (kort )?samtale\b|\bringes\b|\bpasser det\b|\bklokka \d|\bklokken \d|\bkl\.? \d|\bbooke\b|\btreffes\b",
     "pl": r"\bspotkanie\b|\bspotkać się\b|\brozmow(ę|a) (telefoniczn(ą|a)|online)\b|\bzadzwonić\b|\bumówić\b|\bumówmy\b"
-    r"|\bpasuje (panu|pani|ci|państwu)\b|\bo godzinie\b|\bo \d{1,2}([:.]\d\d)?\b|\b(jest pan|jest pani) dostępn(y|a)\b",
+    r"|\bpasuje (panu|pani|ci|państwu)\b|\bo godzinie\b|\bo (godz\.? )?\d{1,2}[:.]\d\d\b|\b(jest pan|jest pani) dostępn(y|a)\b",
     "fi": r"\btapaaminen\b|\bpalaveri\b|\bpuhelu\b|\bsopisiko\b|\bkello \d|\bklo \d",
     "ja": r"打ち合わせ|ミーティング|面談|お電話|ご都合|日程|\d{1,2}時|お時間(を)?いただけ|オンライン(会議|面談)|いかがでしょうか",
     "zh": r"开会|開會|会议|會議|见面|見面|通话|通話|电话沟通|打电话|打電話|约个时间|約個時間|有空|方便(吗|嗎|的话)|\d{1,2}点|\d{1,2}點"
