@@ -88,7 +88,7 @@ _NAME_AFTER_ROLE = re.compile(r"(?i:" + ph.REFER_ROLE + r")\s+(?:\w+\s+){0,3}?(?
 # Japanese and Chinese names have no capitals: they are read from their place around the cue
 # ("購買部の佐藤（...）にご連絡ください", "担当は佐藤です", "请联系我的同事张伟", "负责人是李娜").
 _CJK = r"[\u4e00-\u9fff\u30a0-\u30ff]"
-_PAREN = r"\s*(?:[（(][^）)\n]{0,80}[）)])?\s*"
+_PAREN = r"[ \t]?(?:[（(][^）)\n]{0,80}[）)])?[ \t]?"
 _CJK_NAMES = (
     re.compile(r"(?P<name>" + _CJK + r"{1,6}?)(?:さん|様|氏)?" + _PAREN + r"(?:にご連絡|に連絡|宛に|宛て|にお問い合わせ)"),
     re.compile(r"担当(?:者)?は" + _PAREN + r"(?P<name>" + _CJK + r"{1,6}?)(?:さん|様|氏)?" + _PAREN

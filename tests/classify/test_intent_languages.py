@@ -14,9 +14,10 @@ from datetime import date
 
 import pytest
 
+from sequencer.classify import classify
 from sequencer.classify.intent import read_intent, reengage_on
 from sequencer.core.periods import find_period, resolve
-from tests.classify.intent_mail import QUOTES, TODAY, intent
+from tests.classify.intent_mail import OWN, QUOTES, TODAY, intent, reply
 
 D = date
 NOT_NOW = [
@@ -235,3 +236,28 @@ def test_next_years_month_in_japanese_and_chinese_is_that_month_of_next_year() -
     assert found is not None and found.period is not None
     assert resolve(found.period, D(2027, 1, 12)) == D(2028, 3, 1)
     assert resolve(find_period("明年三月再联系吧"), D(2027, 1, 12)) == D(2028, 3, 1)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", [
+    "佐藤" * 50000, "佐" + " " * 100000 + "にご連絡", "3月に" * 30000, "请联系" * 30000, "担当は" * 40000,
+    "a marzo ero via " * 10000, "kontakt Lars " * 10000, "na maart " * 20000, "Non ora, ma " * 20000,
+])
+def test_hostile_text_in_the_new_languages_is_read_in_bounded_time(text: str) -> None:
+    """Long runs of the new cues (ideographs, names, periods) must not stall a poll."""
+    import signal
+
+    fired: list[int] = []
+
+    def stuck(*_: object) -> None:
+        fired.append(1)
+        raise TimeoutError("intent reading took over 5 s")
+
+    old = signal.signal(signal.SIGALRM, stuck)
+    signal.alarm(5)
+    try:
+        found = classify(reply(text, "ja-gmail"), own_addresses=OWN)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert not fired, "a hostile reply stalled the intent rules"
+    assert found.kind == "reply"
