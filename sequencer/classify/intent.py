@@ -163,8 +163,8 @@ def sentence(text: str, words: str) -> str:
     at = flat.lower().find(words.lower()) if words else -1
     if at < 0:
         return ""
-    start = max(flat.rfind(mark, 0, at) for mark in (". ", "! ", "? ", ": ")) + 1
-    ends = [e for e in (flat.find(mark, at + len(words)) for mark in (".", "!", "?")) if e >= 0]
+    start = max(flat.rfind(mark, 0, at) for mark in (". ", "! ", "? ", ": ", "。", "！", "？")) + 1
+    ends = [e for e in (flat.find(mark, at + len(words)) for mark in (".", "!", "?", "。", "！", "？")) if e >= 0]
     return flat[start: min(ends) + 1 if ends else len(flat)].strip()[:300]
 
 
