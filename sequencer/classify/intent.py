@@ -16,7 +16,9 @@ method) is in ``reason``. Order is the policy:
    kept; a past-only mention ("I was away in March") is no period and no deferral.
 5. not_interested, 6. meeting (asks for or proposes a time), 7. interested.
 
-None of them: ``None`` (a reply with no readable intent). Pure: no clock, no I/O.
+Phrases are per language in ``intent_phrases`` (the opt-out languages: en, de, fr, es, it, pt,
+nl, sv, da, no, pl, fi, ja, zh). None of them: ``None`` (a reply with no readable intent).
+Pure: no clock, no I/O.
 """
 
 from __future__ import annotations
