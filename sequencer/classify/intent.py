@@ -38,7 +38,9 @@ DEFAULT_DELAY_DAYS = 90  # reengage.default_delay_days when not configured
 INTENTS = (
     "interested", "meeting", "not_now", "referral", "not_interested", "wrong_person", "unsubscribe",
 )
-_EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.U)
+# Word characters but not ideographs or kana: "他的邮箱是liu.yang@..." has the address liu.yang@...
+_W = r"[^\W\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]"
+_EMAIL = re.compile(r"(?:" + _W + r"|[.+'-])+@(?:" + _W + r"|-)+(?:\.(?:" + _W + r"|-)+)+", re.U)
 _TITLE = (
     r"(?i:(?:mr|mrs|ms|dr|herrn?|frau|m|mme|mlle|sr|sra|srta|don|doña|sig|sig\.ra|sig\.a|dott|dott\.ssa"
     r"|ing|dhr|mevr|mevrouw|meneer|pan|pani|panem|panią|panu|hr|fru)\.?\s+)?"
@@ -68,6 +70,7 @@ _NOT_NAMES = {
     "mig", "meg", "oss", "os", "dem", "honom", "henne", "jego", "ją", "nas", "mnie", "pana", "panią",
     "acquisti", "compras", "inkoop", "inköp", "indkøb", "innkjøp", "zakupów", "dział", "hankinta",
     "ufficio", "venligst", "gerne", "gjerne", "gärna", "proszę", "per", "favore", "por", "favor",
+    "quem", "det", "dette", "deve", "tym",
     "lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "segunda", "terça", "quarta", "quinta",
     "sexta", "maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "måndag", "tisdag", "onsdag",
     "torsdag", "fredag", "mandag", "tirsdag", "poniedziałek", "wtorek", "środa", "czwartek", "piątek",
@@ -85,7 +88,8 @@ _LINK = (
 _NAMES_AFTER_CUE = re.compile(
     r"(?i:" + "|".join(ph.REFER.values()) + r")\s+" + _PLEASE + _LINK + _ROLE_WORD + _TITLE + _NAME
 )
-_NAME_BEFORE_ROLE = re.compile(_ROLE_WORD + _TITLE + _NAME + r"\s+(?:\([^)]*\)\s+)?(?i:" + ph.REFER_ROLE + ")")
+_NAME_BEFORE_ROLE = re.compile(_ROLE_WORD + _TITLE + _NAME + r"\s+(?:\([^)]*\)\s+)?"
+                               r"(?i:(?:who|som|der|che|que|die|który|która)\s+)?(?i:" + ph.REFER_ROLE + ")")
 _NAME_AFTER_ROLE = re.compile(r"(?i:" + ph.REFER_ROLE + r")\s+(?:\w+\s+){0,3}?(?:ist\s+)?" + _TITLE + _NAME)
 # Japanese and Chinese names have no capitals: they are read from their place around the cue
 # ("購買部の佐藤（...）にご連絡ください", "担当は佐藤です", "请联系我的同事张伟", "负责人是李娜").
@@ -97,6 +101,8 @@ _CJK_NAMES = (
                + r"(?:です|になります|となります|でございます)"),
     re.compile(r"(?:联系|聯繫|联络|聯絡|找)(?:一下)?(?:我的|我们的|我們的|我们|我們)?(?:同事|经理|經理|负责人|負責人)?"
                r"(?P<name>[\u4e00-\u9fff]{2,3}?)(?:先生|女士|小姐|经理|經理|总|總)?(?=[（(，,。\s]|$)"),
+    re.compile(r"(?P<name>" + _CJK + r"{1,6}?)(?:さん|様|氏)?(?:が担当|が対応|が窓口)"),
+    re.compile(r"(?:的|由)(?P<name>[\u4e00-\u9fff]{2,3}?)(?:先生|女士|小姐)?(?:负责|負責|跟进|跟進|对接|對接)"),
     re.compile(r"(?:负责人|負責人)(?:是|为|為)(?P<name>[\u4e00-\u9fff]{2,3}?)(?:先生|女士|小姐|经理|經理)?(?=[（(，,。\s]|$)"),
 )
 _CJK_NOT_NAMES = {"我", "我们", "我們", "您", "他", "她", "担当", "担当者", "弊社", "当社", "下記", "以下",
@@ -271,7 +277,7 @@ def _referrals(reading: Reading) -> tuple[list[Referral], str] | None:
     for pattern in _CJK_NAMES:
         for match in pattern.finditer(text):
             name = match.group("name")
-            if name in _CJK_NOT_NAMES or any(p.name == name for p in people):
+            if name in _CJK_NOT_NAMES or name[-1] in "部组組门門司" or any(p.name == name for p in people):
                 continue
             after = text[match.end("name"): match.end("name") + 80]
             near = _EMAIL.search(after)
@@ -334,6 +340,7 @@ class NotNow(IntentRule):
         self.patterns = ph.compiled(ph.DEFER)
         self.recontact = re.compile(ph.RECONTACT, re.I)
         self.yes = [*ph.compiled(ph.INTERESTED).values(), *ph.compiled(ph.MEETING).values()]
+        self.already = re.compile(ph.ALREADY, re.I)
 
     def _but_yes(self, text: str, words: str) -> bool:
         """"Not the right time for X, but yes, send the quote": the deferral is overruled."""
@@ -353,8 +360,8 @@ class NotNow(IntentRule):
             if near or verb is None:
                 return None
             hit = (None, verb.group(0))  # type: ignore[assignment]
-        elif period is None and self._but_yes(reading.text, hit[1]):
-            return None
+        elif period is None and (self._but_yes(reading.text, hit[1]) or self.already.search(reading.text)):
+            return None  # "not now for X, but yes ...", or "we already have one, not for now": no deferral
         words = repr(hit[1]) + (f", period {period.text!r}" if period else ", no period")
         quote = sentence(reading.text, period.text if period else hit[1])
         return Intent("not_now", self.name, words, hit[0], period=period, quote=quote)

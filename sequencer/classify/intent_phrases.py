@@ -64,9 +64,9 @@ DEFER: dict[str, str] = {
     r"|\bproszę o (ponowny )?kontakt (w|po|za|ponownie)\b",
     "fi": r"\bei (juuri )?nyt\b|\bei tällä hetkellä\b|\bmyöhemmin (uudelleen|tänä vuonna)\b|\bottakaa yhteyttä uudelleen\b|\bpalataan asiaan\b"
     r"|\bolkaa yhteydessä\b|\bota yhteyttä uudelleen\b",
-    "ja": r"(今は|現時点では|現在は|今のところ|現状では)[^。！？\n]{0,20}(忙し|難し|ありません|できません|ない|予定|タイミング|余裕|見送|無理|厳し)|時期尚早|改めて(ご)?連絡|また(ご)?連絡|タイミングが(合わ|悪)|後日|落ち着いたら"
+    "ja": r"(今は|現時点では|現在は|今のところ|現状では)(?![^。！？\n]{0,20}予定)[^。！？\n]{0,20}(忙し|難し|ありません|できません|ない|タイミング|余裕|見送|無理|厳し)|時期尚早|改めて(ご)?連絡|また(ご)?連絡|タイミングが(合わ|悪)|後日|落ち着いたら"
     r"|その頃に|改めてご相談|改めてお願い",
-    "zh": r"(现在|現在|目前|暂时|暫時|现阶段|現階段)(暂时|暫時|还|還)?(不|没有|沒有)(太)?(需要|考虑|考慮|方便|合适|合適|打算|计划|計劃)|暂不(需要|考虑)|暫不(需要|考慮)|時機不|时机不|以后再|以後再|再联系|再聯繫|再联络|晚点再"
+    "zh": r"(现在|現在|目前|暂时|暫時|现阶段|現階段)(暂时|暫時|还是|還是|还|還)?(不|没有|沒有)(太)?(需要|考虑|考慮|方便|合适|合適|打算|计划|計劃)|暂不(需要|考虑)|暫不(需要|考慮)|時機不|时机不|以后再|以後再|再联系|再聯繫|再联络|晚点再"
     r"|过段时间|過段時間|改天|到时候再|到時候再|再说吧|再說吧",
 }
 # A period plus one of these is a deferral too: "let's talk in March", "schreiben Sie mir im Mai".
@@ -107,7 +107,7 @@ NOT_INTERESTED: dict[str, str] = {
     r"|\bnie,? dziękuję\b|\bmamy już (dostawcę|system|rozwiązanie|podobne)\b|\bnie potrzebujemy\b|\bnie jesteśmy zainteresowane\b",
     "fi": r"\bei kiinnosta\b|\bemme ole kiinnostuneita\b|\ben ole kiinnostunut\b|\bei kiitos\b|\bemme tarvitse\b",
     "ja": r"興味(が|は)(ありません|ございません|ない)|必要(ありません|ない|ございません)|結構です|不要です|見送らせて|見送りとさせて"
-    r"|お断り|検討しておりません|予定はありません|間に合って(い)?ます",
+    r"|お断り|検討しておりません|予定は(ありません|ございません|ない)|間に合って(い)?ます",
     "zh": r"不感兴趣|不感興趣|没有兴趣|沒有興趣|没兴趣|不需要|不用了|暂无需求|没有需求|沒有需求|已经有|已經有|不考虑|不考慮",
 }
 WRONG_PERSON: dict[str, str] = {
@@ -149,7 +149,7 @@ REFER: dict[str, str] = {
     r"|\bj'ai transmis (votre (message|mail) )?à|\bje mets en copie",
     "es": r"\bhable con|\bhablar con|\bcontacte (a|con)|\bpóngase en contacto con|\bescriba a|\ben copia|\ble reenvío a"
     r"|\bhe reenviado (su|tu) (correo|mensaje) a|\bpongo en copia a",
-    "it": r"\bcontatt(i|a|ate)\b|\bsi rivolga\b|\brivolg(iti|etevi)\b|\bscriv(a|i) a\b|\bparl(i|a) con\b|\bin copia\b"
+    "it": r"\bcontatt(i|a|ate)\b|\b(deve|può|dovrebbe|puoi|devi) (sentire|contattare)\b|\bsi rivolga\b|\brivolg(iti|etevi)\b|\bscriv(a|i) a\b|\bparl(i|a) con\b|\bin copia\b"
     r"|\bho inoltrato\b|\bho messo in copia\b|\bmetto in copia\b",
     "pt": r"\bfal(e|a|ar) com\b|\bentr(e|a) em conta(c)?to com\b|\bcontate\b|\bcontacte\b|\bprocure (o|a)\b|\bescrev(a|e) para\b|\bem cópia\b"
     r"|\bcoloquei em cópia\b|\bencaminhei\b",
@@ -157,7 +157,7 @@ REFER: dict[str, str] = {
     r"|\bin (de )?cc\b|\bdoorgestuurd naar\b",
     "sv": r"\bkontakta\b|\bprata med\b|\btala med\b|\bvänd dig till\b|\bhör av dig till\b|\bskriv till\b|\bi kopia\b|\bvidarebefordrat\b",
     "da": r"\bkontakt(?=\s+(?:(?:venligst|gerne|min|mit|vores)\b|(?-i:[A-ZÆØÅ])))|\btal med\b|\bsnak med\b|\bhenvend dig til\b|\bskriv til\b|\bi cc\b|\bvideresendt\b",
-    "no": r"\bkontakt(?=\s+(?:(?:gjerne|min|mi|mitt|vår)\b|(?-i:[A-ZÆØÅ])))|\bsnakk med\b|\bta kontakt med\b|\bhenvend deg til\b|\bskriv til\b|\bpå kopi\b|\bvideresendt\b",
+    "no": r"\bkontakt(?=\s+(?:(?:gjerne|min|mi|mitt|vår)\b|(?-i:[A-ZÆØÅ])))|\bprøv(?=\s+(?:med\s+)?(?-i:[A-ZÆØÅ]))|\bsnakk med\b|\bta kontakt med\b|\bhenvend deg til\b|\bskriv til\b|\bpå kopi\b|\bvideresendt\b",
     "pl": r"\bskontaktuj(cie)? się z\b|\bproszę (się )?(skontaktować|kontaktować) (się )?z\b|\bporozmawiaj z\b|\bproszę napisać do\b"
     r"|\bw kopii\b|\bprzekazał(em|am)\b",
     "fi": r"\bottakaa yhteyttä\b|\bota yhteyttä\b|\bkääntykää\b",
@@ -169,12 +169,21 @@ REFER_ROLE = (
     r"\b(is|would be) (the|a) (right|best|better|correct) (person|contact)|\b(handles|owns|runs|manages|is in charge of|is responsible for)\b"
     r"|\bist (der|die) richtige|\bzuständig\b|\best (la|le) (bonne|bon) (personne|interlocuteur)|\bs'occupe de|\best en charge"
     r"|\bes la persona (adecuada|indicada)|\bse encarga|\bestá a cargo"
-    r"|\b(è|e') (la persona giusta|il responsabile|la responsabile|responsabile)|\bsi occupa\b"
+    r"|\b(è|e') (la persona giusta|il responsabile|la responsabile|responsabile)|\bsi occupa\b|\bsegue (gli|le|il|la|i)\b"
     r"|\bé a pessoa (certa|indicada)|\bé (o|a) responsável|\bcuida d"
-    r"|\bis de juiste (contact)?persoon|\bgaat (daar|hier|hierover) over|\bis verantwoordelijk"
+    r"|\bis (hiervoor |daarvoor |hier )?de juiste (contact)?persoon|\bcuida (disso|disto|de)\b|\bhar hand om\b|\bsköter\b|\btager sig af\b"
+    r"|\bgaat (daar|hier|hierover) over|\bis verantwoordelijk"
     r"|\bär rätt person|\bansvarar för|\ber den rette|\ber ansvarlig|\bstår for|\ber rett person|\bhar ansvar for"
     r"|\bjest (właściwą|odpowiednią) osobą|\bzajmuje się|\bodpowiada za"
     r"|が担当|担当者|负责|負責"
+)
+# "We already have one": with it, a "not for now" that names no period is a no ("我们已经有类似的
+# 系统了，暂时不考虑"), not a deferral.
+ALREADY = (
+    r"\bwe('re| are)? already (have|use|using|work with|working with)\b|\bhaben (wir )?bereits (ein|eine|einen)\b|\bnous avons déjà (un|une)\b"
+    r"|\bya (tenemos|contamos con|usamos)\b|\babbiamo già (un|una|uno)\b|\bjá temos (um|uma)\b|\bwe (hebben|werken) al (een|met)\b"
+    r"|\bvi har redan (en|ett)\b|\bvi har allerede (en|et)\b|\bmamy już (dostawcę|system|rozwiązanie|podobne|takie)\b|すでに(導入|利用|使用)|既に(導入|利用|使用)"
+    r"|已经有|已經有|已经在用|已經在用"
 )
 MEETING: dict[str, str] = {
     "en": r"\b(let's|let us|can we|could we|shall we|happy to|glad to|free to|want to|like to|love to) (meet|hop on a call|jump on a call|set up a (call|meeting|time)|schedule|book|have a (call|chat|quick call)|talk|chat|speak|connect)"
@@ -201,7 +210,7 @@ MEETING: dict[str, str] = {
     r"|\bpasuje (panu|pani|ci|państwu)\b|\bo godzinie\b|\bo (godz\.? )?\d{1,2}[:.]\d\d\b|\b(jest pan|jest pani) dostępn(y|a)\b",
     "fi": r"\btapaaminen\b|\bpalaveri\b|\bpuhelu\b|\bsopisiko\b|\bkello \d|\bklo \d",
     "ja": r"打ち合わせ|ミーティング|面談|お電話|ご都合|日程|\d{1,2}時|お時間(を)?いただけ|オンライン(会議|面談)|いかがでしょうか",
-    "zh": r"开会|開會|会议|會議|见面|見面|通话|通話|电话沟通|打电话|打電話|约个时间|約個時間|有空|方便(吗|嗎|的话)|\d{1,2}点|\d{1,2}點"
+    "zh": r"开会|開會|会议|會議|见面|見面|通话|通話|电话沟通|打电话|打電話|约个时间|約個時間|有空|方便(吗|嗎|的话)|\d{1,2}点|\d{1,2}點|[一二两三四五六七八九十]{1,3}点|(通|打)个电话|通電話|通电话"
     r"|视频会议|面谈|面談",
 }
 INTERESTED: dict[str, str] = {

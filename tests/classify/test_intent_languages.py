@@ -261,3 +261,21 @@ def test_hostile_text_in_the_new_languages_is_read_in_bounded_time(text: str) ->
         signal.signal(signal.SIGALRM, old)
     assert not fired, "a hostile reply stalled the intent rules"
     assert found.kind == "reply"
+
+
+@pytest.mark.parametrize(("quote", "body"), [
+    ("zh-outlook", "我们已经有类似的系统了，暂时不考虑，谢谢。"),
+    ("it-gmail", "Abbiamo già un fornitore, per ora no."),
+    ("sv-outlook", "Vi har redan en lösning, så inte just nu."),
+    ("pl-gmail", "Mamy już system do tego, na razie nie."),
+])
+def test_we_already_have_one_and_not_for_now_is_a_no(quote: str, body: str) -> None:
+    """A reason that closes the door plus "for now" with no period named is a polite no."""
+    found = intent(body, quote)
+    assert found is not None and found.intent == "not_interested", found
+
+
+def test_we_already_have_one_but_try_me_next_year_still_comes_back() -> None:
+    found = intent("Abbiamo già un fornitore, ma il contratto scade: mi ricontatti l'anno prossimo.", "it-outlook")
+    assert found is not None and found.intent == "not_now" and found.period is not None
+    assert resolve(found.period, TODAY) == D(2027, 1, 1)
