@@ -279,3 +279,21 @@ def test_we_already_have_one_but_try_me_next_year_still_comes_back() -> None:
     found = intent("Abbiamo già un fornitore, ma il contratto scade: mi ricontatti l'anno prossimo.", "it-outlook")
     assert found is not None and found.intent == "not_now" and found.period is not None
     assert resolve(found.period, TODAY) == D(2027, 1, 1)
+
+
+@pytest.mark.parametrize(("sample", "expected", "language"), [
+    ("wild3_r_not_now_no.eml", "not_now", "no"),  # "ikke akkurat nå, men ta kontakt igjen i mars"
+    ("wild_reply_ja.eml", "meeting", "ja"),  # "来週お打ち合わせ可能です。火曜日はいかがでしょうか"
+    ("wild2_reply_ja_quoted.eml", "interested", "ja"),  # "ぜひお話を伺いたいです", above its quote
+    ("wild_reply_nl.eml", "meeting", "nl"),  # "klinkt interessant. Kunnen we volgende week bellen?"
+])
+def test_the_sample_replies_in_the_new_languages_are_read(sample: str, expected: str, language: str) -> None:
+    from pathlib import Path
+
+    raw = (Path(__file__).parent / "samples" / sample).read_bytes()
+    verdict = classify(raw, own_addresses={"sam@rep.example"})
+    assert verdict.kind == "reply"
+    assert verdict.intent is not None and verdict.intent.intent == expected, verdict.intent
+    assert verdict.intent.language == language
+    if expected == "not_now":
+        assert verdict.intent.period is not None and verdict.intent.period.month == 3
