@@ -126,6 +126,7 @@ def classify(
     if decision.kind in ("bounce", "complaint") or decision.results:
         returned = tuple(dict.fromkeys([*decision.refs, *bounced_refs(mail)]))
     human = decision.kind in ("reply", "auto_reply", "unsubscribe")
+    language = _language(mail) if human else None
     reference = received or date_header(msg)
     return Verdict(
         kind=decision.kind,
@@ -154,9 +155,9 @@ def classify(
         thread_refs=thread,
         complainant=decision.complainant,
         feedback_type=decision.feedback_type,
-        language=_language(mail) if human else None,
+        language=language,
         dmarc=_dmarc(mail),
-        intent=intent_of(mail, decision.kind),
+        intent=intent_of(mail, decision.kind, language),
     )
 
 

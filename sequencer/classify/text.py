@@ -11,7 +11,7 @@ import re
 
 _ATTRIBUTION = re.compile(
     # "On <date>, <name> wrote:" in the languages of phrases.py (Gmail, Apple Mail, Thunderbird)
-    r"^[ \t>]*(On|Am|Le|El|Il|Op|Em|Den|D\.|Dnia|W dniu|\d{1,4}[./-])[^\n]{0,200}(?:\n[^\n]{0,200}){0,2}?"
+    r"^[ \t>]*(On|Am|Le|El|Il|Op|Em|Den|D\.|Dnia|W dniu|\d{1,4}[./-]|[a-zäöå]{2,4}\.?,? \d{1,2}[. ])[^\n]{0,200}(?:\n[^\n]{0,200}){0,2}?"
     r"\b(wrote|schrieb|a [ée]crit|escribi[óo]|ha scritto|schreef|escreveu|skrev|kirjoitti"
     r"|napisa[łl]\(?a?\)?)\b[^\n]{0,80}:[ \t]*$"
     r"|^[^\n]{0,200}(のメッセージ|さんは書きました|写道|寫道)[^\n]{0,40}[:：][ \t]*$"
