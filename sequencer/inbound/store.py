@@ -268,8 +268,17 @@ def inbound_row(
     now: datetime,
     own: frozenset[str],
 ) -> dict[str, Any]:
-    """The stored form of one fetched message (phase 1): classification plus the facts phase 2 needs."""
-    headers = _HEADERS.parsebytes(mail.raw)
+    """The stored form of one fetched message (phase 1): classification plus the facts phase 2 needs.
+
+    A message to classify is parsed once, and the classifier reads that parse: parsing
+    the headers here and the whole message again in ``classify`` cost a fifth of the store.
+    """
+    if role in (ROLE_LEADS, ROLE_SENT, ROLE_ENROLL):
+        headers = _HEADERS.parsebytes(mail.raw)  # only the headers are read
+    else:
+        from sequencer.classify.message import parse_raw
+
+        headers = parse_raw(mail.raw)
     to = _header_addresses(headers, "To")
     cc = _header_addresses(headers, "Cc")
     addressed = to + [a for a in cc if a not in to]
@@ -334,7 +343,7 @@ def inbound_row(
     from sequencer import classify as cls
 
     verdict = cls.classify(
-        mail.raw,
+        headers,
         own_addresses=own,
         unsubscribe_addresses=_unsubscribe_addresses(config),
         received=now.date(),
