@@ -77,6 +77,11 @@ def prefetch_threads(s: Session, message_ids: Iterable[str]) -> list[ThreadKeys]
     return [found[k] for k in sorted(found)]
 
 
+def last_enrollment_id(s: Session) -> int:
+    """The newest enrollment's id (0 if none): whether an effect added enrollments."""
+    return int(s.scalar(select(func.max(Enrollment.id))) or 0)
+
+
 def enrollments_by_thread_ids(
     s: Session, mailbox: str, message_ids: Sequence[str]
 ) -> dict[str, Enrollment]:
@@ -181,6 +186,7 @@ __all__ = [
     "enrollment_by_token",
     "enrollment_with_thread_root",
     "enrollments_by_thread_ids",
+    "last_enrollment_id",
     "open_enrollments_of_prospect",
     "ThreadKeys",
     "prefetch_threads",

@@ -137,7 +137,7 @@ def _apply_chunk(
             if row.kind not in SAFE_KINDS:  # it may read what the marks write
                 q.mark_many_applied(s, marks)
                 marks = []
-            enrollment_id, counts = _apply_one(s, ctx, row, lookups)
+            enrollment_id, counts = _effect(s, ctx, row, lookups)
             _after(row, lookups)
             if enrollment_id is not None:  # taking it already marked it applied
                 marks.append((row.id, enrollment_id))
@@ -150,10 +150,23 @@ def _apply_chunk(
     return done
 
 
+def _effect(
+    s: Session, ctx: ApplyContext, row: InboundMessage, lookups: attribution.Lookups
+) -> tuple[int | None, Counts]:
+    """``_apply_one``; for the safe kinds without autoflush. Their effects add events and
+    read nothing pending (they write enrollments with guarded UPDATEs and flush a new
+    suppression themselves), so their events go to the database together, at the next
+    statement of a later message or the chunk's end, instead of one flush per query."""
+    if row.kind in SAFE_KINDS:
+        with s.no_autoflush:
+            return _apply_one(s, ctx, row, lookups)
+    return _apply_one(s, ctx, row, lookups)
+
+
 def _after(row: InboundMessage, lookups: attribution.Lookups) -> None:
     """What the lookups must ask again after this row's effect."""
     if row.kind in THREAD_KINDS:
-        lookups.forget_threads()
+        lookups.after_reply()
     elif row.kind not in SAFE_KINDS:
         lookups.forget()
 
@@ -171,7 +184,7 @@ def _apply_alone(
         if not q.take_for_apply(s, row.id):  # another poller applied it
             savepoint.commit()
             return
-        enrollment_id, counts = _apply_one(s, ctx, row, lookups)
+        enrollment_id, counts = _effect(s, ctx, row, lookups)
         _after(row, lookups)
         if enrollment_id is not None:  # taking it already marked it applied
             q.mark_applied(s, row.id, enrollment_id=enrollment_id)

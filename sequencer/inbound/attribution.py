@@ -33,8 +33,8 @@ class Lookups:
     batch costs a few queries where each message cost three to five. Answers are those of
     the per-message queries as of the prefetch. The apply phase adds no touches, but some
     effects add or move thread ids (a reply's intent plans a re-engagement; filing, the Sent
-    folder and leads): after one of those it calls ``forget_threads`` (or ``forget``) and
-    the next thread question asks the database again.
+    folder and leads): after a reply it calls ``after_reply``, after the others ``forget``,
+    and the next thread question asks the database again.
     """
 
     WINDOW = 50
@@ -47,6 +47,7 @@ class Lookups:
         self._touches: dict[str, Message] = {}
         self._threaded: set[str] = set()  # refs whose thread enrollments are known
         self._threads: dict[int, q.ThreadKeys] = {}
+        self._newest: int | None = None  # the newest enrollment when the thread keys were read
         self._keep: list[Enrollment] = []  # the session's identity map holds objects weakly
 
     def at(self, index: int) -> None:
@@ -57,6 +58,17 @@ class Lookups:
         """An effect may have added or moved thread ids: ask the database again."""
         self._threaded.clear()
         self._threads.clear()
+        self._newest = None
+
+    def after_reply(self) -> None:
+        """A reply's effects change no thread id of an existing enrollment, but its intent
+        may plan new ones (a re-engagement continues the thread): forget the thread keys
+        only when an enrollment was added. One cheap query instead of a refill per reply."""
+        if not self._threaded:
+            return
+        newest = q.last_enrollment_id(self._s)
+        if newest != self._newest:
+            self.forget_threads()
 
     def forget(self) -> None:
         """Start afresh (after a rollback, or an effect that may have changed anything)."""
@@ -84,6 +96,8 @@ class Lookups:
     def _cover_threads(self, refs: Iterable[str]) -> None:
         ids = self._wanted(refs, self._threaded)
         if ids:
+            if self._newest is None:
+                self._newest = q.last_enrollment_id(self._s)
             for keys in q.prefetch_threads(self._s, ids):
                 self._threads[keys[0]] = keys
             self._threaded |= ids
