@@ -16,11 +16,12 @@ from email import policy
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser, HeaderParser
-from email.utils import getaddresses, parsedate_to_datetime
-from functools import cached_property, lru_cache
+from email.utils import parsedate_to_datetime
+from functools import cached_property
 from typing import cast
 
 from sequencer.classify.text import cut_html_quote, html_to_text, strip_quoted
+from sequencer.core.addresses import address_pairs
 
 MSGID = re.compile(r"<[^<>\s]+>")
 
@@ -126,24 +127,6 @@ def decoded(value: str) -> str:
         return _clean(str(make_header(decode_header(value))))
     except Exception:
         return value
-
-
-MEMO_CHARS = 2000  # longer address lists are parsed every time (never kept in memory)
-
-
-@lru_cache(maxsize=512)
-def _memo_pairs(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    return tuple(getaddresses(list(values)))
-
-
-def address_pairs(values: Iterable[str]) -> list[tuple[str, str]]:
-    """``getaddresses``, remembered for short inputs: the rules ask for From, Sender and
-    Reply-To of one message several times, and the email package's address parser is slow
-    (it was a fifth of classification)."""
-    key = tuple(values)
-    if sum(len(v) for v in key) > MEMO_CHARS:
-        return getaddresses(list(key))
-    return list(_memo_pairs(key))
 
 
 def addresses_in(values: Iterable[str]) -> tuple[str, ...]:

@@ -13,12 +13,12 @@ from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from email.utils import getaddresses, parsedate_to_datetime
-from functools import lru_cache
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from sequencer.clock import Clock
 from sequencer.config import Config, MailboxConfig
+from sequencer.core.addresses import address_pairs
 from sequencer.db import inbound as q
 from sequencer.db.session import Database
 from sequencer.errors import MailboxError
@@ -226,26 +226,14 @@ _HEADERS = BytesHeaderParser(policy=compat32)
 _MSGID = re.compile(r"<[^<>\s]+>")
 
 
-@lru_cache(maxsize=256)
-def _memo_pairs(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    return tuple(getaddresses(list(values)))
-
-
-def _pairs(values: list[str]) -> list[tuple[str, str]]:
-    """``getaddresses``, remembered for short inputs (the same rep address in every To)."""
-    if sum(len(v) for v in values) > 2000:
-        return getaddresses(values)
-    return list(_memo_pairs(tuple(values)))
-
-
 def _header_addresses(headers: Message, *names: str) -> list[str]:
     values = [v for n in names for v in (headers.get_all(n) or [])]
-    return list(dict.fromkeys(a.lower() for _, a in _pairs([str(v) for v in values]) if "@" in a))
+    return list(dict.fromkeys(a.lower() for _, a in address_pairs([str(v) for v in values]) if "@" in a))
 
 
 def _from_name(headers: Message) -> str | None:
     """The writer's display name (the rep's alert names a colleague who answered)."""
-    pairs = _pairs([str(v) for v in headers.get_all("From") or []])
+    pairs = address_pairs([str(v) for v in headers.get_all("From") or []])
     try:
         return str(make_header(decode_header(pairs[0][0])))[:200] or None if pairs else None
     except (ValueError, LookupError):
