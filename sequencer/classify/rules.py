@@ -29,6 +29,7 @@ from sequencer.classify.message import (
     Inbound,
     addresses,
     date_header,
+    header_index,
     message_ids,
     parse_raw,
 )
@@ -119,6 +120,17 @@ def classify(
     """
     if isinstance(msg, bytes | bytearray):
         msg = parse_raw(bytes(msg))
+    with header_index():  # the rules ask for the same headers many times: index them once
+        return _classify(msg, own_addresses, unsubscribe_addresses, received, rules)
+
+
+def _classify(
+    msg: Message,
+    own_addresses: AbstractSet[str],
+    unsubscribe_addresses: AbstractSet[str],
+    received: date | None,
+    rules: tuple[Rule, ...],
+) -> Verdict:
     mail = Inbound(msg, own_addresses, unsubscribe_addresses)
     rule, decision = _decide(mail, rules)
     thread = tuple(dict.fromkeys(mail.refs))

@@ -242,6 +242,12 @@ def mark_applied(s: Session, row_id: int, *, enrollment_id: int | None) -> None:
     s.execute(_MARK, {"row_id": row_id, "enrollment_id": enrollment_id})
 
 
+def mark_many_applied(s: Session, pairs: Sequence[tuple[int, int | None]]) -> None:
+    """``mark_applied`` for (row id, enrollment id) pairs, in one executemany."""
+    if pairs:
+        s.execute(_MARK, [{"row_id": r, "enrollment_id": e} for r, e in pairs])
+
+
 def set_aside(s: Session, row_id: int, error: str) -> None:
     """Quarantine one message with its error; ``inbound retry`` puts it back."""
     s.execute(_SET_ASIDE, {"row_id": row_id, "error": error[:2000]})
@@ -360,6 +366,7 @@ __all__ = [
     "known_message_ids",
     "list_inbound",
     "mark_applied",
+    "mark_many_applied",
     "pending_inbound",
     "prospect_emails",
     "record_poll",

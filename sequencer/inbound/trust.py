@@ -15,21 +15,25 @@ from sqlalchemy.orm import Session
 
 from sequencer.db import inbound as q
 from sequencer.db.models import Enrollment, InboundMessage
+from sequencer.inbound.attribution import Lookups, evidence
 
 TRUST_KINDS = ("bounce", "complaint")  # the kinds that stop and suppress for ever
 TRUSTED, UNTRUSTED, CONFIRMED, REJECTED = "trusted", "untrusted", "confirmed", "rejected"
 
 
-def evidence(row: InboundMessage) -> list[str]:
-    """Every Message-ID the message carries that could name one of our touches."""
-    refs = [*(row.returned_refs or []), *(row.thread_refs or []), *(row.refs or [])]
-    return list(dict.fromkeys(r for r in refs if r))
+def decide(
+    s: Session, row: InboundMessage, enrollment: Enrollment, lookups: Lookups | None = None
+) -> tuple[str, str]:
+    """(trusted|untrusted, why): does the message ref a touch we sent to this prospect?
 
-
-def decide(s: Session, row: InboundMessage, enrollment: Enrollment) -> tuple[str, str]:
-    """(trusted|untrusted, why): does the message ref a touch we sent to this prospect?"""
+    ``lookups``: the apply batch's prefetched answers (the same, without a query each).
+    """
     refs = evidence(row)
-    ours = q.touch_ids_sent_to_prospect(s, enrollment.prospect_id, refs)
+    ours = (
+        lookups.sent_to_prospect(enrollment.prospect_id, refs)
+        if lookups
+        else q.touch_ids_sent_to_prospect(s, enrollment.prospect_id, refs)
+    )
     dmarc = ((row.details or {}).get("dmarc") or "").lower()
     if not ours:
         return UNTRUSTED, "carries no Message-ID of a touch we sent to this prospect"
